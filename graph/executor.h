@@ -1,0 +1,103 @@
+// compile() and run(): prune to what the fetches need, order, plan memory into one arena,
+// create every kernel (and oneDNN primitive) once; run() then only executes.
+//
+//   auto step = gg::compile(g, {loss, dw});
+//   auto out  = step.run({{x, batch_x}, {y, batch_y}});   // out[0] loss, out[1] dw
+//   step.peak_bytes();                                    // the planned arena
+//
+// Fetched results are views into the arena, valid until the next run(); clone() to keep.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "graph/kernel.h"
+#include "graph/memory_plan.h"
+#include "graph/node.h"
+#include "graph/tensor.h"
+
+namespace gg {
+
+class Graph;
+class ParameterStore;
+
+struct CompileOptions {
+    bool reference_kernels = false;  // plain loops only (gradcheck, kernel comparisons)
+    bool check_numerics = false;     // name the first node producing NaN or Inf
+    std::optional<bool> training;    // default: true when the program holds gradient nodes
+    bool inplace = true;             // let elementwise outputs reuse dying inputs
+};
+
+using Feeds = std::vector<std::pair<Value, Tensor>>;
+
+// Per compiled node, for summaries and reports.
+struct StepInfo {
+    int32_t node;
+    std::size_t output_bytes;
+    std::size_t scratch_bytes;
+    bool fast_kernel;  // false: the reference loops run
+};
+
+class CompiledGraph {
+public:
+    CompiledGraph(CompiledGraph&&) noexcept;
+    CompiledGraph& operator=(CompiledGraph&&) noexcept;
+    ~CompiledGraph();
+
+    std::vector<Tensor> run(const Feeds& feeds = {});
+
+    std::size_t peak_bytes() const { return plan_.arena_bytes; }  // the arena: every activation,
+                                                                   // gradient and scratch buffer
+    const MemoryPlan& memory_plan() const { return plan_; }
+    const std::vector<StepInfo>& steps() const { return step_info_; }
+    std::size_t num_steps() const { return step_info_.size(); }
+    bool training() const { return training_; }
+    uint64_t runs() const { return run_count_; }
+
+private:
+    friend CompiledGraph compile(const Graph&, const std::vector<Value>&, const CompileOptions&);
+    CompiledGraph() = default;
+
+    struct Step {
+        Kernel* kernel;
+        int32_t node;
+        std::vector<const void*> inputs;
+        std::vector<void*> outputs;
+        void* scratch;
+    };
+    struct FeedSlot {  // where an input's pointer goes in the steps
+        int32_t node;
+        TensorDesc desc;
+        std::string name;
+        std::vector<std::pair<std::size_t, std::size_t>> uses;  // (step, input index)
+    };
+    struct Fetch {
+        enum class Kind { Arena, External, Feed } kind;
+        TensorDesc desc;
+        void* data = nullptr;
+        Tensor external;
+        int32_t feed_node = -1;
+    };
+
+    void check_step_numerics(const Step& s) const;
+
+    const Graph* graph_ = nullptr;
+    std::unique_ptr<KernelResources> resources_;  // outlives kernels (declared first)
+    std::vector<std::unique_ptr<Kernel>> kernels_;
+    std::vector<Step> steps_;
+    std::vector<StepInfo> step_info_;
+    std::vector<FeedSlot> feeds_;
+    std::vector<Fetch> fetches_;
+    std::shared_ptr<Buffer> arena_;
+    std::shared_ptr<ParameterStore> store_;  // keeps parameters alive
+    MemoryPlan plan_;
+    bool training_ = false;
+    bool check_numerics_ = false;
+    uint64_t run_count_ = 0;
+};
+
+CompiledGraph compile(const Graph& g, const std::vector<Value>& fetches, const CompileOptions& options = {});
+
+}  // namespace gg

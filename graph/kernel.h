@@ -1,0 +1,89 @@
+// The kernel interface between compile() and run(). A KernelFactory runs once, in compile(),
+// with every shape known; it returns a Kernel whose run() only computes (no allocation, no
+// primitive creation). Scratch memory is requested up front and planned into the arena.
+//
+//   return gg::make_kernel([n](const gg::KernelArgs& a) {
+//       auto* y = static_cast<float*>(a.outputs[0]);
+//       ...
+//   });
+#pragma once
+
+#include <any>
+#include <functional>
+#include <memory>
+#include <span>
+#include <typeindex>
+#include <unordered_map>
+
+#include "graph/tensor_desc.h"
+
+namespace gg {
+
+struct Node;
+
+// Pointers for one execution of one node. Inputs are never written (except an op's declared
+// state inputs); outputs may alias input 0 when the op declared .inplace().
+struct KernelArgs {
+    const void* const* inputs;
+    void* const* outputs;
+    void* scratch;      // scratch_bytes() bytes, 64-byte aligned, or nullptr
+    uint64_t step;      // run counter: random ops key their draws on it
+};
+
+class Kernel {
+public:
+    virtual ~Kernel() = default;
+    virtual void run(const KernelArgs& args) = 0;
+    virtual std::size_t scratch_bytes() const { return 0; }
+};
+
+// Shared, lazily created runtime objects (e.g. the oneDNN engine and stream), owned by one
+// CompiledGraph. graph/ only knows them as types; ops/dnn defines them.
+class KernelResources {
+public:
+    template <typename T>
+    T& get() {
+        auto& slot = items_[std::type_index(typeid(T))];
+        if (!slot) slot = std::make_shared<T>();
+        return *static_cast<T*>(slot.get());
+    }
+
+private:
+    std::unordered_map<std::type_index, std::shared_ptr<void>> items_;
+};
+
+// What a kernel factory sees at compile time.
+struct KernelContext {
+    const Node& node;
+    std::span<const TensorDesc> inputs;
+    std::span<const TensorDesc> outputs;
+    const std::any& attrs;
+    bool training;               // graph holds gradient nodes / compile option
+    uint64_t seed;               // graph seed, for random ops
+    KernelResources& resources;
+
+    template <typename T>
+    const T& attrs_as() const;
+};
+
+using KernelFactory = std::function<std::unique_ptr<Kernel>(const KernelContext&)>;
+
+// A kernel from a callable; the common case for plain loops.
+template <typename F>
+class FunctionKernel final : public Kernel {
+public:
+    explicit FunctionKernel(F f, std::size_t scratch = 0) : f_(std::move(f)), scratch_(scratch) {}
+    void run(const KernelArgs& a) override { f_(a); }
+    std::size_t scratch_bytes() const override { return scratch_; }
+
+private:
+    F f_;
+    std::size_t scratch_;
+};
+
+template <typename F>
+std::unique_ptr<Kernel> make_kernel(F f, std::size_t scratch_bytes = 0) {
+    return std::make_unique<FunctionKernel<F>>(std::move(f), scratch_bytes);
+}
+
+}  // namespace gg

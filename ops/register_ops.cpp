@@ -1,0 +1,29 @@
+#include "ops/register_ops.h"
+
+#include <mutex>
+
+#include "graph/op_registry.h"
+
+namespace gg {
+
+void register_all_ops() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        OpRegistry& r = op_registry();
+        register_elementwise_ops(r);
+        register_activation_ops(r);
+        register_broadcast_ops(r);
+        register_reduction_ops(r);
+        register_shape_ops(r);
+        register_linalg_ops(r);
+        register_softmax_ops(r);
+        register_loss_ops(r);
+    });
+}
+
+const OpDef& op_def(std::string_view name) {
+    register_all_ops();
+    return op_registry().get(name);
+}
+
+}  // namespace gg
