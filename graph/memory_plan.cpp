@@ -92,7 +92,7 @@ MemoryPlan plan_memory(const std::vector<PlanRequest>& reqs) {
             if (src >= 0) {
                 const auto u = static_cast<std::size_t>(src);
                 const PlanRequest& q = reqs[u];
-                if (!q.pinned && !handed_over[u] && q.last_step == static_cast<int>(s) &&
+                if (!q.pinned && !handed_over[u] && q.first_step < static_cast<int>(s) && q.last_step == static_cast<int>(s) &&
                     align_up(q.bytes) == align_up(r.bytes)) {
                     plan.offsets[i] = plan.offsets[u];
                     plan.reused_inplace[i] = 1;

@@ -1,0 +1,120 @@
+// Tests generated from the registry (ARCHITECTURE.md §4): every op is complete, its shape rule
+// matches what its kernels write, its error samples are rejected with a clear message, its
+// fast kernel matches its reference, and its gradient rule matches central differences.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "graph/gradcheck.h"
+#include "graph/op_registry.h"
+#include "op_test_util.h"
+#include "ops/register_ops.h"
+
+using namespace gg;
+
+namespace {
+
+std::vector<const OpDef*> concrete_ops() {
+    register_all_ops();
+    std::vector<const OpDef*> out;
+    for (const OpDef* d : op_registry().all())
+        if (!d->is_source) out.push_back(d);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("the ops the core promises are registered", "[ops][registry]") {
+    register_all_ops();
+    const char* required[] = {"neg", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "leaky_relu", "gelu",
+                              "add", "sub", "mul", "div", "pow", "maximum", "minimum", "where", "equal",
+                              "not_equal", "less", "less_equal", "greater", "greater_equal", "broadcast_to",
+                              "sum_to", "sum", "mean", "max", "reshape", "permute", "slice", "concat", "pad",
+                              "matmul", "softmax", "log_softmax", "cross_entropy", "stop_gradient"};
+    for (const char* name : required) {
+        INFO(name);
+        CHECK(op_registry().find(name) != nullptr);
+    }
+}
+
+TEST_CASE("every op is a complete bundle", "[ops][registry]") {
+    for (const OpDef* op : concrete_ops()) {
+        INFO("op " << op->name);
+        CHECK(op->min_arity >= 1);
+        CHECK(static_cast<bool>(op->infer));
+        CHECK((op->fast_kernel || op->reference_kernel));
+        CHECK(!op->summary.empty());
+        // A gradient rule or an explicit, explained opt-out.
+        CHECK((op->differentiable() || !op->no_grad_reason.empty()));
+        REQUIRE(static_cast<bool>(op->make_samples));
+        CHECK(!op->make_samples().empty());
+        REQUIRE(static_cast<bool>(op->make_error_samples));
+        CHECK(!op->make_error_samples().empty());
+    }
+}
+
+TEST_CASE("kernels write exactly the inferred outputs, in f32 and f64", "[ops][shapes]") {
+    for (const OpDef* op : concrete_ops()) {
+        auto samples = op->make_samples();
+        for (std::size_t i = 0; i < samples.size(); ++i)
+            for (DType dt : {DType::F32, DType::F64})
+                for (bool fast : {true, false}) {
+                    INFO(testing::sample_name(*op, samples[i], i) << " " << dtype_name(dt) << (fast ? " fast" : " reference"));
+                    auto inputs = testing::sample_inputs(samples[i], dt, 99 + i);
+                    auto run = testing::run_kernel_directly(*op, samples[i], inputs, fast);
+                    CHECK(run.guards_intact);
+                    CHECK(run.all_written);
+                }
+    }
+}
+
+TEST_CASE("error samples are rejected when the node is added, naming op and shapes", "[ops][errors]") {
+    for (const OpDef* op : concrete_ops()) {
+        for (const ErrorSample& e : op->make_error_samples()) {
+            INFO("op " << op->name << " error sample " << e.label);
+            Graph g;
+            std::vector<Value> xs;
+            for (std::size_t i = 0; i < e.inputs.size(); ++i)
+                xs.push_back(g.input(fmt::format("x{}", i), e.inputs[i].shape, e.inputs[i].dtype));
+            try {
+                g.add_node(*op, xs, e.attrs, "bad");
+                FAIL("no error was raised");
+            } catch (const GraphError& err) {
+                std::string msg = err.what();
+                INFO("message: " << msg);
+                CHECK(msg.find(op->name + " \"bad\"") != std::string::npos);
+                CHECK(msg.find(e.expected) != std::string::npos);
+            }
+        }
+    }
+}
+
+TEST_CASE("fast kernels match the reference kernels in f32", "[ops][kernels]") {
+    for (const OpDef* op : concrete_ops()) {
+        if (!op->fast_kernel || !op->reference_kernel) continue;
+        auto samples = op->make_samples();
+        for (std::size_t i = 0; i < samples.size(); ++i) {
+            INFO(testing::sample_name(*op, samples[i], i));
+            auto inputs = testing::sample_inputs(samples[i], DType::F32, 7 + i);
+            auto fast = testing::run_kernel_directly(*op, samples[i], inputs, true);
+            auto ref = testing::run_kernel_directly(*op, samples[i], inputs, false);
+            CHECK(fast.fast);
+            REQUIRE(fast.outputs.size() == ref.outputs.size());
+            for (std::size_t o = 0; o < ref.outputs.size(); ++o)
+                for (int64_t k = 0; k < ref.outputs[o].numel(); ++k) {
+                    double a = fast.outputs[o].get(k), b = ref.outputs[o].get(k);
+                    INFO("output " << o << " index " << k);
+                    REQUIRE(std::abs(a - b) <= 1e-5 + 1e-4 * std::abs(b));
+                }
+        }
+    }
+}
+
+TEST_CASE("every gradient rule matches central differences (f64, first and second order)", "[ops][grad]") {
+    for (const OpDef* op : concrete_ops()) {
+        for (const GradcheckResult& r : gradcheck_op(*op)) {
+            INFO(r.describe());
+            CHECK(r.passed);
+        }
+    }
+}
