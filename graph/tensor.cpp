@@ -1,5 +1,6 @@
 #include "graph/tensor.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <new>
 
@@ -77,7 +78,12 @@ void Tensor::copy_from(const Tensor& other) {
 }
 
 void Tensor::fill(double v) {
-    for (int64_t i = 0; i < numel(); ++i) set(i, v);
+    const auto n = static_cast<std::size_t>(numel());
+    switch (desc_.dtype) {
+        case DType::F32: std::fill_n(static_cast<float*>(data_), n, static_cast<float>(v)); break;
+        case DType::F64: std::fill_n(static_cast<double*>(data_), n, v); break;
+        case DType::I64: std::fill_n(static_cast<int64_t*>(data_), n, static_cast<int64_t>(v)); break;
+    }
 }
 
 }  // namespace gg

@@ -1,10 +1,81 @@
+// Activations. relu and leaky_relu have kinks at 0 (samples stay away from it); gelu uses
+// the tanh approximation (BERT, GPT-2) and its gradient is built from graph ops, so it is
+// differentiable again.
 #include "ops/activation.h"
 
+#include <cmath>
+
+#include "graph/graph.h"
 #include "graph/op_registry.h"
+#include "ops/elementwise.h"
+#include "ops/elementwise_kernels.h"
+#include "ops/elementwise_rules.h"
 #include "ops/register_ops.h"
 
 namespace gg {
 
-void register_activation_ops(OpRegistry& r) { (void)r; }  // TODO: being written
+namespace {
+
+struct LeakyReluAttrs {
+    double negative_slope = 0.01;
+};
+
+// gelu(x) = 0.5·x·(1 + tanh(kGeluScale·(x + kGeluCubic·x³)))
+constexpr double kGeluScale = 0.7978845608028654;  // √(2/π)
+constexpr double kGeluCubic = 0.044715;
+
+Value unary(const char* op, Value x, std::any attrs = {}) {
+    return common_graph(op, {x}).add_node1(op_def(op), {x}, std::move(attrs));
+}
+
+}  // namespace
+
+Value relu(Value x) { return unary("relu", x); }
+Value leaky_relu(Value x, double negative_slope) { return unary("leaky_relu", x, LeakyReluAttrs{negative_slope}); }
+Value gelu(Value x) { return unary("gelu", x); }
+
+void register_activation_ops(OpRegistry& r) {
+    define_unary(r, "relu", "max(x, 0)", map_unary([](auto x) { return x > 0 ? x : decltype(x)(0); }),
+                 Domain::AwayFromZero)
+        .gradient([](GradContext& g) {  // dx = dy · [x > 0]
+            return InputGrads{g.grad_output(0) * greater(g.input(0), 0.0)};
+        });
+
+    define_unary(r, "leaky_relu", "x for x > 0, negative_slope·x below (attr negative_slope)",
+                 map_unary_with([](const KernelContext& c) {
+                     const double s = c.attrs_as<LeakyReluAttrs>().negative_slope;
+                     return [s](auto x) { return x > 0 ? x : static_cast<decltype(x)>(s) * x; };
+                 }),
+                 Domain::AwayFromZero)
+        .gradient([](GradContext& g) {  // dx = dy for x > 0, negative_slope·dy below
+            Value dy = g.grad_output(0);
+            return InputGrads{where(greater(g.input(0), 0.0), dy, dy * g.attrs<LeakyReluAttrs>().negative_slope)};
+        })
+        .samples([] {
+            std::vector<OpSample> out;
+            for (double slope : {0.01, 0.2, -0.5}) {
+                for (OpSample s : unary_samples(Domain::AwayFromZero)()) {
+                    s.label += fmt::format(" slope {}", slope);
+                    s.attrs = LeakyReluAttrs{slope};
+                    out.push_back(std::move(s));
+                }
+            }
+            return out;
+        });
+
+    define_unary(r, "gelu", "0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))", map_unary([](auto x) {
+                     using T = decltype(x);
+                     const T u = T(kGeluScale) * (x + T(kGeluCubic) * x * x * x);
+                     return T(0.5) * x * (T(1) + std::tanh(u));
+                 }),
+                 Domain::AllReals)
+        .gradient([](GradContext& g) {  // dx = dy · (½(1 + t) + ½x(1 − t²)·c(1 + 3k·x²)), t = tanh(c(x + k·x³))
+            Value x = g.input(0);
+            Value x2 = x * x;
+            Value t = tanh(kGeluScale * (x + kGeluCubic * (x2 * x)));
+            Value dt = kGeluScale * (1.0 + (3.0 * kGeluCubic) * x2);
+            return InputGrads{g.grad_output(0) * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * dt)};
+        });
+}
 
 }  // namespace gg

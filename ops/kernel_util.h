@@ -4,7 +4,9 @@
 //   gg::parallel_range(n, [&](int64_t b, int64_t e) { for (auto i = b; i < e; ++i) y[i] = f(x[i]); });
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <vector>
 
 #include <omp.h>
 

@@ -57,5 +57,5 @@ TEST_CASE("an MLP's loss falls on generated data", "[models][mlp]") {
             if (out[0].get(i * classes + c) > out[0].get(i * classes + best)) best = c;
         correct += best == static_cast<int64_t>(yb.get(i));
     }
-    CHECK(correct >= 0.85 * batch);
+    CHECK(correct >= 0.75 * batch);  // Bayes accuracy ≈ 93%, chance 25%; one batch of 64 is noisy
 }

@@ -18,7 +18,8 @@ std::vector<const OpDef*> concrete_ops() {
     register_all_ops();
     std::vector<const OpDef*> out;
     for (const OpDef* d : op_registry().all())
-        if (!d->is_source) out.push_back(d);
+        // "test_" ops are registered by behaviour tests that need deliberately broken ops.
+        if (!d->is_source && d->name.rfind("test_", 0) != 0) out.push_back(d);
     return out;
 }
 

@@ -1,0 +1,178 @@
+// Strided copies between row-major buffers: the one loop behind permute, slice, concat, pad
+// and their gradients. A StridedCopy is built once, at kernel-creation time (size-1 dims
+// dropped, dims that stay adjacent in both buffers merged); run() only loops.
+//
+//   // transpose a [m,n] matrix: out[i,j] = in[j,i]
+//   gg::StridedCopy t({n, m}, {m, 1}, {1, n});
+//   t.run(out, in);
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "graph/errors.h"
+#include "graph/tensor_desc.h"
+#include "ops/kernel_util.h"
+
+namespace gg {
+
+class StridedCopy {
+public:
+    StridedCopy() = default;
+    // dst[Σ iₖ·dst_strides[k]] = src[Σ iₖ·src_strides[k]] for every index i of `shape`.
+    StridedCopy(const Shape& shape, const std::vector<int64_t>& dst_strides, const std::vector<int64_t>& src_strides);
+
+    template <typename T>
+    void run(T* dst, const T* src) const;
+
+    int64_t numel() const { return numel_; }
+
+    // Index scratch lives on the stack: run() must not allocate (ARCHITECTURE.md §1).
+    static constexpr std::size_t kMaxDims = 16;
+
+private:
+    using Index = std::array<int64_t, kMaxDims>;
+    // Offsets (into dst and src) of flat position `flat` over the dims in `dims`.
+    void start(int64_t flat, const std::vector<int>& dims, Index& idx, int64_t& d, int64_t& s) const;
+
+    Shape shape_;
+    std::vector<int64_t> dst_, src_;
+    int64_t numel_ = 0;
+    int tpartner_ = -1;     // dim with src stride 1 when the innermost dst dim is strided in src
+    std::vector<int> outer_;  // the dims a run iterates around its inner loop(s)
+};
+
+inline StridedCopy::StridedCopy(const Shape& shape, const std::vector<int64_t>& dst_strides,
+                                const std::vector<int64_t>& src_strides)
+    : numel_(gg::numel(shape)) {
+    if (numel_ == 0) return;
+    // Size-1 dims contribute nothing; adjacent dims merge when both buffers step over them
+    // as one (outer stride = inner stride · inner size). Fewer, longer dims = longer loops.
+    for (std::size_t k = 0; k < shape.size(); ++k) {
+        if (shape[k] == 1) continue;
+        if (!shape_.empty() && dst_.back() == dst_strides[k] * shape[k] && src_.back() == src_strides[k] * shape[k]) {
+            shape_.back() *= shape[k];
+            dst_.back() = dst_strides[k];
+            src_.back() = src_strides[k];
+        } else {
+            shape_.push_back(shape[k]);
+            dst_.push_back(dst_strides[k]);
+            src_.push_back(src_strides[k]);
+        }
+    }
+    if (shape_.empty()) {  // a single element
+        shape_ = {1};
+        dst_ = {1};
+        src_ = {1};
+    }
+    const int n = static_cast<int>(shape_.size());
+    // A transpose: the innermost output dim is strided in the source but another dim is
+    // contiguous there. Element-by-element it would miss cache on every read; tiles fix it.
+    if (n >= 2 && dst_[n - 1] == 1 && src_[n - 1] != 1 && shape_[n - 1] >= 8)
+        for (int k = 0; k < n - 1; ++k)
+            if (src_[k] == 1 && shape_[k] >= 8) tpartner_ = k;
+    for (int k = 0; k < n - 1; ++k)
+        if (k != tpartner_) outer_.push_back(k);
+    if (outer_.size() > kMaxDims) throw_runtime("strided copy: {} dims after merging (at most {})", outer_.size(), kMaxDims);
+}
+
+inline void StridedCopy::start(int64_t flat, const std::vector<int>& dims, Index& idx, int64_t& d, int64_t& s) const {
+    d = s = 0;
+    for (int q = static_cast<int>(dims.size()) - 1; q >= 0; --q) {
+        const auto k = static_cast<std::size_t>(dims[static_cast<std::size_t>(q)]);
+        idx[static_cast<std::size_t>(q)] = flat % shape_[k];
+        flat /= shape_[k];
+        d += idx[static_cast<std::size_t>(q)] * dst_[k];
+        s += idx[static_cast<std::size_t>(q)] * src_[k];
+    }
+}
+
+template <typename T>
+void StridedCopy::run(T* dst, const T* src) const {
+    if (numel_ == 0) return;
+    const int n = static_cast<int>(shape_.size());
+    const int64_t len = shape_[static_cast<std::size_t>(n - 1)];
+    const int64_t ds = dst_[static_cast<std::size_t>(n - 1)], ss = src_[static_cast<std::size_t>(n - 1)];
+
+    if (tpartner_ < 0) {
+        // Rows along the innermost dim; the outer dims advance like an odometer.
+        const std::vector<int>& outer = outer_;
+        parallel_range(
+            numel_ / len,
+            [&](int64_t b, int64_t e) {
+                Index idx{};
+                int64_t d, s;
+                start(b, outer, idx, d, s);
+                for (int64_t row = b; row < e; ++row) {
+                    if (ds == 1 && ss == 1) {
+                        std::copy_n(src + s, len, dst + d);
+                    } else {
+                        for (int64_t j = 0; j < len; ++j) dst[d + j * ds] = src[s + j * ss];
+                    }
+                    for (int q = static_cast<int>(outer.size()) - 1; q >= 0; --q) {
+                        const auto uq = static_cast<std::size_t>(q);
+                        const auto k = static_cast<std::size_t>(outer[uq]);
+                        d += dst_[k];
+                        s += src_[k];
+                        if (++idx[uq] < shape_[k]) break;
+                        d -= dst_[k] * shape_[k];
+                        s -= src_[k] * shape_[k];
+                        idx[uq] = 0;
+                    }
+                }
+            },
+            std::max<int64_t>(1, kParallelGrain / len));
+        return;
+    }
+
+    // Tiled transpose between dim p (contiguous in src) and the innermost dim (contiguous in
+    // dst). Each tile goes through a small contiguous buffer: src rows are read and dst rows
+    // written whole, in order. Walking the tile directly touches kTile lines a power-of-two
+    // stride apart, which share one L1 set and evict each other (~10x slower at 4096²).
+    constexpr int64_t kTile = sizeof(T) <= 4 ? 64 : 32;  // buffer ≤ 16 KiB: stays in L1
+    const auto p = static_cast<std::size_t>(tpartner_);
+    const std::vector<int>& rest = outer_;
+    int64_t rest_count = 1;
+    for (int k : rest) rest_count *= shape_[static_cast<std::size_t>(k)];
+    const int64_t np = (shape_[p] + kTile - 1) / kTile, nl = (len + kTile - 1) / kTile;
+    const int64_t dp = dst_[p];
+    parallel_range(
+        rest_count * np * nl,
+        [&](int64_t b, int64_t e) {
+            Index idx{};
+            T buf[kTile * kTile];
+            for (int64_t task = b; task < e; ++task) {
+                const int64_t tl = task % nl, tp = (task / nl) % np, r = task / (nl * np);
+                int64_t d, s;
+                start(r, rest, idx, d, s);
+                const int64_t p0 = tp * kTile, pn = std::min(shape_[p] - p0, kTile);
+                const int64_t l0 = tl * kTile, ln = std::min(len - l0, kTile);
+                const T* sp = src + s + p0 + l0 * ss;
+                for (int64_t j = 0; j < ln; ++j)
+                    for (int64_t i = 0; i < pn; ++i) buf[i * kTile + j] = sp[j * ss + i];
+                T* dq = dst + d + p0 * dp + l0;
+                for (int64_t i = 0; i < pn; ++i)
+                    for (int64_t j = 0; j < ln; ++j) dq[i * dp + j] = buf[i * kTile + j];
+            }
+        },
+        std::max<int64_t>(1, kParallelGrain / (kTile * kTile)));
+}
+
+// Calls f(U{}) with U an unsigned integer of the dtype's size: data movement only needs the
+// width, so one instantiation serves f64 and i64.
+template <typename F>
+decltype(auto) dispatch_bytes(DType t, F&& f) {
+    if (dtype_size(t) == 4) return f(uint32_t{});
+    return f(uint64_t{});
+}
+
+// Row-major strides scaled per axis (slice steps) — small helper shared by the users.
+inline std::vector<int64_t> scaled_strides(const Shape& shape, const std::vector<int64_t>& steps) {
+    std::vector<int64_t> st = strides_of(shape);
+    for (std::size_t k = 0; k < st.size(); ++k) st[k] *= steps[k];
+    return st;
+}
+
+}  // namespace gg
