@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "graph/rng.h"
+#include "test_support.h"
 #include "io/checkpoint.h"
 
 using namespace gg;
@@ -24,17 +25,6 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-struct TempDir {
-    std::filesystem::path path;
-    TempDir() {
-        static int counter = 0;
-        path = std::filesystem::temp_directory_path() /
-               ("gg_test_io_ckpt_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-        std::filesystem::create_directories(path);
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 // A small LeNet-like store with PyTorch names, batch-norm state and optimizer state.
 void fill_store(ParameterStore& s, double base, bool with_optim = true) {
@@ -54,7 +44,7 @@ void fill_store(ParameterStore& s, double base, bool with_optim = true) {
 }  // namespace
 
 TEST_CASE("a checkpoint round-trips into the existing store tensors with its metadata", "[io]") {
-    TempDir d;
+    testing::TempDir d("gg_test_io_ckpt");
     ParameterStore saved, loaded;
     fill_store(saved, 1.5);
     fill_store(loaded, 0.0);
@@ -75,7 +65,7 @@ TEST_CASE("a checkpoint round-trips into the existing store tensors with its met
 }
 
 TEST_CASE("checkpoint validation lists every offending name and leaves the store untouched", "[io]") {
-    TempDir d;
+    testing::TempDir d("gg_test_io_ckpt");
     ParameterStore saved;
     fill_store(saved, 1.0);
     saved.add("extra.weight", Tensor::zeros({2}), true);
@@ -102,7 +92,7 @@ TEST_CASE("checkpoint validation lists every offending name and leaves the store
 }
 
 TEST_CASE("optimizer state: allowed missing on request, created when the store lacks it", "[io]") {
-    TempDir d;
+    testing::TempDir d("gg_test_io_ckpt");
     ParameterStore no_optim;
     fill_store(no_optim, 2.0, false);
     save_checkpoint(no_optim, d.file("weights.safetensors"));
@@ -155,7 +145,7 @@ ParameterStore big_store() {
 }  // namespace
 
 TEST_CASE("SIGKILL during a save always leaves a loadable, consistent previous checkpoint", "[io]") {
-    TempDir d;
+    testing::TempDir d("gg_test_io_ckpt");
     const std::string path = d.file("ckpt.safetensors");
     ParameterStore store = big_store();
     set_all(store, 0.0f);

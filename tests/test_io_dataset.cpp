@@ -9,6 +9,7 @@
 #include <set>
 
 #include "graph/rng.h"
+#include "test_support.h"
 #include "io/dataset.h"
 #include "io/idx.h"
 
@@ -18,17 +19,6 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-struct TempDir {
-    std::filesystem::path path;
-    TempDir() {
-        static int counter = 0;
-        path = std::filesystem::temp_directory_path() /
-               ("gg_test_io_dataset_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-        std::filesystem::create_directories(path);
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 constexpr int64_t kH = 6, kW = 5;  // not square: a transposed image would show
 
@@ -50,7 +40,7 @@ IdxArray make_labels(int64_t n) {
 }
 
 // Train files gzipped, test files plain: the folder loader must take either.
-void write_folder(const TempDir& d, int64_t n_train, int64_t n_test) {
+void write_folder(const testing::TempDir& d, int64_t n_train, int64_t n_test) {
     write_idx(d.file("train-images-idx3-ubyte.gz"), make_images(n_train, 1), true);
     write_idx(d.file("train-labels-idx1-ubyte.gz"), make_labels(n_train), true);
     write_idx(d.file("t10k-images-idx3-ubyte"), make_images(n_test, 2), false);
@@ -64,7 +54,7 @@ float norm(uint8_t v, float mean = kFashionMnistMean, float std = kFashionMnistS
 }  // namespace
 
 TEST_CASE("an IDX folder loads with counts, sizes, pixels and labels intact", "[io]") {
-    TempDir d;
+    testing::TempDir d("gg_test_io_dataset");
     write_folder(d, 50, 20);
     ImageFolder f = load_image_folder(d.path.string());
     CHECK(f.train.count == 50);
@@ -76,7 +66,7 @@ TEST_CASE("an IDX folder loads with counts, sizes, pixels and labels intact", "[
 }
 
 TEST_CASE("folder and pair errors: missing files, count mismatch, labels out of range", "[io]") {
-    TempDir d;
+    testing::TempDir d("gg_test_io_dataset");
     CHECK_THROWS_WITH(load_image_folder(d.file("absent")), Contains("no such directory"));
     write_folder(d, 10, 10);
     std::filesystem::remove(d.file("t10k-labels-idx1-ubyte"));
@@ -92,7 +82,7 @@ TEST_CASE("folder and pair errors: missing files, count mismatch, labels out of 
 }
 
 TEST_CASE("unshuffled batches are the normalised images in order with i64 labels", "[io]") {
-    TempDir d;
+    testing::TempDir d("gg_test_io_dataset");
     write_folder(d, 50, 20);
     ImageFolder f = load_image_folder(d.path.string());
     BatchLoader loader(f.train, {.batch_size = 8, .shuffle = false, .mean = 0.5f, .std = 0.25f});
@@ -113,7 +103,7 @@ TEST_CASE("unshuffled batches are the normalised images in order with i64 labels
 }
 
 TEST_CASE("the last batch is dropped, partial or padded as asked", "[io]") {
-    TempDir d;
+    testing::TempDir d("gg_test_io_dataset");
     write_folder(d, 50, 20);
     ImageFolder f = load_image_folder(d.path.string());
     BatchLoader partial(f.train, {.batch_size = 16, .last_batch = LastBatch::Partial});
@@ -131,7 +121,7 @@ TEST_CASE("the last batch is dropped, partial or padded as asked", "[io]") {
 }
 
 TEST_CASE("shuffling visits every sample once per epoch, reproducibly per (seed, epoch)", "[io]") {
-    TempDir d;
+    testing::TempDir d("gg_test_io_dataset");
     write_folder(d, 50, 20);
     ImageFolder f = load_image_folder(d.path.string());
     BatchLoader a(f.train, {.batch_size = 7, .seed = 11, .last_batch = LastBatch::Partial});
@@ -162,7 +152,7 @@ TEST_CASE("shuffling visits every sample once per epoch, reproducibly per (seed,
 }
 
 TEST_CASE("augmentation shifts within the padding with zero fill and mirrors about half", "[io]") {
-    TempDir d;
+    testing::TempDir d("gg_test_io_dataset");
     write_folder(d, 200, 10);
     ImageDataset train = load_image_folder(d.path.string()).train;
     const int64_t p = 2;

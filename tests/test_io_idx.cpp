@@ -10,6 +10,7 @@
 #include <iterator>
 
 #include "graph/rng.h"
+#include "test_support.h"
 #include "io/idx.h"
 
 using namespace gg;
@@ -18,17 +19,6 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-struct TempDir {
-    std::filesystem::path path;
-    TempDir() {
-        static int counter = 0;
-        path = std::filesystem::temp_directory_path() /
-               ("gg_test_io_idx_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-        std::filesystem::create_directories(path);
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 std::vector<uint8_t> read_bytes(const std::string& p) {
     std::ifstream in(p, std::ios::binary);
@@ -49,7 +39,7 @@ IdxArray random_images(int64_t n, int64_t h, int64_t w, uint64_t seed) {
 }  // namespace
 
 TEST_CASE("IDX files round-trip plain and gzipped, and gzip is detected by its magic", "[io]") {
-    TempDir dir;
+    testing::TempDir dir("gg_test_io_idx");
     IdxArray a = random_images(7, 5, 3, 1);
     for (bool gz : {false, true}) {
         std::string p = dir.file(gz ? "a.gz" : "a");
@@ -71,7 +61,7 @@ TEST_CASE("IDX files round-trip plain and gzipped, and gzip is detected by its m
 }
 
 TEST_CASE("IDX header errors name the file and the expected and actual values", "[io]") {
-    TempDir dir;
+    testing::TempDir dir("gg_test_io_idx");
     std::string p = dir.file("bad-idx");
     write_bytes(p, {0, 0, 8, 1, 0, 0, 0, 2, 5, 6});  // a valid 1-D file ...
     CHECK_THROWS_WITH(read_idx(p, 3), Contains(p) && Contains("0x00000801") && Contains("0x00000803"));  // ... not 3-D
@@ -90,7 +80,7 @@ TEST_CASE("IDX header errors name the file and the expected and actual values", 
 }
 
 TEST_CASE("IDX files truncated at every byte are rejected cleanly, plain and gzipped", "[io]") {
-    TempDir dir;
+    testing::TempDir dir("gg_test_io_idx");
     IdxArray a = random_images(3, 4, 4, 2);
     for (bool gz : {false, true}) {
         std::string full = dir.file(gz ? "full.gz" : "full");
@@ -113,7 +103,7 @@ TEST_CASE("IDX files truncated at every byte are rejected cleanly, plain and gzi
 }
 
 TEST_CASE("gzipped IDX with promised-but-missing data or corrupt bytes is a DataError", "[io]") {
-    TempDir dir;
+    testing::TempDir dir("gg_test_io_idx");
     // A well-formed gzip stream whose IDX header promises 3 images of 4x4 but holds one.
     IdxArray one{{1, 4, 4}, std::vector<uint8_t>(16, 7)};
     write_idx(dir.file("one"), one, false);

@@ -10,16 +10,12 @@
 #include "graph/gradcheck.h"
 #include "ops/kernel_util.h"
 #include "ops/ops.h"
+#include "test_support.h"
 
 using namespace gg;
+using gg::testing::iota;
 
 namespace {
-
-Tensor iota(Shape shape, DType dt = DType::F64, double start = 1.0) {
-    Tensor t = Tensor::zeros(shape, dt);
-    for (int64_t i = 0; i < t.numel(); ++i) t.set(i, start + static_cast<double>(i));
-    return t;
-}
 
 Tensor eval(Graph& g, Value y, const Feeds& feeds) { return compile(g, {y}).run(feeds)[0].clone(); }
 
