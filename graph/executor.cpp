@@ -75,6 +75,16 @@ CompiledGraph compile(const Graph& g, const std::vector<Value>& fetches, const C
     std::vector<std::size_t> scratch_request(compute_nodes.size(), SIZE_MAX);
     for (std::size_t s = 0; s < compute_nodes.size(); ++s) {
         const Node& n = g.node(compute_nodes[s]);
+        for (int i : n.op->state_inputs) {
+            // State must live outside the arena: persistent state, or a fed input (gradcheck
+            // and tests feed it; the caller's tensor is then updated).
+            const Node& src = n.inputs.at(static_cast<std::size_t>(i)).producer();
+            bool is_state = src.op->name == "parameter" && !std::any_cast<const ParameterAttrs&>(src.attrs).trainable;
+            if (!is_state && src.op->name != "input")
+                throw_graph("compile: {} \"{}\" updates input {} in place, which must be persistent state "
+                            "(Graph::state), but \"{}\" is a {} node",
+                            n.op->name, n.name, i, src.name, src.op->name);
+        }
         std::vector<TensorDesc> in_descs;
         for (const Value& v : n.inputs) in_descs.push_back(v.desc());
         KernelContext ctx{n, in_descs, n.outputs, n.attrs, cg.training_, g.seed(), *cg.resources_};

@@ -106,6 +106,7 @@ struct OpDef {
     std::function<std::vector<OpSample>()> make_samples;
     std::function<std::vector<ErrorSample>()> make_error_samples;
     int inplace_input = -1;          // output 0 may reuse this input's buffer
+    std::vector<int> state_inputs;   // inputs the kernel updates in place (must be graph.state())
     bool is_source = false;          // input / parameter / constant: no kernel
     std::string summary;             // one line for `graphgrad ops`
 
@@ -127,6 +128,10 @@ struct OpDef {
     OpDef& samples(std::function<std::vector<OpSample>()> f) { make_samples = std::move(f); return *this; }
     OpDef& error_samples(std::function<std::vector<ErrorSample>()> f) { make_error_samples = std::move(f); return *this; }
     OpDef& inplace(int input = 0) { inplace_input = input; return *this; }
+    // The kernel writes these inputs in place (e.g. batch-norm running statistics). They
+    // must be persistent state (Graph::state) or fed inputs, which live outside the arena;
+    // declare them non-differentiable too.
+    OpDef& updates_state(std::vector<int> inputs) { state_inputs = std::move(inputs); return *this; }
 };
 
 template <typename T>

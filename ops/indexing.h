@@ -1,0 +1,21 @@
+// Indexing: gather along an axis with i64 indices, embedding lookup, and scatter-add (the
+// gradient of both, also what relative position embeddings and word embeddings need).
+//
+//   auto e = gg::embedding(table, ids);            // table [V, D], ids i64 [B, T] → [B, T, D]
+//   auto g = gg::gather(x, 1, idx);                // out[i][j][k] = x[i][idx[i][j][k]][k]
+#pragma once
+
+#include "graph/node.h"
+
+namespace gg {
+
+// torch.gather semantics: index has x's rank; out has index's shape.
+Value gather(Value x, int64_t axis, Value index);
+// torch.index_select semantics: picks whole slices; index is 1-D... any shape: the axis is
+// replaced by index's shape (embedding is index_select on axis 0).
+Value index_select(Value x, int64_t axis, Value index);
+Value embedding(Value table, Value ids);
+// Adds src into zeros of `shape` at index along axis (torch.scatter_add on zeros).
+Value scatter_add(const Shape& shape, int64_t axis, Value index, Value src);
+
+}  // namespace gg

@@ -1,0 +1,41 @@
+// Normalisation layers.
+// batch_norm over [N, C, ...] per channel: in training programs (compile() of a graph with
+// gradient nodes, or CompileOptions::training) it normalises with batch statistics and
+// updates the running statistics in place (PyTorch momentum: r ← (1−m)·r + m·batch, running
+// variance unbiased); in evaluation programs it uses the running statistics.
+// layer_norm normalises over the trailing dimensions given by normalized_shape.
+//
+//   auto y = gg::batch_norm(x, g, "bn1");       // creates bn1.weight/bias/running_mean/running_var
+//   auto z = gg::layer_norm(x, {512}, g, "ln");  // ln.weight, ln.bias
+#pragma once
+
+#include <string>
+
+#include "graph/graph.h"
+
+namespace gg {
+
+struct BatchNormOptions {
+    double momentum = 0.1;
+    double eps = 1e-5;
+    bool affine = true;  // learnable weight (γ, init 1) and bias (β, init 0)
+};
+
+// Creates the parameters and state under `name` ("name.weight", "name.bias",
+// "name.running_mean", "name.running_var", "name.num_batches_tracked" like PyTorch) and adds the node.
+Value batch_norm(Value x, const std::string& name, BatchNormOptions o = {});
+
+// The op on explicit values (what the builder above uses; also for tests): state values are
+// graph.state(...) nodes that the kernel updates in training programs.
+Value batch_norm(Value x, Value weight, Value bias, Value running_mean, Value running_var, BatchNormOptions o = {},
+                 const std::string& name = {});
+
+struct LayerNormOptions {
+    double eps = 1e-5;
+    bool affine = true;
+};
+Value layer_norm(Value x, const Shape& normalized_shape, const std::string& name, LayerNormOptions o = {});
+Value layer_norm(Value x, const Shape& normalized_shape, std::optional<Value> weight, std::optional<Value> bias,
+                 LayerNormOptions o = {});
+
+}  // namespace gg
