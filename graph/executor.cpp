@@ -4,7 +4,7 @@
 #include <map>
 
 #include "graph/graph.h"
-#include "graph/graph_algorithms.h"
+#include "graph/lowering.h"
 #include "graph/op_def.h"
 
 namespace gg {
@@ -12,26 +12,6 @@ namespace gg {
 CompiledGraph::CompiledGraph(CompiledGraph&&) noexcept = default;
 CompiledGraph& CompiledGraph::operator=(CompiledGraph&&) noexcept = default;
 CompiledGraph::~CompiledGraph() = default;
-
-namespace {
-
-using Key = std::pair<int32_t, int32_t>;  // (node, slot)
-
-std::unique_ptr<Kernel> make_node_kernel(const Node& n, const KernelContext& ctx, bool reference_only, bool& fast) {
-    const OpDef& op = *n.op;
-    fast = false;
-    if (!reference_only && op.fast_kernel && op.reference_kernel) {
-        if (auto k = op.fast_kernel(ctx)) {
-            fast = true;
-            return k;
-        }
-    }
-    if (op.reference_kernel) return op.reference_kernel(ctx);
-    if (op.fast_kernel) return op.fast_kernel(ctx);  // a plain-loop kernel is its own reference
-    throw_graph("compile: op {} (node \"{}\") has no kernel", op.name, n.name);
-}
-
-}  // namespace
 
 CompiledGraph compile(const Graph& g, const std::vector<Value>& fetches, const CompileOptions& options) {
     for (std::size_t i = 0; i < fetches.size(); ++i) {
@@ -45,75 +25,38 @@ CompiledGraph compile(const Graph& g, const std::vector<Value>& fetches, const C
     cg.resources_ = std::make_unique<KernelResources>();
     cg.check_numerics_ = options.check_numerics;
 
-    // Schedule: node ids are already a topological order (inputs precede users) and follow
-    // the order the user and grad() wrote the program, which keeps lifetimes short.
-    std::vector<int32_t> order = reachable_nodes(g, fetches);
-    bool has_grad = false;
-    for (int32_t id : order) has_grad = has_grad || g.node(id).is_gradient;
-    cg.training_ = options.training.value_or(has_grad);
+    // Lowering picks kernels and layouts and inserts layout conversions; the schedule is node
+    // id order, a topological order that follows how the user and grad() wrote the program.
+    LoweredProgram prog = lower(g, fetches, options, *cg.resources_);
+    cg.training_ = prog.training;
 
-    std::map<Key, bool> fetched;
-    for (const Value& f : fetches) fetched[{f.node, f.slot}] = true;
-
-    // Value bookkeeping for arena values.
-    std::map<Key, std::size_t> request_of;  // arena value → plan request index
+    // Lifetimes of arena values in step indices; scratch is a value of its own step.
+    using Storage = LoweredValue::Storage;
+    auto at = [](auto& vec, auto i) -> auto& { return vec[static_cast<std::size_t>(i)]; };
+    std::vector<int> request_of(prog.values.size(), -1);
     std::vector<PlanRequest> requests;
-    std::map<Key, const void*> external;    // parameters and constants
-    std::vector<int32_t> compute_nodes;
-    for (int32_t id : order) {
-        const Node& n = g.node(id);
-        if (n.op->name == "parameter") {
-            external[{id, 0}] = g.store().get(std::any_cast<const ParameterAttrs&>(n.attrs).name).raw();
-        } else if (n.op->name == "constant") {
-            external[{id, 0}] = std::any_cast<const ConstantAttrs&>(n.attrs).value.raw();
-        } else if (!n.op->is_source) {
-            compute_nodes.push_back(id);
-        }
-    }
-
-    // Kernels first: their scratch sizes are part of the plan.
-    std::vector<std::size_t> scratch_request(compute_nodes.size(), SIZE_MAX);
-    for (std::size_t s = 0; s < compute_nodes.size(); ++s) {
-        const Node& n = g.node(compute_nodes[s]);
-        for (int i : n.op->state_inputs) {
-            // State must live outside the arena: persistent state, or a fed input (gradcheck
-            // and tests feed it; the caller's tensor is then updated).
-            const Node& src = n.inputs.at(static_cast<std::size_t>(i)).producer();
-            bool is_state = src.op->name == "parameter" && !std::any_cast<const ParameterAttrs&>(src.attrs).trainable;
-            if (!is_state && src.op->name != "input")
-                throw_graph("compile: {} \"{}\" updates input {} in place, which must be persistent state "
-                            "(Graph::state), but \"{}\" is a {} node",
-                            n.op->name, n.name, i, src.name, src.op->name);
-        }
-        std::vector<TensorDesc> in_descs;
-        for (const Value& v : n.inputs) in_descs.push_back(v.desc());
-        KernelContext ctx{n, in_descs, n.outputs, n.attrs, cg.training_, g.seed(), *cg.resources_};
-        bool fast = false;
-        auto kernel = make_node_kernel(n, ctx, options.reference_kernels, fast);
+    std::vector<int> scratch_request(prog.steps.size(), -1);
+    for (std::size_t s = 0; s < prog.steps.size(); ++s) {
+        const LoweredStep& st = prog.steps[s];
+        for (int v : st.inputs)
+            if (at(request_of, v) >= 0) at(requests, at(request_of, v)).last_step = static_cast<int>(s);
         std::size_t out_bytes = 0;
-        for (std::size_t o = 0; o < n.outputs.size(); ++o) {
+        for (std::size_t o = 0; o < st.outputs.size(); ++o) {
+            const LoweredValue& val = at(prog.values, st.outputs[o]);
             PlanRequest r;
-            r.bytes = n.outputs[o].bytes();
+            r.bytes = val.bytes;
             r.first_step = r.last_step = static_cast<int>(s);
-            r.pinned = fetched.count({n.id, static_cast<int32_t>(o)}) > 0;
-            if (o == 0 && options.inplace && n.op->inplace_input >= 0) {
-                const Value& src = n.inputs.at(static_cast<std::size_t>(n.op->inplace_input));
-                if (auto it = request_of.find({src.node, src.slot}); it != request_of.end())
-                    r.inplace_of = static_cast<int>(it->second);
-            }
-            request_of[{n.id, static_cast<int32_t>(o)}] = requests.size();
+            r.pinned = val.pinned;
+            if (o == 0 && st.inplace_source >= 0) r.inplace_of = at(request_of, st.inplace_source);
+            at(request_of, st.outputs[o]) = static_cast<int>(requests.size());
             requests.push_back(r);
-            out_bytes += r.bytes;
+            out_bytes += val.bytes;
         }
-        if (std::size_t sb = kernel->scratch_bytes()) {
-            scratch_request[s] = requests.size();
+        if (std::size_t sb = st.kernel->scratch_bytes()) {
+            scratch_request[s] = static_cast<int>(requests.size());
             requests.push_back(PlanRequest{sb, static_cast<int>(s), static_cast<int>(s), false, -1});
         }
-        for (const Value& v : n.inputs)
-            if (auto it = request_of.find({v.node, v.slot}); it != request_of.end())
-                requests[it->second].last_step = static_cast<int>(s);
-        cg.step_info_.push_back(StepInfo{n.id, out_bytes, kernel->scratch_bytes(), fast});
-        cg.kernels_.push_back(std::move(kernel));
+        cg.step_info_.push_back(StepInfo{st.node, out_bytes, st.kernel->scratch_bytes(), st.fast, st.conversion});
     }
 
     cg.plan_ = plan_memory(requests);
@@ -121,50 +64,46 @@ CompiledGraph compile(const Graph& g, const std::vector<Value>& fetches, const C
     // Touch every page now: fresh pages cost ~6 µs per 4 KiB on first write (TOOLCHAIN.md).
     std::memset(cg.arena_->data(), 0, cg.plan_.arena_bytes);
     auto* base = static_cast<char*>(cg.arena_->data());
-    auto arena_ptr = [&](const Key& k) -> void* { return base + cg.plan_.offsets[request_of.at(k)]; };
+    auto ptr_of = [&](int v) -> void* {
+        const LoweredValue& val = at(prog.values, v);
+        if (val.storage == Storage::External) return val.external.raw();
+        if (val.storage == Storage::Feed) return nullptr;  // patched by run()
+        return base + cg.plan_.offsets[static_cast<std::size_t>(at(request_of, v))];
+    };
+    std::map<int32_t, std::size_t> feed_index;  // input node → feeds_ slot
+    auto feed_slot = [&](int v) {
+        const LoweredValue& val = at(prog.values, v);
+        auto [it, added] = feed_index.emplace(val.node, cg.feeds_.size());
+        if (added) cg.feeds_.push_back({val.node, val.desc, g.node(val.node).name, {}});
+        return it->second;
+    };
 
-    std::map<int32_t, std::size_t> feed_index;
-    for (std::size_t s = 0; s < compute_nodes.size(); ++s) {
-        const Node& n = g.node(compute_nodes[s]);
-        CompiledGraph::Step step{cg.kernels_[s].get(), n.id, {}, {}, nullptr};
-        for (std::size_t i = 0; i < n.inputs.size(); ++i) {
-            const Value& v = n.inputs[i];
-            Key k{v.node, v.slot};
-            if (auto e = external.find(k); e != external.end()) {
-                step.inputs.push_back(e->second);
-            } else if (request_of.count(k)) {
-                step.inputs.push_back(arena_ptr(k));
-            } else {  // an input node: patched at run time
-                auto [it, added] = feed_index.emplace(v.node, cg.feeds_.size());
-                if (added) cg.feeds_.push_back({v.node, v.desc(), v.name(), {}});
-                cg.feeds_[it->second].uses.emplace_back(s, i);
-                step.inputs.push_back(nullptr);
-            }
+    for (std::size_t s = 0; s < prog.steps.size(); ++s) {
+        LoweredStep& st = prog.steps[s];
+        CompiledGraph::Step step{st.kernel.get(), st.node, {}, {}, nullptr, st.conversion};
+        for (std::size_t i = 0; i < st.inputs.size(); ++i) {
+            int v = st.inputs[i];
+            if (at(prog.values, v).storage == Storage::Feed) cg.feeds_[feed_slot(v)].uses.emplace_back(s, i);
+            step.inputs.push_back(ptr_of(v));
         }
-        for (std::size_t o = 0; o < n.outputs.size(); ++o) step.outputs.push_back(arena_ptr({n.id, static_cast<int32_t>(o)}));
-        if (scratch_request[s] != SIZE_MAX) step.scratch = base + cg.plan_.offsets[scratch_request[s]];
+        for (int v : st.outputs) step.outputs.push_back(ptr_of(v));
+        if (scratch_request[s] >= 0) step.scratch = base + cg.plan_.offsets[static_cast<std::size_t>(scratch_request[s])];
+        cg.kernels_.push_back(std::move(st.kernel));
         cg.steps_.push_back(std::move(step));
     }
 
-    for (const Value& f : fetches) {
-        Key k{f.node, f.slot};
-        CompiledGraph::Fetch out{CompiledGraph::Fetch::Kind::Arena, f.desc(), nullptr, {}, -1};
-        const Node& n = g.node(f.node);
-        if (request_of.count(k)) {
-            out.data = arena_ptr(k);
-        } else if (n.op->name == "parameter") {
+    for (int v : prog.fetches) {
+        const LoweredValue& val = at(prog.values, v);
+        CompiledGraph::Fetch out{CompiledGraph::Fetch::Kind::Arena, val.desc, nullptr, {}, -1};
+        if (val.storage == Storage::External) {
             out.kind = CompiledGraph::Fetch::Kind::External;
-            out.external = g.store().get(std::any_cast<const ParameterAttrs&>(n.attrs).name);
-        } else if (n.op->name == "constant") {
-            out.kind = CompiledGraph::Fetch::Kind::External;
-            out.external = std::any_cast<const ConstantAttrs&>(n.attrs).value;
-        } else {
+            out.external = val.external;
+        } else if (val.storage == Storage::Feed) {
             out.kind = CompiledGraph::Fetch::Kind::Feed;
-            out.feed_node = f.node;
-            if (!feed_index.count(f.node)) {
-                feed_index[f.node] = cg.feeds_.size();
-                cg.feeds_.push_back({f.node, f.desc(), f.name(), {}});
-            }
+            out.feed_node = val.node;
+            feed_slot(v);
+        } else {
+            out.data = ptr_of(v);
         }
         cg.fetches_.push_back(std::move(out));
     }
@@ -215,6 +154,7 @@ std::vector<Tensor> CompiledGraph::run(const Feeds& feeds) {
 }
 
 void CompiledGraph::check_step_numerics(const Step& s) const {
+    if (s.conversion) return;  // converts a value that was checked when it was produced
     const Node& n = graph_->node(s.node);
     for (std::size_t o = 0; o < n.outputs.size(); ++o) {
         const TensorDesc& d = n.outputs[o];

@@ -38,6 +38,7 @@ struct StepInfo {
     std::size_t output_bytes;
     std::size_t scratch_bytes;
     bool fast_kernel;  // false: the reference loops run
+    bool conversion = false;  // a layout conversion inserted by compile(), not a graph node
 };
 
 class CompiledGraph {
@@ -66,6 +67,7 @@ private:
         std::vector<const void*> inputs;
         std::vector<void*> outputs;
         void* scratch;
+        bool conversion;
     };
     struct FeedSlot {  // where an input's pointer goes in the steps
         int32_t node;

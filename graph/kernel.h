@@ -14,7 +14,9 @@
 #include <span>
 #include <typeindex>
 #include <unordered_map>
+#include <vector>
 
+#include "graph/layout.h"
 #include "graph/tensor_desc.h"
 
 namespace gg {
@@ -61,9 +63,26 @@ struct KernelContext {
     bool training;               // graph holds gradient nodes / compile option
     uint64_t seed;               // graph seed, for random ops
     KernelResources& resources;
+    // Layouts (see graph/layout.h). Empty or null entries mean plain row-major.
+    std::span<const LayoutPtr> input_layouts = {};
+    // Native ops may set entries of *output_layouts for outputs whose output_layout_free
+    // entry is 1 (not fetched); Elementwise ops find their output layout already set.
+    std::vector<LayoutPtr>* output_layouts = nullptr;
+    std::span<const char> output_layout_free = {};
+    // 1 when every consumer of the output reads opaque layouts (choosing one costs no reorder).
+    std::span<const char> output_consumers_layout_aware = {};
 
     template <typename T>
     const T& attrs_as() const;
+    LayoutPtr input_layout(std::size_t i) const { return i < input_layouts.size() ? input_layouts[i] : nullptr; }
+    LayoutPtr output_layout(std::size_t o) const {
+        return output_layouts && o < output_layouts->size() ? (*output_layouts)[o] : nullptr;
+    }
+    // Elements a loop over output o's memory covers: the padded count in an opaque layout.
+    int64_t output_elements(std::size_t o) const {
+        if (auto l = output_layout(o)) return static_cast<int64_t>(l->bytes() / dtype_size(outputs[o].dtype));
+        return outputs[o].numel();
+    }
 };
 
 using KernelFactory = std::function<std::unique_ptr<Kernel>(const KernelContext&)>;

@@ -107,6 +107,7 @@ struct OpDef {
     std::function<std::vector<ErrorSample>()> make_error_samples;
     int inplace_input = -1;          // output 0 may reuse this input's buffer
     std::vector<int> state_inputs;   // inputs the kernel updates in place (must be graph.state())
+    LayoutUse layout_use = LayoutUse::Plain;  // see graph/layout.h
     bool is_source = false;          // input / parameter / constant: no kernel
     std::string summary;             // one line for `graphgrad ops`
 
@@ -131,6 +132,7 @@ struct OpDef {
     // The kernel writes these inputs in place (e.g. batch-norm running statistics). They
     // must be persistent state (Graph::state) or fed inputs, which live outside the arena;
     // declare them non-differentiable too.
+    OpDef& layout(LayoutUse use) { layout_use = use; return *this; }
     OpDef& updates_state(std::vector<int> inputs) { state_inputs = std::move(inputs); return *this; }
 };
 

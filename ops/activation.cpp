@@ -37,6 +37,7 @@ Value gelu(Value x) { return unary("gelu", x); }
 void register_activation_ops(OpRegistry& r) {
     define_unary(r, "relu", "max(x, 0)", map_unary([](auto x) { return x > 0 ? x : decltype(x)(0); }),
                  Domain::AwayFromZero)
+        .layout(LayoutUse::Elementwise)  // f(0) = 0: blocked padding stays zero
         .gradient([](GradContext& g) {  // dx = dy · [x > 0]
             return InputGrads{g.grad_output(0) * greater(g.input(0), 0.0)};
         });
@@ -47,6 +48,7 @@ void register_activation_ops(OpRegistry& r) {
                      return [s](auto x) { return x > 0 ? x : static_cast<decltype(x)>(s) * x; };
                  }),
                  Domain::AwayFromZero)
+        .layout(LayoutUse::Elementwise)  // f(0) = 0: blocked padding stays zero
         .gradient([](GradContext& g) {  // dx = dy for x > 0, negative_slope·dy below
             Value dy = g.grad_output(0);
             return InputGrads{where(greater(g.input(0), 0.0), dy, dy * g.attrs<LeakyReluAttrs>().negative_slope)};
@@ -69,6 +71,7 @@ void register_activation_ops(OpRegistry& r) {
                      return T(0.5) * x * (T(1) + std::tanh(u));
                  }),
                  Domain::AllReals)
+        .layout(LayoutUse::Elementwise)  // f(0) = 0: blocked padding stays zero
         .gradient([](GradContext& g) {  // dx = dy · (½(1 + t) + ½x(1 − t²)·c(1 + 3k·x²)), t = tanh(c(x + k·x³))
             Value x = g.input(0);
             Value x2 = x * x;

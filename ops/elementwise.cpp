@@ -81,6 +81,7 @@ Value operator/(double a, Value b) { return div(scalar_like(b, a), b); }
 
 void register_elementwise_ops(OpRegistry& r) {
     define_unary(r, "neg", "-x", map_unary([](auto x) { return -x; }), Domain::AllReals)
+        .layout(LayoutUse::Elementwise)  // f(0) = 0: blocked padding stays zero
         .gradient([](GradContext& g) {  // dx = −dy
             return InputGrads{-g.grad_output(0)};
         });
@@ -101,12 +102,14 @@ void register_elementwise_ops(OpRegistry& r) {
         });
 
     define_unary(r, "abs", "|x|", map_unary([](auto x) { return std::abs(x); }), Domain::AwayFromZero)
+        .layout(LayoutUse::Elementwise)  // f(0) = 0: blocked padding stays zero
         .gradient([](GradContext& g) {  // dx = dy · sign(x)
             Value dy = g.grad_output(0);
             return InputGrads{where(greater(g.input(0), 0.0), dy, -dy)};
         });
 
     define_unary(r, "tanh", "hyperbolic tangent", map_unary([](auto x) { return std::tanh(x); }), Domain::AllReals)
+        .layout(LayoutUse::Elementwise)  // f(0) = 0: blocked padding stays zero
         .gradient([](GradContext& g) {  // dx = dy · (1 − y²)
             Value y = g.output(0);
             return InputGrads{g.grad_output(0) * (1.0 - y * y)};

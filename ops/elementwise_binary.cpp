@@ -39,7 +39,7 @@ void define_comparison(OpRegistry& r, const char* name, const char* summary, Ker
 
 // y = cond ? a : b, cond of any dtype (nonzero = true), a and b floating.
 std::unique_ptr<Kernel> where_kernel(const KernelContext& c) {
-    const int64_t n = c.outputs[0].numel();
+    const int64_t n = c.output_elements(0);
     return dispatch_any(c.inputs[0].dtype, [&](auto ct) {
         using C = decltype(ct);
         return dispatch_float(c.outputs[0].dtype, [&](auto t) -> std::unique_ptr<Kernel> {
@@ -65,6 +65,7 @@ SampleInput floating(const Shape& s) { return SampleInput{TensorDesc{s, DType::F
 void register_binary_ops(OpRegistry& r) {
     define_binary(r, "add", "a + b (equal shapes; gg::add broadcasts)", map_binary([](auto a, auto b) { return a + b; }),
                   binary_samples(Domain::AllReals, Domain::AllReals))
+        .layout(LayoutUse::Elementwise)  // f(0, 0) = 0: blocked padding stays zero
         .gradient([](GradContext& g) {  // da = dy, db = dy
             Value dy = g.grad_output(0);
             return InputGrads{dy, dy};
@@ -72,6 +73,7 @@ void register_binary_ops(OpRegistry& r) {
 
     define_binary(r, "sub", "a - b (equal shapes; gg::sub broadcasts)", map_binary([](auto a, auto b) { return a - b; }),
                   binary_samples(Domain::AllReals, Domain::AllReals))
+        .layout(LayoutUse::Elementwise)  // f(0, 0) = 0: blocked padding stays zero
         .gradient([](GradContext& g) {  // da = dy, db = −dy
             Value dy = g.grad_output(0);
             return InputGrads{dy, -dy};
@@ -79,6 +81,7 @@ void register_binary_ops(OpRegistry& r) {
 
     define_binary(r, "mul", "a * b (equal shapes; gg::mul broadcasts)", map_binary([](auto a, auto b) { return a * b; }),
                   binary_samples(Domain::AllReals, Domain::AllReals))
+        .layout(LayoutUse::Elementwise)  // f(0, 0) = 0: blocked padding stays zero
         .gradient([](GradContext& g) {  // da = dy · b, db = dy · a
             Value dy = g.grad_output(0);
             return InputGrads{dy * g.input(1), dy * g.input(0)};
@@ -101,6 +104,7 @@ void register_binary_ops(OpRegistry& r) {
     // Ties send the gradient to a (a kink: either choice is a subgradient).
     define_binary(r, "maximum", "elementwise max(a, b); the gradient goes to the larger",
                   map_binary([](auto a, auto b) { return a >= b ? a : b; }), distinct_pair_samples())
+        .layout(LayoutUse::Elementwise)  // f(0, 0) = 0: blocked padding stays zero
         .gradient([](GradContext& g) {  // da = dy · [a ≥ b], db = dy · [a < b]
             Value dy = g.grad_output(0), a = g.input(0), b = g.input(1);
             return InputGrads{dy * greater_equal(a, b), dy * less(a, b)};
@@ -108,12 +112,14 @@ void register_binary_ops(OpRegistry& r) {
 
     define_binary(r, "minimum", "elementwise min(a, b); the gradient goes to the smaller",
                   map_binary([](auto a, auto b) { return a <= b ? a : b; }), distinct_pair_samples())
+        .layout(LayoutUse::Elementwise)  // f(0, 0) = 0: blocked padding stays zero
         .gradient([](GradContext& g) {  // da = dy · [a ≤ b], db = dy · [a > b]
             Value dy = g.grad_output(0), a = g.input(0), b = g.input(1);
             return InputGrads{dy * less_equal(a, b), dy * greater(a, b)};
         });
 
     r.define("where")
+        .layout(LayoutUse::Elementwise)
         .arity(3)
         .describe("cond ? a : b elementwise; cond of any dtype, nonzero = true")
         .infer_shape([](const InferContext& c) {

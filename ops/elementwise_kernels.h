@@ -37,7 +37,7 @@ decltype(auto) dispatch_any(DType t, F&& f) {
 template <typename MakeOp>
 KernelFactory map_unary_with(MakeOp make_op) {
     return [make_op](const KernelContext& c) -> std::unique_ptr<Kernel> {
-        const int64_t n = c.outputs[0].numel();
+        const int64_t n = c.output_elements(0);  // padded count in an opaque layout
         auto op = make_op(c);
         return dispatch_float(c.outputs[0].dtype, [&](auto t) -> std::unique_ptr<Kernel> {
             using T = decltype(t);
@@ -62,7 +62,7 @@ KernelFactory map_unary(Op op) {
 template <typename Op>
 KernelFactory map_binary(Op op, bool any_dtype = false) {
     return [op, any_dtype](const KernelContext& c) -> std::unique_ptr<Kernel> {
-        const int64_t n = c.outputs[0].numel();
+        const int64_t n = c.output_elements(0);  // padded count in an opaque layout
         auto make = [&](auto t) -> std::unique_ptr<Kernel> {
             using T = decltype(t);
             return make_kernel([n, op](const KernelArgs& a) {

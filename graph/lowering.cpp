@@ -1,0 +1,186 @@
+#include "graph/lowering.h"
+
+#include <map>
+
+#include "graph/graph.h"
+#include "graph/graph_algorithms.h"
+#include "graph/op_def.h"
+
+namespace gg {
+
+namespace {
+
+using Key = std::pair<int32_t, int32_t>;  // (node, slot)
+
+std::unique_ptr<Kernel> make_node_kernel(const Node& n, const KernelContext& ctx, bool reference_only, bool& fast) {
+    const OpDef& op = *n.op;
+    fast = false;
+    if (!reference_only && op.fast_kernel && op.reference_kernel) {
+        if (auto k = op.fast_kernel(ctx)) {
+            fast = true;
+            return k;
+        }
+    }
+    if (op.reference_kernel) return op.reference_kernel(ctx);
+    if (op.fast_kernel) return op.fast_kernel(ctx);  // a plain-loop kernel is its own reference
+    throw_graph("compile: op {} (node \"{}\") has no kernel", op.name, n.name);
+}
+
+void check_state_inputs(const Node& n) {
+    for (int i : n.op->state_inputs) {
+        // State must live outside the arena: persistent state, or a fed input (gradcheck and
+        // tests feed it; the caller's tensor is then updated).
+        const Node& src = n.inputs.at(static_cast<std::size_t>(i)).producer();
+        bool is_state = src.op->name == "parameter" && !std::any_cast<const ParameterAttrs&>(src.attrs).trainable;
+        if (!is_state && src.op->name != "input")
+            throw_graph("compile: {} \"{}\" updates input {} in place, which must be persistent state "
+                        "(Graph::state), but \"{}\" is a {} node",
+                        n.op->name, n.name, i, src.name, src.op->name);
+    }
+}
+
+class Lowering {
+public:
+    Lowering(const Graph& g, const CompileOptions& o, KernelResources& r) : g_(g), options_(o), resources_(r) {}
+
+    LoweredProgram run(const std::vector<Value>& fetches) {
+        std::vector<int32_t> order = reachable_nodes(g_, fetches);
+        bool has_grad = false;
+        for (int32_t id : order) has_grad = has_grad || g_.node(id).is_gradient;
+        p_.training = options_.training.value_or(has_grad);
+        for (const Value& f : fetches) fetched_[{f.node, f.slot}] = true;
+        // Does every consumer of a value read opaque layouts?
+        for (int32_t id : order)
+            for (const Value& in : g_.node(id).inputs)
+                if (g_.node(id).op->layout_use == LayoutUse::Plain) plain_consumer_[{in.node, in.slot}] = true;
+
+        for (int32_t id : order) {
+            const Node& n = g_.node(id);
+            if (n.op->is_source) add_source(n);
+            else add_compute(n);
+        }
+        for (const Value& f : fetches) {
+            int v = plain_version(value_of_.at({f.node, f.slot}));
+            if (p_.values[static_cast<std::size_t>(v)].storage == LoweredValue::Storage::Arena)
+                p_.values[static_cast<std::size_t>(v)].pinned = true;
+            p_.fetches.push_back(v);
+        }
+        return std::move(p_);
+    }
+
+private:
+    int add_value(LoweredValue v) {
+        p_.values.push_back(std::move(v));
+        return static_cast<int>(p_.values.size()) - 1;
+    }
+
+    void add_source(const Node& n) {
+        LoweredValue v;
+        v.desc = n.outputs[0];
+        v.bytes = v.desc.bytes();
+        v.node = n.id;
+        if (n.op->name == "parameter") {
+            v.storage = LoweredValue::Storage::External;
+            v.external = g_.store().get(std::any_cast<const ParameterAttrs&>(n.attrs).name);
+        } else if (n.op->name == "constant") {
+            v.storage = LoweredValue::Storage::External;
+            v.external = std::any_cast<const ConstantAttrs&>(n.attrs).value;
+        } else {
+            v.storage = LoweredValue::Storage::Feed;
+        }
+        value_of_[{n.id, 0}] = add_value(std::move(v));
+    }
+
+    // The plain row-major version of value v: v itself, or a conversion made once.
+    int plain_version(int v) {
+        const LayoutPtr layout = p_.values[static_cast<std::size_t>(v)].layout;
+        if (!layout) return v;
+        if (auto it = plain_copy_.find(v); it != plain_copy_.end()) return it->second;
+        LoweredValue copy;
+        copy.desc = p_.values[static_cast<std::size_t>(v)].desc;
+        copy.bytes = copy.desc.bytes();
+        copy.node = p_.values[static_cast<std::size_t>(v)].node;
+        copy.slot = p_.values[static_cast<std::size_t>(v)].slot;
+        int c = add_value(std::move(copy));
+        LoweredStep step;
+        step.node = p_.values[static_cast<std::size_t>(v)].node;
+        step.conversion = true;
+        step.kernel = layout->make_to_plain(resources_);
+        step.inputs = {v};
+        step.outputs = {c};
+        p_.steps.push_back(std::move(step));
+        plain_copy_[v] = c;
+        return c;
+    }
+
+    void add_compute(const Node& n) {
+        check_state_inputs(n);
+        const LayoutUse use = n.op->layout_use;
+        std::vector<int> ins;
+        for (const Value& in : n.inputs) ins.push_back(value_of_.at({in.node, in.slot}));
+        auto layout_of = [&](int v) { return p_.values[static_cast<std::size_t>(v)].layout; };
+
+        std::vector<LayoutPtr> out_layouts(n.outputs.size());
+        if (use == LayoutUse::Plain) {
+            for (int& v : ins) v = plain_version(v);
+        } else if (use == LayoutUse::Elementwise) {
+            bool shared = true;
+            for (int v : ins) shared = shared && same_layout(layout_of(v), layout_of(ins[0]));
+            if (!shared)
+                for (int& v : ins) v = plain_version(v);
+            for (auto& l : out_layouts) l = layout_of(ins[0]);
+        }
+        std::vector<LayoutPtr> in_layouts;
+        std::vector<TensorDesc> in_descs;
+        for (std::size_t i = 0; i < ins.size(); ++i) {
+            in_layouts.push_back(layout_of(ins[i]));
+            in_descs.push_back(n.inputs[i].desc());
+        }
+        std::vector<char> free(n.outputs.size(), 0), aware(n.outputs.size(), 0);
+        for (std::size_t o = 0; o < n.outputs.size(); ++o) {
+            Key k{n.id, static_cast<int32_t>(o)};
+            free[o] = use == LayoutUse::Native && !fetched_.count(k);
+            aware[o] = free[o] && !plain_consumer_.count(k);
+        }
+        KernelContext ctx{n, in_descs, n.outputs, n.attrs, p_.training, g_.seed(), resources_,
+                          in_layouts, &out_layouts, free, aware};
+        LoweredStep step;
+        step.node = n.id;
+        step.kernel = make_node_kernel(n, ctx, options_.reference_kernels, step.fast);
+        step.inputs = ins;
+        for (std::size_t o = 0; o < n.outputs.size(); ++o) {
+            if (out_layouts[o] && use == LayoutUse::Native && !free[o])
+                throw_graph("compile: {} \"{}\" chose a layout for output {}, which must stay plain", n.op->name,
+                            n.name, o);
+            LoweredValue v;
+            v.desc = n.outputs[o];
+            v.layout = out_layouts[o];
+            v.bytes = v.layout ? v.layout->bytes() : v.desc.bytes();
+            v.node = n.id;
+            v.slot = static_cast<int32_t>(o);
+            int idx = add_value(std::move(v));
+            value_of_[{n.id, static_cast<int32_t>(o)}] = idx;
+            step.outputs.push_back(idx);
+        }
+        if (options_.inplace && n.op->inplace_input >= 0)
+            step.inplace_source = ins.at(static_cast<std::size_t>(n.op->inplace_input));
+        p_.steps.push_back(std::move(step));
+    }
+
+    const Graph& g_;
+    const CompileOptions& options_;
+    KernelResources& resources_;
+    LoweredProgram p_;
+    std::map<Key, int> value_of_;
+    std::map<int, int> plain_copy_;
+    std::map<Key, bool> fetched_, plain_consumer_;
+};
+
+}  // namespace
+
+LoweredProgram lower(const Graph& g, const std::vector<Value>& fetches, const CompileOptions& options,
+                     KernelResources& resources) {
+    return Lowering(g, options, resources).run(fetches);
+}
+
+}  // namespace gg
