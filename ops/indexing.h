@@ -11,11 +11,14 @@ namespace gg {
 
 // torch.gather semantics: index has x's rank; out has index's shape.
 Value gather(Value x, int64_t axis, Value index);
-// torch.index_select semantics: picks whole slices; index is 1-D... any shape: the axis is
-// replaced by index's shape (embedding is index_select on axis 0).
+// torch.index_select generalised: picks whole slices; index may have any shape, which replaces
+// the axis: x [A, B, C], axis 1, index [K, L] → [A, K, L, C] (embedding is index_select on axis 0).
 Value index_select(Value x, int64_t axis, Value index);
 Value embedding(Value table, Value ids);
 // Adds src into zeros of `shape` at index along axis (torch.scatter_add on zeros).
 Value scatter_add(const Shape& shape, int64_t axis, Value index, Value src);
+// Adds whole slices of src into zeros of `shape` at index along axis (index_select's gradient;
+// src has index_select's output shape).
+Value index_add(const Shape& shape, int64_t axis, Value index, Value src);
 
 }  // namespace gg

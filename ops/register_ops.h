@@ -24,5 +24,10 @@ void register_shape_ops(OpRegistry& r);
 void register_linalg_ops(OpRegistry& r);
 void register_softmax_ops(OpRegistry& r);
 void register_loss_ops(OpRegistry& r);
+void register_conv_ops(OpRegistry& r);
+void register_pooling_ops(OpRegistry& r);
+void register_indexing_ops(OpRegistry& r);
+void register_normalization_ops(OpRegistry& r);
+void register_random_ops(OpRegistry& r);
 
 }  // namespace gg

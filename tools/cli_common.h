@@ -38,7 +38,14 @@ Command add_gradcheck_command(CLI::App& app);
 Command add_train_mlp_command(CLI::App& app);
 Command add_bench_overhead_command(CLI::App& bench);
 Command add_bench_matmul_command(CLI::App& bench);
+Command add_bench_conv_command(CLI::App& bench);
 Command add_bench_mlp_command(CLI::App& bench);
+Command add_train_command(CLI::App& app);
+Command add_eval_command(CLI::App& app);
+Command add_summary_command(CLI::App& app);
+Command add_dot_command(CLI::App& app);
+Command add_logits_command(CLI::App& app);
+Command add_bench_train_step_command(CLI::App& bench);
 
 inline void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << "\n"; }
 
@@ -58,6 +65,16 @@ double time_ns(F&& f) {
     f();
     auto t1 = std::chrono::steady_clock::now();
     return static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
+}
+
+// 61706 → "61,706": parameter and MAC counts are read by eye.
+inline std::string with_commas(int64_t v) {
+    std::string digits = std::to_string(v < 0 ? -v : v), out;
+    for (std::size_t i = 0; i < digits.size(); ++i) {
+        if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+        out += digits[i];
+    }
+    return v < 0 ? "-" + out : out;
 }
 
 // "12.3 KiB" style sizes for human output.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, then runs the main job: the gradient check of every op,
-# a small MLP trained on generated data (with the planner's peak bytes), and the executor
-# overhead benchmark. Works from any directory.
+# LeNet-5 trained for one epoch on Fashion-MNIST (from the dataset-fashion-mnist package), and
+# LeNet-5's per-layer summary with the planner's peak bytes. Works from any directory.
 set -euo pipefail
 # shellcheck source=tools/setup.sh
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
@@ -13,9 +13,9 @@ echo "== graphgrad gradcheck --all   (central differences in f64; failures and t
 "$gg" gradcheck --all --failures-only
 
 echo
-echo "== graphgrad train-mlp   (MLP on generated data, SGD)"
-"$gg" train-mlp
+echo "== graphgrad train lenet5 --epochs 1   (Fashion-MNIST, SGD momentum, test accuracy after the epoch)"
+"$gg" train lenet5 --epochs 1
 
 echo
-echo "== graphgrad bench overhead   (1000 tiny nodes; target < 300 ns per node)"
-"$gg" bench overhead --repeats 100
+echo "== graphgrad summary lenet5   (per layer: shape, parameters, MACs, activations, receptive field)"
+"$gg" summary lenet5

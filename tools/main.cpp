@@ -5,6 +5,7 @@
 //   graphgrad ops --json
 //   graphgrad gradcheck --all
 //   graphgrad bench overhead --nodes 1000
+//   graphgrad train lenet5 --epochs 10
 #include <exception>
 #include <vector>
 
@@ -25,12 +26,19 @@ int main(int argc, char** argv) {
     commands.push_back(gg::cli::add_ops_command(app));
     commands.push_back(gg::cli::add_gradcheck_command(app));
     commands.push_back(gg::cli::add_train_mlp_command(app));
+    commands.push_back(gg::cli::add_train_command(app));
+    commands.push_back(gg::cli::add_eval_command(app));
+    commands.push_back(gg::cli::add_summary_command(app));
+    commands.push_back(gg::cli::add_dot_command(app));
+    commands.push_back(gg::cli::add_logits_command(app));
 
     CLI::App* bench = app.add_subcommand("bench", "Speed and memory benchmarks");
     bench->require_subcommand(1);
     commands.push_back(gg::cli::add_bench_overhead_command(*bench));
     commands.push_back(gg::cli::add_bench_matmul_command(*bench));
+    commands.push_back(gg::cli::add_bench_conv_command(*bench));
     commands.push_back(gg::cli::add_bench_mlp_command(*bench));
+    commands.push_back(gg::cli::add_bench_train_step_command(*bench));
 
     try {
         app.parse(argc, argv);

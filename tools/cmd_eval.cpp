@@ -1,0 +1,68 @@
+// `graphgrad eval MODEL --checkpoint PATH`: test loss and accuracy of saved weights, with the
+// evaluation program (batch norm on running statistics). The checkpoint may come from
+// `graphgrad train` or from PyTorch (a state_dict saved as safetensors with the same names).
+//
+//   graphgrad eval lenet5 --checkpoint lenet.safetensors
+#include <memory>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "cli_common.h"
+#include "io/checkpoint.h"
+#include "model_program.h"
+#include "ops/ops.h"
+
+namespace gg::cli {
+namespace {
+
+struct EvalOptions {
+    std::string model, checkpoint;
+    std::string data = io::kFashionMnistDir;
+    int64_t batch = 256;
+    int64_t limit_test = 0;
+    bool json = false;
+};
+
+int run_eval(const EvalOptions& o) {
+    io::ImageFolder folder = io::load_image_folder(o.data);
+    const io::ImageDataset test = take_first(folder.test, o.limit_test);
+    auto p = build_model_program(o.model, o.batch, {1, test.rows, test.cols}, 0, /*with_grads=*/false,
+                                 test.num_classes);
+    // Optimizer state is irrelevant here: a weights-only file (e.g. from PyTorch) is fine.
+    io::Metadata meta = io::load_checkpoint(p->graph->store(), o.checkpoint, {.allow_missing_optimizer_state = true});
+    CompiledGraph eval = compile(*p->graph, {p->logits});
+    EvalResult r = evaluate(eval, *p, test);
+
+    std::string epoch = meta.count("epoch") ? meta.at("epoch") : "";
+    if (o.json) {
+        print_json({{"model", o.model},
+                    {"checkpoint", o.checkpoint},
+                    {"epoch", epoch.empty() ? nlohmann::json(nullptr) : nlohmann::json(std::stoll(epoch))},
+                    {"test_size", r.samples},
+                    {"test_loss", r.loss},
+                    {"test_accuracy", r.accuracy},
+                    {"seconds", r.seconds},
+                    {"eval_peak_bytes", eval.peak_bytes()}});
+        return 0;
+    }
+    fmt::print("{} from {}{}: test loss {:.4f}, accuracy {:.2f}% on {} images ({:.1f} s)\n", o.model, o.checkpoint,
+               epoch.empty() ? "" : fmt::format(" (epoch {})", epoch), r.loss, 100 * r.accuracy, r.samples, r.seconds);
+    return 0;
+}
+
+}  // namespace
+
+Command add_eval_command(CLI::App& app) {
+    auto o = std::make_shared<EvalOptions>();
+    CLI::App* sub = app.add_subcommand("eval", "Test loss and accuracy of a checkpoint");
+    sub->add_option("model", o->model, "Model name, e.g. lenet5")->required();
+    sub->add_option("--checkpoint", o->checkpoint, "safetensors checkpoint (graphgrad or PyTorch names)")->required();
+    sub->add_option("--data", o->data, "Folder with the four IDX files (plain or .gz)")->capture_default_str();
+    sub->add_option("--batch", o->batch, "Evaluation batch size")->capture_default_str();
+    sub->add_option("--limit-test", o->limit_test, "Evaluate on only the first N test images");
+    sub->add_flag("--json", o->json, "Print JSON");
+    return {sub, [o] { return run_eval(*o); }};
+}
+
+}  // namespace gg::cli
