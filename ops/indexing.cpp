@@ -38,7 +38,7 @@ void require_index(const TensorDesc& idx) {
     if (idx.dtype != DType::I64) throw_shape("index must be i64, got {}", desc_str(idx));
 }
 
-// ---- geometry ---------------------------------------------------------------------------------
+// ---- geometry -------------------------------------------------------------------------------
 // gather/scatter_add: the index tensor (shape `is`) addresses a tensor of shape `ts` that is at
 // least as large on every other axis. Offsets into `ts` of the index's outer and inner
 // coordinates are tabulated once, at kernel creation.
@@ -102,9 +102,10 @@ std::unique_ptr<Kernel> dispatch_bits(DType t, F&& f) {
     return f(uint64_t{});
 }
 
-// ---- kernels ----------------------------------------------------------------------------------
+// ---- kernels --------------------------------------------------------------------------------
 std::unique_ptr<Kernel> gather_kernel(const KernelContext& c) {
-    auto geo = std::make_shared<GatherGeometry>(gather_geometry(c.inputs[1].shape, c.inputs[0].shape, c.attrs_as<AxisAttrs>().axis));
+    auto geo = std::make_shared<GatherGeometry>(
+        gather_geometry(c.inputs[1].shape, c.inputs[0].shape, c.attrs_as<AxisAttrs>().axis));
     const int64_t n = c.inputs[1].numel();
     return dispatch_bits(c.inputs[0].dtype, [&](auto zero) {
         using T = decltype(zero);
@@ -117,11 +118,15 @@ std::unique_ptr<Kernel> gather_kernel(const KernelContext& c) {
             parallel_range(
                 g.outer * g.j,
                 [&](int64_t r0, int64_t r1) {
+                    // Locals: y's (u)int64 stores could otherwise alias the geometry's fields.
+                    const int64_t j = g.j, inner = g.inner, stride = g.axis_stride;
+                    const int64_t* outer_off = g.outer_off.data();
+                    const int64_t* inner_off = g.inner_off.data();
                     for (int64_t r = r0; r < r1; ++r) {
-                        const int64_t base = g.outer_off[static_cast<std::size_t>(r / g.j)];
-                        for (int64_t i = 0; i < g.inner; ++i) {
-                            const int64_t e = r * g.inner + i;
-                            y[e] = x[base + idx[e] * g.axis_stride + g.inner_off[static_cast<std::size_t>(i)]];
+                        const int64_t base = outer_off[r / j];
+                        for (int64_t i = 0; i < inner; ++i) {
+                            const int64_t e = r * inner + i;
+                            y[e] = x[base + idx[e] * stride + inner_off[i]];
                         }
                     }
                 },
@@ -156,8 +161,10 @@ std::unique_ptr<Kernel> scatter_add_kernel(const KernelContext& c) {
                         const int64_t base = g.outer_off[static_cast<std::size_t>(o)];
                         for (int64_t j = 0; j < g.j; ++j) {
                             const int64_t row = (o * g.j + j) * g.inner;
-                            for (int64_t i = i0; i < i1; ++i)
-                                y[base + idx[row + i] * g.axis_stride + g.inner_off[static_cast<std::size_t>(i)]] += src[row + i];
+                            for (int64_t i = i0; i < i1; ++i) {
+                                const auto ui = static_cast<std::size_t>(i);
+                                y[base + idx[row + i] * g.axis_stride + g.inner_off[ui]] += src[row + i];
+                            }
                         }
                     }
                 },
@@ -199,6 +206,7 @@ std::unique_ptr<Kernel> index_add_kernel(const KernelContext& c) {
             auto* y = static_cast<T*>(a.outputs[0]);
             check_indices("index_add", node, idx, g.k, g.axis_size);
             const int64_t chunks = (g.inner + kColumnChunk - 1) / kColumnChunk;
+            const int64_t work_per_task = (g.k + g.axis_size) * std::min(g.inner, kColumnChunk);
             parallel_range(
                 g.outer * chunks,
                 [&](int64_t t0, int64_t t1) {
@@ -215,12 +223,12 @@ std::unique_ptr<Kernel> index_add_kernel(const KernelContext& c) {
                         }
                     }
                 },
-                std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, (g.k + g.axis_size) * std::min(g.inner, kColumnChunk))));
+                std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, work_per_task)));
         });
     });
 }
 
-// ---- shape rules --------------------------------------------------------------------------------
+// ---- shape rules ----------------------------------------------------------------------------
 // gather / scatter_add: index has the target's rank and fits inside it off the axis.
 void check_fits(const Shape& index, const Shape& target, int axis, const char* target_name) {
     if (index.size() != target.size())
@@ -243,7 +251,8 @@ std::vector<TensorDesc> infer_scatter_add(const InferContext& c) {
     const TensorDesc &src = c.input(0), &idx = c.input(1);
     if (!is_floating(src.dtype)) throw_shape("src must be floating point, got {}", desc_str(src));
     require_index(idx);
-    if (idx.shape != src.shape) throw_shape("index {} and src {} must have the same shape", shape_str(idx.shape), shape_str(src.shape));
+    if (idx.shape != src.shape)
+        throw_shape("index {} and src {} must have the same shape", shape_str(idx.shape), shape_str(src.shape));
     const int axis = normalize_axis(at.axis, static_cast<int>(at.shape.size()));
     check_fits(idx.shape, at.shape, axis, "output");
     return {TensorDesc{at.shape, src.dtype}};
@@ -276,7 +285,7 @@ std::vector<TensorDesc> infer_index_add(const InferContext& c) {
     return {TensorDesc{at.shape, src.dtype}};
 }
 
-// ---- samples --------------------------------------------------------------------------------------
+// ---- samples --------------------------------------------------------------------------------
 // Deterministic indices in [0, size), with repeats whenever there are more than `size`.
 Tensor indices(const Shape& s, int64_t size) {
     std::vector<int64_t> v(static_cast<std::size_t>(numel(s)));
@@ -299,7 +308,7 @@ std::vector<ErrorSample> index_dtype_errors(std::any attrs) {
 
 }  // namespace
 
-// ---- builders -----------------------------------------------------------------------------------
+// ---- builders -------------------------------------------------------------------------------
 Value gather(Value x, int64_t axis, Value index) {
     return common_graph("gather", {x, index}).add_node1(op_def("gather"), {x, index}, AxisAttrs{axis});
 }

@@ -75,7 +75,7 @@ std::vector<TensorDesc> infer_batch_norm_backward(const InferContext& c) {
     return {x, stat, stat};
 }
 
-// ---- batch_norm kernels (ops/reference/batch_norm.h) -------------------------------------------------------------------------
+// ---- batch_norm kernels (loops in ops/reference/batch_norm.h) -------------------------------
 BatchNormGeometry checked_geometry(const KernelContext& c) {
     const BatchNormGeometry g = batch_norm_geometry(c.inputs[0].shape);
     // The unbiased running variance needs two values per channel (PyTorch refuses too).
@@ -124,7 +124,7 @@ std::unique_ptr<Kernel> batch_norm_backward_kernel(const KernelContext& c) {
     });
 }
 
-// ---- batch_norm gradient rules --------------------------------------------------------------------
+// ---- batch_norm gradient rules --------------------------------------------------------------
 // Per-channel helpers for x [N, C, ...]: `ch` views a [C] vector as [1, C, 1, ...] (it then
 // broadcasts against x), `avg` and `tot` reduce everything but the channel axis, keepdims.
 struct Channels {
@@ -187,7 +187,7 @@ InputGrads batch_norm_backward_gradient(GradContext& g) {
     return {sc * g_xhat, d_dy, k.vec(sc * d_w), k.vec(neg(sc * k.tot(g_xhat))), k.vec(k.tot(xc * g_xhat) + gc * d_w)};
 }
 
-// ---- layer_norm -------------------------------------------------------------------------------------
+// ---- layer_norm -----------------------------------------------------------------------------
 std::vector<TensorDesc> infer_layer_norm(const InferContext& c) {
     const TensorDesc& x = c.input(0);
     const auto& at = c.attrs_as<LayerNormAttrs>();
@@ -248,7 +248,7 @@ InputGrads layer_norm_gradient(GradContext& g) {
     return {dx};
 }
 
-// ---- samples ----------------------------------------------------------------------------------------
+// ---- samples --------------------------------------------------------------------------------
 SampleInput f64_in(Shape s, Domain d = Domain::AllReals) {
     return SampleInput{TensorDesc{std::move(s), DType::F64}, d, std::nullopt};
 }
@@ -295,7 +295,7 @@ std::vector<ErrorSample> batch_norm_error_samples() {
 
 }  // namespace
 
-// ---- builders ----------------------------------------------------------------------------------------
+// ---- builders -------------------------------------------------------------------------------
 Value batch_norm(Value x, Value weight, Value bias, Value running_mean, Value running_var, Value num_batches_tracked,
                  BatchNormOptions o, const std::string& name) {
     Graph& g = common_graph("batch_norm", {x, weight, bias, running_mean, running_var, num_batches_tracked});

@@ -2,10 +2,10 @@
 // argmax it saved), avg_pool2d (+ its backward, on oneDNN in f32), upsample_nearest2d, and
 // global_avg_pool2d as a composite (mean over H and W).
 //
-// max_pool2d's second output is an explicit i64 argmax (flat iy·W + ix within each plane),
-// computed identically by every kernel, so its backward and double backward are exact
-// scatters and gathers. oneDNN's own max-pool workspace is opaque, so max pooling runs on
-// the plain loops for now.
+// max_pool2d's second output is an explicit i64 argmax (flat iy·W + ix within each plane, like
+// PyTorch's indices), so its backward is an exact scatter and its double backward a gather.
+// oneDNN's max-pool workspace is opaque and layout-specific, so max pooling (forward and
+// backward) runs on the plain loops of ops/reference/pooling.h in every dtype.
 #include "ops/pooling.h"
 
 #include "graph/graph.h"
@@ -30,9 +30,10 @@ struct UpsampleAttrs {
     int64_t scale = 2;
 };
 
+// Stride 0 means "same as the kernel" (PyTorch's default); nodes store the resolved value.
 Pool2dOptions resolved(Pool2dOptions o) {
-    for (int i = 0; i < 2; ++i)
-        if (o.stride[static_cast<std::size_t>(i)] == 0) o.stride[static_cast<std::size_t>(i)] = o.kernel[static_cast<std::size_t>(i)];
+    for (std::size_t i = 0; i < 2; ++i)
+        if (o.stride[i] == 0) o.stride[i] = o.kernel[i];
     return o;
 }
 
@@ -49,7 +50,8 @@ Shape pooled_shape(const Pool2dOptions& raw, const Shape& x) {
     const auto& p = o.padding;
     if (k[0] < 1 || k[1] < 1 || s[0] < 1 || s[1] < 1)
         throw_shape("kernel {}x{} and stride {}x{} must be positive", k[0], k[1], s[0], s[1]);
-    if (p[0] < 0 || p[1] < 0 || p[2] < 0 || p[3] < 0) throw_shape("negative padding {{{}, {}, {}, {}}}", p[0], p[1], p[2], p[3]);
+    if (p[0] < 0 || p[1] < 0 || p[2] < 0 || p[3] < 0)
+        throw_shape("negative padding {{{}, {}, {}, {}}}", p[0], p[1], p[2], p[3]);
     // A window lying entirely in the padding would have no maximum (and a zero divisor).
     if (p[0] >= k[0] || p[1] >= k[0] || p[2] >= k[1] || p[3] >= k[1])
         throw_shape("padding {{{}, {}, {}, {}}} must be smaller than the kernel {}x{}", p[0], p[1], p[2], p[3], k[0], k[1]);
@@ -64,7 +66,7 @@ Pool2dGeometry geometry(const Pool2dOptions& o, const Shape& x) {
     return pool2d_geometry(x, r.kernel, r.stride, r.padding);
 }
 
-// ---- shape rules --------------------------------------------------------------------------
+// ---- shape rules ----------------------------------------------------------------------------
 std::vector<TensorDesc> infer_max_pool(const InferContext& c) {
     const TensorDesc& x = c.input(0);
     require_nchw(x, "input");
@@ -100,7 +102,7 @@ std::vector<TensorDesc> infer_upsample(const InferContext& c) {
     return {TensorDesc{{x.shape[0], x.shape[1], x.shape[2] * s, x.shape[3] * s}, x.dtype}};
 }
 
-// ---- kernels ------------------------------------------------------------------------------
+// ---- kernels --------------------------------------------------------------------------------
 std::unique_ptr<Kernel> max_pool_kernel(const KernelContext& c) {
     const Pool2dGeometry geo = geometry(c.attrs_as<Pool2dOptions>(), c.inputs[0].shape);
     return dispatch_float(c.inputs[0].dtype, [&](auto zero) -> std::unique_ptr<Kernel> {
@@ -173,7 +175,7 @@ std::unique_ptr<Kernel> upsample_kernel(const KernelContext& c) {
     });
 }
 
-// ---- gradient rules -----------------------------------------------------------------------
+// ---- gradient rules -------------------------------------------------------------------------
 Value max_pool_backward_node(Value dy, Value argmax, const Pool2dOptions& o, const Shape& input_shape) {
     Graph& g = common_graph("max_pool2d_backward", {dy, argmax});
     return g.add_node1(op_def("max_pool2d_backward"), {dy, argmax}, PoolBackwardAttrs{o, input_shape});
@@ -195,7 +197,8 @@ Tensor distinct_values(const Shape& s) {
     const int64_t n = numel(s);
     std::vector<double> v(static_cast<std::size_t>(n));
     // 7919 is prime and larger than any sample, so i → 7919·i mod n is a permutation.
-    for (int64_t i = 0; i < n; ++i) v[static_cast<std::size_t>(i)] = 0.05 * static_cast<double>((7919 * i) % n) - 0.025 * static_cast<double>(n);
+    for (int64_t i = 0; i < n; ++i)
+        v[static_cast<std::size_t>(i)] = 0.05 * static_cast<double>((7919 * i) % n) - 0.025 * static_cast<double>(n);
     return Tensor::from_vector<double>(v, s);
 }
 
@@ -300,7 +303,7 @@ std::vector<ErrorSample> pool_backward_error_samples(bool with_argmax) {
 
 }  // namespace
 
-// ---- builders ---------------------------------------------------------------------------------
+// ---- builders -------------------------------------------------------------------------------
 Value max_pool2d(Value x, Pool2dOptions o) {
     Graph& g = common_graph("max_pool2d", {x});
     return g.add_node(op_def("max_pool2d"), {x}, resolved(o)).at(0);

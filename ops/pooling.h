@@ -1,5 +1,7 @@
-// Pooling and resampling over [N, C, H, W]: max and average pooling (oneDNN f32, reference
-// f32/f64), global average pooling, nearest-neighbour upsampling.
+// Pooling and resampling over [N, C, H, W]: max pooling (plain loops; its node's second output
+// is the i64 argmax), average pooling (oneDNN in f32, loops in f64), global average pooling,
+// nearest-neighbour upsampling. Output sizes floor like PyTorch's ceil_mode=False; each
+// padding must be smaller than the kernel.
 //
 //   auto p = gg::max_pool2d(x, {.kernel = {2, 2}, .stride = {2, 2}});
 //   auto g = gg::global_avg_pool2d(x);          // [N, C, 1, 1]

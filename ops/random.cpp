@@ -44,17 +44,14 @@ void dropout_train(const T* x, T* y, T* mask, int64_t n, double p, uint64_t seed
     const T keep_scale = p < 1.0 ? static_cast<T>(1.0 / (1.0 - p)) : T(0);
     const auto threshold = static_cast<uint64_t>(std::ceil(std::ldexp(p, 53)));
     const uint64_t base = step * static_cast<uint64_t>(n);
-    // Captured by value and restrict pointers: the loop must not reload its constants after
-    // every store, or it does not vectorise.
+    // Captured by value: the loop must not reload its constants after every store, or it does
+    // not vectorise. y may alias x (in place); each x[i] is read before y[i] is written.
     parallel_range(n, [=](int64_t b, int64_t e) {
-        const T* __restrict xr = x;
-        T* __restrict yr = y;
-        T* __restrict mr = mask;
         for (int64_t i = b; i < e; ++i) {
             const uint64_t bits = random_bits(seed, stream, base + static_cast<uint64_t>(i));
             const T m = (bits >> 11) >= threshold ? keep_scale : T(0);
-            mr[i] = m;
-            yr[i] = xr[i] * m;
+            mask[i] = m;
+            y[i] = x[i] * m;
         }
     });
 }
@@ -77,7 +74,7 @@ std::unique_ptr<Kernel> dropout_kernel(const KernelContext& c) {
                 return;
             }
             parallel_range(n, [&](int64_t b, int64_t e) {
-                std::copy(x + b, x + e, y + b);
+                if (y != x) std::copy(x + b, x + e, y + b);  // in place: nothing to copy
                 std::fill(mask + b, mask + e, T(1));
             });
         });
@@ -99,6 +96,7 @@ void register_random_ops(OpRegistry& r) {
         .describe("inverted dropout (training programs): y = x·mask, mask ∈ {0, 1/(1−p)}; identity in evaluation")
         .infer_shape(infer_dropout)
         .cpu_kernel(dropout_kernel)
+        .inplace(0)
         .gradient([](GradContext& g) {  // dx = dy·mask (the mask does not depend on x)
             return InputGrads{g.grad_output(0) * g.output(1)};
         })

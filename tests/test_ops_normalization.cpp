@@ -207,6 +207,24 @@ TEST_CASE("the oneDNN batch-norm kernels (for blocked layouts) match the loops",
         }
 }
 
+TEST_CASE("batch_norm gradients in an evaluation program use the frozen statistics", "[ops][normalization]") {
+    // Fine-tuning with frozen statistics: y = γ·(x − rm)/√(rv + eps) + β, so dx = γ/√(rv + eps)·dy.
+    Graph g;
+    auto x = g.input("x", {4, 2, 3}, DType::F64);
+    auto y = batch_norm(x, "bn", {.eps = 1e-3});
+    g.store().get("bn.weight").fill(3.0);
+    g.store().get("bn.running_var").fill(0.5);
+    auto dx = grad(sum(y * y), {x})[0];
+    auto prog = compile(g, {y, dx}, CompileOptions{.training = false});
+    Tensor xv = random_tensor({4, 2, 3}, DType::F64, 8);
+    auto r = prog.run({{x, xv}});
+    for (int64_t i = 0; i < xv.numel(); ++i) {
+        CHECK(r[0].get(i) == Approx(3.0 * xv.get(i) / std::sqrt(0.5 + 1e-3)));
+        CHECK(r[1].get(i) == Approx(2 * r[0].get(i) * 3.0 / std::sqrt(0.5 + 1e-3)));
+    }
+    CHECK(g.store().get("bn.num_batches_tracked").get(0) == 0);
+}
+
 TEST_CASE("batch_norm refuses training with one value per channel", "[ops][normalization][errors]") {
     Graph g;
     auto x = g.input("x", {1, 3});

@@ -7,6 +7,7 @@
 //   graphgrad bench train-step --model all --json
 #include <omp.h>
 
+#include <algorithm>
 #include <memory>
 #include <set>
 #include <string>

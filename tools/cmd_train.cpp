@@ -120,12 +120,12 @@ int run_train(const TrainOptions& o) {
     const double setup_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_setup).count();
 
     if (!o.json) {
-        fmt::print("{} ({}): {} parameters; {} train / {} test images {}x{} from {}\n", o.model, p->entry->description,
+        fmt::print("{}: {}\n{} parameters; {} train / {} test images {}x{} from {}\n", o.model, p->entry->description,
                    with_commas(p->num_parameters()), train.count, test.count, train.rows, train.cols, o.data);
-        fmt::print("batch {}, {} lr {:g}, schedule {}{}, {} epochs{}; planned arena: training step {}, evaluation {}\n",
+        fmt::print("batch {}, {} lr {:g}, schedule {}{}, {} epoch{}{}; planned arena: training step {}, evaluation {}\n",
                    o.batch, opt->name(), sched ? sched->base_lr() : opt->lr(), o.schedule.name,
                    o.schedule.warmup > 0 ? fmt::format(" after {} warm-up epochs", o.schedule.warmup) : "", o.epochs,
-                   o.augment ? ", augmented (crop, flip)" : "", human_bytes(step.peak_bytes()),
+                   o.epochs == 1 ? "" : "s", o.augment ? ", augmented (crop, flip)" : "", human_bytes(step.peak_bytes()),
                    human_bytes(eval.peak_bytes()));
         if (start_epoch > 0) fmt::print("resumed from {} after epoch {}\n", o.resume, start_epoch);
     }
@@ -233,9 +233,10 @@ int run_train(const TrainOptions& o) {
                     {"eval_peak_bytes", eval.peak_bytes()}});
         return 0;
     }
-    fmt::print("{}: test accuracy final {:.2f}%, best {:.2f}% after {} epochs; wall time {:.1f} s (setup {:.1f} s), "
+    fmt::print("{}: test accuracy final {:.2f}%, best {:.2f}% after {} epoch{}; wall time {:.1f} s (setup {:.1f} s), "
                "{:.2f} ms/step\n",
-               o.model, 100 * final_accuracy, 100 * best_accuracy, o.epochs, wall, setup_seconds, ms_per_step);
+               o.model, 100 * final_accuracy, 100 * best_accuracy, o.epochs, o.epochs == 1 ? "" : "s", wall,
+               setup_seconds, ms_per_step);
     return 0;
 }
 

@@ -24,7 +24,8 @@ namespace gg::dnn {
 std::unique_ptr<Kernel> make_batch_norm_forward_kernel(KernelResources& resources, const BatchNormGeometry& geo,
                                                        double eps, double momentum, bool training);
 
-// Inputs (x, dy, weight, save_mean, save_invstd); outputs (dx, dweight, dbias).
+// Inputs (x, dy, weight, save_mean, save_invstd); outputs (dx, dweight, dbias). Training-mode
+// formula only (the loops also handle evaluation programs: dx = γ·invstd·dy).
 std::unique_ptr<Kernel> make_batch_norm_backward_kernel(KernelResources& resources, const BatchNormGeometry& geo,
                                                         double eps);
 
