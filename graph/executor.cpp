@@ -1,5 +1,6 @@
 #include "graph/executor.h"
 
+#include <chrono>
 #include <cmath>
 #include <map>
 
@@ -133,8 +134,11 @@ std::vector<Tensor> CompiledGraph::run(const Feeds& feeds) {
     }
 
     const uint64_t step_no = run_count_++;
-    for (const Step& s : steps_) {
+    for (std::size_t i = 0; i < steps_.size(); ++i) {
+        const Step& s = steps_[i];
+        const auto t0 = profiling_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
         s.kernel->run(KernelArgs{s.inputs.data(), s.outputs.data(), s.scratch, step_no});
+        if (profiling_) step_ns_[i] += std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
         if (check_numerics_) check_step_numerics(s);
     }
 
@@ -151,6 +155,11 @@ std::vector<Tensor> CompiledGraph::run(const Feeds& feeds) {
         }
     }
     return results;
+}
+
+void CompiledGraph::set_profiling(bool on) {
+    profiling_ = on;
+    step_ns_.assign(steps_.size(), 0.0);
 }
 
 void CompiledGraph::check_step_numerics(const Step& s) const {

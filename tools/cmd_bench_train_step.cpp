@@ -8,6 +8,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -31,7 +32,27 @@ struct TrainStepOptions {
     int repeats = 20;
     int warmup = 3;
     bool json = false;
+    bool profile = false;  // per-op-type share of the run() time
 };
+
+// Time per op type in one training run(), largest first: where a step goes. Layout
+// conversions inserted by compile() count as "to_plain".
+nlohmann::json op_profile(const Graph& g, const CompiledGraph& step, int runs) {
+    std::map<std::string, std::pair<double, int>> by_op;
+    const auto& ns = step.step_nanoseconds();
+    for (std::size_t i = 0; i < ns.size(); ++i) {
+        const StepInfo& s = step.steps()[i];
+        std::string name = s.conversion ? "to_plain" : g.node(s.node).op->name;
+        if (!s.conversion && !s.fast_kernel && g.node(s.node).op->has_fast_kernel() && g.node(s.node).op->reference_kernel) name += " (reference)";
+        by_op[name].first += ns[i] / runs / 1e6;
+        by_op[name].second += 1;
+    }
+    std::vector<std::pair<std::string, std::pair<double, int>>> rows(by_op.begin(), by_op.end());
+    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& [name, v] : rows) out.push_back({{"op", name}, {"ms", v.first}, {"steps", v.second}});
+    return out;
+}
 
 // The issue spells the models lenet, resnet and mobilenet; the zoo has precise names.
 std::string zoo_name(const std::string& name) {
@@ -71,6 +92,7 @@ nlohmann::json bench_model(const std::string& model, const TrainStepOptions& o) 
         });
         double inf_ns = time_ns([&] { infer.run({{p->x, x}}); });
         if (r < o.warmup) continue;  // JIT, first-touch page faults, caches
+        if (o.profile && r == o.warmup) step.set_profiling(true);
         step_ms.push_back(total_ns / 1e6);
         run_ms.push_back(run_ns / 1e6);
         infer_ms.push_back(inf_ns / 1e6);
@@ -84,7 +106,10 @@ nlohmann::json bench_model(const std::string& model, const TrainStepOptions& o) 
         if (!s.fast_kernel && op.has_fast_kernel() && op.reference_kernel) fell_back.insert(op.name);
     }
     const double median_ms = median(step_ms);
+    nlohmann::json profile = o.profile ? op_profile(*p->graph, step, o.repeats) : nlohmann::json();
+    if (o.profile) step.set_profiling(false);
     return {{"model", model},
+            {"profile", profile},
             {"input", chw},
             {"batch", o.batch},
             {"parameters", p->num_parameters()},
@@ -122,6 +147,12 @@ int run_train_step(const TrainStepOptions& o) {
                    r["step_ms"].get<double>(), r["step_ms_min"].get<double>(), r["run_ms"].get<double>(),
                    r["update_ms"].get<double>(), r["inference_ms"].get<double>(), r["images_per_second"].get<double>(),
                    human_bytes(r["train_peak_bytes"].get<std::size_t>()));
+        if (o.profile) {
+            fmt::print("  {:<34} {:>9} {:>6}  (mean per run, with profiling on)\n", "op", "ms", "steps");
+            for (const auto& row : r["profile"])
+                fmt::print("  {:<34} {:>9.3f} {:>6}\n", row["op"].get<std::string>(), row["ms"].get<double>(),
+                           row["steps"].get<int>());
+        }
         if (!r["reference_kernel_ops"].empty())
             fmt::print("  note: reference (plain-loop) kernels ran for {}\n", r["reference_kernel_ops"].dump());
     }
@@ -149,6 +180,7 @@ Command add_bench_train_step_command(CLI::App& bench) {
     sub->add_option("--repeats", o->repeats, "Timed steps")->capture_default_str();
     sub->add_option("--warmup", o->warmup, "Untimed steps first")->capture_default_str();
     sub->add_flag("--json", o->json, "Print JSON");
+    sub->add_flag("--profile", o->profile, "Also print the time per op type of one run()");
     return {sub, [o] { return run_train_step(*o); }};
 }
 
