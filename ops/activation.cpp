@@ -33,14 +33,33 @@ Value unary(const char* op, Value x, std::any attrs = {}) {
 Value relu(Value x) { return unary("relu", x); }
 Value leaky_relu(Value x, double negative_slope) { return unary("leaky_relu", x, LeakyReluAttrs{negative_slope}); }
 Value gelu(Value x) { return unary("gelu", x); }
+Value relu_backward(Value dy, Value y) {
+    return common_graph("relu_backward", {dy, y}).add_node1(op_def("relu_backward"), {dy, y});
+}
 
 void register_activation_ops(OpRegistry& r) {
     define_unary(r, "relu", "max(x, 0)", map_unary([](auto x) { return x > 0 ? x : decltype(x)(0); }),
                  Domain::AwayFromZero)
         .layout(LayoutUse::Elementwise)  // f(0) = 0: blocked padding stays zero
-        .gradient([](GradContext& g) {  // dx = dy · [x > 0]
-            return InputGrads{g.grad_output(0) * greater(g.input(0), 0.0)};
+        .gradient([](GradContext& g) {  // dx = dy · [y > 0], from the output so x can die early
+            return InputGrads{relu_backward(g.grad_output(0), g.output(0))};
         });
+
+    // One fused op instead of greater + broadcast + mul: a third of the memory traffic, and
+    // Elementwise, so blocked layouts flow through the backward pass as they do forward.
+    r.define("relu_backward")
+        .arity(2)
+        .describe("dy · [y > 0]: relu's input gradient from its output y (emitted by relu's gradient)")
+        .infer_shape(equal_shapes())
+        .cpu_kernel(map_binary([](auto dy, auto y) { return y > 0 ? dy : decltype(dy)(0); }))
+        .layout(LayoutUse::Elementwise)  // f(0, 0) = 0: blocked padding stays zero
+        .inplace(0)
+        .non_differentiable_inputs({1})  // piecewise constant in y
+        .gradient([](GradContext& g) {  // linear in dy with the same mask
+            return InputGrads{relu_backward(g.grad_output(0), g.input(1)), std::nullopt};
+        })
+        .samples(binary_samples(Domain::AllReals, Domain::AwayFromZero))
+        .error_samples(binary_error_samples());
 
     define_unary(r, "leaky_relu", "x for x > 0, negative_slope·x below (attr negative_slope)",
                  map_unary_with([](const KernelContext& c) {
