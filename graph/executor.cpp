@@ -57,19 +57,28 @@ CompiledGraph compile(const Graph& g, const std::vector<Value>& fetches, const C
             scratch_request[s] = static_cast<int>(requests.size());
             requests.push_back(PlanRequest{sb, static_cast<int>(s), static_cast<int>(s), false, -1});
         }
-        cg.step_info_.push_back(StepInfo{st.node, out_bytes, st.kernel->scratch_bytes(), st.fast, st.conversion});
+        std::string out_layout;
+        if (!st.outputs.empty())
+            if (const LayoutPtr& l = at(prog.values, st.outputs[0]).layout) out_layout = l->describe();
+        cg.step_info_.push_back(
+            StepInfo{st.node, out_bytes, st.kernel->scratch_bytes(), st.fast, st.conversion, std::move(out_layout)});
     }
 
     cg.plan_ = plan_memory(requests);
-    cg.arena_ = std::make_shared<Buffer>(std::max<std::size_t>(cg.plan_.arena_bytes, 1));
-    // Touch every page now: fresh pages cost ~6 µs per 4 KiB on first write (TOOLCHAIN.md).
-    std::memset(cg.arena_->data(), 0, cg.plan_.arena_bytes);
-    auto* base = static_cast<char*>(cg.arena_->data());
+    // Plan-only programs keep a null base and null arena pointers in steps and fetches (never
+    // dereferenced: run() refuses), which keeps one code path below.
+    char* base = nullptr;
+    if (options.allocate) {
+        cg.arena_ = std::make_shared<Buffer>(std::max<std::size_t>(cg.plan_.arena_bytes, 1));
+        // Touch every page now: fresh pages cost ~6 µs per 4 KiB on first write (TOOLCHAIN.md).
+        std::memset(cg.arena_->data(), 0, cg.plan_.arena_bytes);
+        base = static_cast<char*>(cg.arena_->data());
+    }
     auto ptr_of = [&](int v) -> void* {
         const LoweredValue& val = at(prog.values, v);
         if (val.storage == Storage::External) return val.external.raw();
         if (val.storage == Storage::Feed) return nullptr;  // patched by run()
-        return base + cg.plan_.offsets[static_cast<std::size_t>(at(request_of, v))];
+        return base ? base + cg.plan_.offsets[static_cast<std::size_t>(at(request_of, v))] : nullptr;
     };
     std::map<int32_t, std::size_t> feed_index;  // input node → feeds_ slot
     auto feed_slot = [&](int v) {
@@ -88,7 +97,8 @@ CompiledGraph compile(const Graph& g, const std::vector<Value>& fetches, const C
             step.inputs.push_back(ptr_of(v));
         }
         for (int v : st.outputs) step.outputs.push_back(ptr_of(v));
-        if (scratch_request[s] >= 0) step.scratch = base + cg.plan_.offsets[static_cast<std::size_t>(scratch_request[s])];
+        if (base && scratch_request[s] >= 0)
+            step.scratch = base + cg.plan_.offsets[static_cast<std::size_t>(scratch_request[s])];
         cg.kernels_.push_back(std::move(st.kernel));
         cg.steps_.push_back(std::move(step));
     }
@@ -112,6 +122,10 @@ CompiledGraph compile(const Graph& g, const std::vector<Value>& fetches, const C
 }
 
 std::vector<Tensor> CompiledGraph::run(const Feeds& feeds) {
+    if (!arena_)
+        throw_runtime("run: this program was compiled with CompileOptions::allocate = false (plan only: {} "
+                      "bytes planned, no arena); compile it again with allocate = true to run it",
+                      plan_.arena_bytes);
     // Bind feeds: every input the program reads must be fed once, with its exact desc.
     std::vector<const Tensor*> bound(feeds_.size(), nullptr);
     for (const auto& [value, tensor] : feeds) {

@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -28,6 +29,10 @@ struct CompileOptions {
     bool check_numerics = false;     // name the first node producing NaN or Inf
     std::optional<bool> training;    // default: true when the program holds gradient nodes
     bool inplace = true;             // let elementwise outputs reuse dying inputs
+    // false: lower, create kernels (their scratch sizes feed the plan) and plan memory, but
+    // allocate no arena, so peak_bytes() and memory_plan() can report programs far larger
+    // than this machine's memory (bench lambda-vs-attention --plan-only). run() then throws.
+    bool allocate = true;
 };
 
 using Feeds = std::vector<std::pair<Value, Tensor>>;
@@ -39,6 +44,7 @@ struct StepInfo {
     std::size_t scratch_bytes;
     bool fast_kernel;  // false: the reference loops run
     bool conversion = false;  // a layout conversion inserted by compile(), not a graph node
+    std::string output_layout;  // output 0's opaque layout (Layout::describe()), empty if plain
 };
 
 class CompiledGraph {
@@ -55,6 +61,7 @@ public:
     const std::vector<StepInfo>& steps() const { return step_info_; }
     std::size_t num_steps() const { return step_info_.size(); }
     bool training() const { return training_; }
+    bool allocated() const { return arena_ != nullptr; }  // false after allocate = false
     uint64_t runs() const { return run_count_; }
 
     // Per-step wall time, summed over the runs since profiling was enabled (index = steps()).

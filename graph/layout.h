@@ -30,6 +30,10 @@ public:
     virtual std::string describe() const = 0;  // e.g. "nChw16c"
     // A kernel reading one input in this layout and writing the plain row-major tensor.
     virtual std::unique_ptr<Kernel> make_to_plain(KernelResources& resources) const = 0;
+    // The inverse (padding zeroed), or nullptr when the layout cannot be produced from plain.
+    // compile() uses it where an elementwise op meets one plain and one opaque operand, so
+    // the opaque chain continues instead of falling back to plain.
+    virtual std::unique_ptr<Kernel> make_from_plain(KernelResources&) const { return nullptr; }
 };
 
 using LayoutPtr = std::shared_ptr<const Layout>;

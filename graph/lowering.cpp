@@ -1,5 +1,6 @@
 #include "graph/lowering.h"
 
+#include <algorithm>
 #include <map>
 
 #include "graph/graph.h"
@@ -113,6 +114,53 @@ private:
         return c;
     }
 
+    // The one opaque layout among n's operands if converting its plain operands to it is
+    // possible and needs no more conversions than converting the opaque ones to plain.
+    LayoutPtr common_opaque_layout(const Node& n, const std::vector<int>& ins) {
+        // A result that is fetched or read by a plain op would convert right back.
+        const Key out{n.id, 0};
+        if (fetched_.count(out) || plain_consumer_.count(out)) return nullptr;
+        LayoutPtr target;
+        int plain = 0, opaque = 0;
+        for (std::size_t i = 0; i < ins.size(); ++i) {
+            const LoweredValue& v = p_.values[static_cast<std::size_t>(ins[i])];
+            if (v.desc.dtype != n.outputs[0].dtype || v.desc.shape != n.outputs[0].shape) return nullptr;
+            if (!v.layout) {
+                ++plain;
+            } else {
+                ++opaque;
+                if (!target) target = v.layout;
+                else if (!same_layout(target, v.layout)) return nullptr;
+            }
+        }
+        if (!target || plain > opaque) return nullptr;
+        if (!target->make_from_plain(resources_)) return nullptr;
+        return target;
+    }
+
+    // Plain value v converted to `layout`, made once per (value, layout).
+    int layout_version(int v, const LayoutPtr& layout) {
+        for (const auto& [key, c] : layout_copy_)
+            if (key.first == v && same_layout(key.second, layout)) return c;
+        const LoweredValue& src = p_.values[static_cast<std::size_t>(v)];
+        LoweredValue copy;
+        copy.desc = src.desc;
+        copy.layout = layout;
+        copy.bytes = layout->bytes();
+        copy.node = src.node;
+        copy.slot = src.slot;
+        int c = add_value(std::move(copy));
+        LoweredStep step;
+        step.node = p_.values[static_cast<std::size_t>(v)].node;
+        step.conversion = true;
+        step.kernel = layout->make_from_plain(resources_);
+        step.inputs = {v};
+        step.outputs = {c};
+        p_.steps.push_back(std::move(step));
+        layout_copy_.emplace_back(std::make_pair(v, layout), c);
+        return c;
+    }
+
     void add_compute(const Node& n) {
         check_state_inputs(n);
         const LayoutUse use = n.op->layout_use;
@@ -126,27 +174,48 @@ private:
         } else if (use == LayoutUse::Elementwise) {
             bool shared = true;
             for (int v : ins) shared = shared && same_layout(layout_of(v), layout_of(ins[0]));
-            if (!shared)
-                for (int& v : ins) v = plain_version(v);
+            if (!shared) {
+                // Mixed operands: bring the plain ones into the opaque layout when that costs
+                // no more conversions than the reverse (the chain then stays opaque, e.g. a
+                // loss gradient meeting blocked activations), else make everything plain.
+                if (LayoutPtr target = common_opaque_layout(n, ins)) {
+                    for (int& v : ins)
+                        if (!layout_of(v)) v = layout_version(v, target);
+                } else {
+                    for (int& v : ins) v = plain_version(v);
+                }
+            }
             for (auto& l : out_layouts) l = layout_of(ins[0]);
         }
-        std::vector<LayoutPtr> in_layouts;
         std::vector<TensorDesc> in_descs;
-        for (std::size_t i = 0; i < ins.size(); ++i) {
-            in_layouts.push_back(layout_of(ins[i]));
-            in_descs.push_back(n.inputs[i].desc());
-        }
+        for (const Value& in : n.inputs) in_descs.push_back(in.desc());
         std::vector<char> free(n.outputs.size(), 0), aware(n.outputs.size(), 0);
         for (std::size_t o = 0; o < n.outputs.size(); ++o) {
             Key k{n.id, static_cast<int32_t>(o)};
             free[o] = use == LayoutUse::Native && !fetched_.count(k);
             aware[o] = free[o] && !plain_consumer_.count(k);
         }
-        KernelContext ctx{n, in_descs, n.outputs, n.attrs, p_.training, g_.seed(), resources_,
-                          in_layouts, &out_layouts, free, aware};
         LoweredStep step;
         step.node = n.id;
-        step.kernel = make_node_kernel(n, ctx, options_.reference_kernels, step.fast);
+        auto build = [&] {
+            std::vector<LayoutPtr> in_layouts;
+            for (int v : ins) in_layouts.push_back(layout_of(v));
+            KernelContext ctx{n, in_descs, n.outputs, n.attrs, p_.training, g_.seed(), resources_,
+                              in_layouts, &out_layouts, free, aware};
+            step.kernel = make_node_kernel(n, ctx, options_.reference_kernels, step.fast);
+        };
+        build();
+        // A Native op's fast kernel handles opaque inputs; when it declined (or reference
+        // kernels were asked for), the reference loops run and need plain memory.
+        if (use == LayoutUse::Native && !step.fast && n.op->reference_kernel) {
+            bool opaque = false;
+            for (int v : ins) opaque = opaque || layout_of(v) != nullptr;
+            if (opaque) {
+                for (int& v : ins) v = plain_version(v);
+                std::fill(out_layouts.begin(), out_layouts.end(), nullptr);
+                build();
+            }
+        }
         step.inputs = ins;
         for (std::size_t o = 0; o < n.outputs.size(); ++o) {
             if (out_layouts[o] && use == LayoutUse::Native && !free[o])
@@ -173,6 +242,7 @@ private:
     LoweredProgram p_;
     std::map<Key, int> value_of_;
     std::map<int, int> plain_copy_;
+    std::vector<std::pair<std::pair<int, LayoutPtr>, int>> layout_copy_;
     std::map<Key, bool> fetched_, plain_consumer_;
 };
 

@@ -33,7 +33,7 @@ struct LoweredValue {
 
 struct LoweredStep {
     int32_t node = -1;
-    bool conversion = false;       // a to_plain conversion inserted by lowering
+    bool conversion = false;       // a layout conversion (to or from plain) inserted by lowering
     std::unique_ptr<Kernel> kernel;
     bool fast = false;
     std::vector<int> inputs, outputs;  // value indices

@@ -175,7 +175,7 @@ ConvGeometry conv_transpose_geometry_of(const KernelContext& c) {
 KernelFactory onednn_kernel(ConvPass pass, GeometryOf geometry_of) {
     return [pass, geometry_of](const KernelContext& c) -> std::unique_ptr<Kernel> {
         if (c.inputs[0].dtype != DType::F32) return nullptr;  // no f64 in oneDNN: reference runs
-        return dnn::make_conv_kernel(c.resources, geometry_of(c), pass, c.training);
+        return dnn::make_conv_kernel(c, geometry_of(c), pass);
     };
 }
 
@@ -261,6 +261,7 @@ Value conv_transpose2d(Value x, Value weight, std::optional<Value> bias, Conv2dO
 
 void register_conv_ops(OpRegistry& r) {
     r.define("conv2d")
+        .layout(LayoutUse::Native)  // oneDNN: reads and may choose blocked layouts
         .arity(2, 3)
         .describe("x[N,C,H,W] ⋆ w[O,C/g,kh,kw] (+ b[O]): stride, padding, dilation, groups (oneDNN f32)")
         .infer_shape(infer_conv2d)
@@ -271,6 +272,7 @@ void register_conv_ops(OpRegistry& r) {
         .error_samples(conv2d_error_samples);
 
     r.define("conv2d_backward_data")
+        .layout(LayoutUse::Native)  // oneDNN: reads and may choose blocked layouts
         .arity(2)
         .describe("conv2d's input gradient (dy, w) → dx; emitted by conv2d's gradient rule (oneDNN f32)")
         .infer_shape(infer_backward_data)
@@ -281,6 +283,7 @@ void register_conv_ops(OpRegistry& r) {
         .error_samples(backward_data_error_samples);
 
     r.define("conv2d_backward_weights")
+        .layout(LayoutUse::Native)  // oneDNN: reads and may choose blocked layouts
         .arity(2)
         .describe("conv2d's weight gradient (x, dy) → dw; emitted by conv2d's gradient rule (oneDNN f32)")
         .infer_shape(infer_backward_weights)
@@ -291,6 +294,7 @@ void register_conv_ops(OpRegistry& r) {
         .error_samples(backward_weights_error_samples);
 
     r.define("conv_transpose2d")
+        .layout(LayoutUse::Native)  // oneDNN: reads and may choose blocked layouts
         .arity(2, 3)
         .describe("transposed convolution x[N,C,H,W], w[C,O/g,kh,kw] (+ b[O]), PyTorch semantics (oneDNN f32)")
         .infer_shape(infer_conv_transpose2d)

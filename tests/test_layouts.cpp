@@ -29,6 +29,14 @@ public:
             for (int64_t i = 0; i < n; ++i) out[i] = in[n - 1 - i];
         });
     }
+    std::unique_ptr<Kernel> make_from_plain(KernelResources&) const override {
+        return make_kernel([n = n_](const KernelArgs& a) {
+            auto* in = static_cast<const float*>(a.inputs[0]);
+            auto* out = static_cast<float*>(a.outputs[0]);
+            for (int64_t i = 0; i < n; ++i) out[n - 1 - i] = in[i];
+            for (int64_t i = n; i < n + kPad; ++i) out[i] = 0;
+        });
+    }
 
 private:
     int64_t n_;
@@ -127,6 +135,24 @@ TEST_CASE("elementwise ops with mixed layouts read plain copies", "[graph][layou
     CHECK(conversions(p) == 1);
     auto out = p.run({{x, ramp(8)}});
     for (int64_t i = 0; i < 8; ++i) CHECK(out[0].get(i) == Approx(2 * (static_cast<double>(i) - 3.5)));
+}
+
+TEST_CASE("mixed operands join the opaque chain when only layout-aware ops read the result", "[graph][layout]") {
+    Graph g;
+    auto x = g.input("x", {8});
+    auto s = relu(to_reversed(x)) + x;  // x is brought into the reversed layout, once
+    auto y = native_double(s);          // reads s as it is; its fetched output is plain
+    auto p = compile(g, {y});
+    CHECK(conversions(p) == 1);
+    bool add_opaque = false;
+    for (const StepInfo& st : p.steps())
+        if (!st.conversion && g.node(st.node).op->name == "add") add_opaque = st.output_layout == "reversed+pad";
+    CHECK(add_opaque);
+    auto out = p.run({{x, ramp(8)}});
+    for (int64_t i = 0; i < 8; ++i) {
+        double v = static_cast<double>(i) - 3.5;
+        CHECK(out[0].get(i) == Approx(2 * (std::max(0.0, v) + v)));
+    }
 }
 
 TEST_CASE("a native op never chooses a layout for a fetched output", "[graph][layout]") {

@@ -36,13 +36,13 @@ struct TrainStepOptions {
 };
 
 // Time per op type in one training run(), largest first: where a step goes. Layout
-// conversions inserted by compile() count as "to_plain".
+// conversions inserted by compile() count as "(layout conversion)".
 nlohmann::json op_profile(const Graph& g, const CompiledGraph& step, int runs) {
     std::map<std::string, std::pair<double, int>> by_op;
     const auto& ns = step.step_nanoseconds();
     for (std::size_t i = 0; i < ns.size(); ++i) {
         const StepInfo& s = step.steps()[i];
-        std::string name = s.conversion ? "to_plain" : g.node(s.node).op->name;
+        std::string name = s.conversion ? "(layout conversion)" : g.node(s.node).op->name;
         if (!s.conversion && !s.fast_kernel && g.node(s.node).op->has_fast_kernel() && g.node(s.node).op->reference_kernel) name += " (reference)";
         by_op[name].first += ns[i] / runs / 1e6;
         by_op[name].second += 1;

@@ -1,5 +1,6 @@
 #include "ops/dnn/conv.h"
 
+#include <array>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -10,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "ops/dnn/context.h"
+#include "ops/dnn/layout.h"
 #include "ops/kernel_util.h"
 
 namespace gg::dnn {
@@ -32,6 +34,15 @@ md w_md(const ConvGeometry& g, bool any) {
     return md({g.o, g.c, g.kh, g.kw}, dt::f32, any ? tag::any : tag::oihw);
 }
 md b_md(const ConvGeometry& g) { return md({g.o}, dt::f32, tag::x); }
+
+md plain_output_md(const ConvGeometry& g, ConvPass pass) {
+    switch (pass) {
+        case ConvPass::Forward: return y_md(g, false);
+        case ConvPass::BackwardData: return x_md(g, false);
+        case ConvPass::BackwardWeights: return w_md(g, false);
+    }
+    return {};
+}
 
 // oneDNN counts dilation from 0 (dense), PyTorch and ConvGeometry from 1.
 struct Window {
@@ -90,17 +101,32 @@ fwd::primitive_desc forward_pd(const Context& ctx, const ConvGeometry& g, dnnl::
     return forward_pd(ctx, g, prop, x_md(g, any), y_md(g, any), any, bias, attr);
 }
 
-// The primitive of one pass with every tensor plain (any = false) or left to oneDNN. Throws
-// dnnl::error when no implementation exists.
-Plan plan_pass(const Context& ctx, const ConvGeometry& g, ConvPass pass, bool training, bool any) {
+// How the graph holds the kernel's tensors: inputs in an opaque oneDNN layout (a producer
+// upstream chose it), and whether output 0 may take the primitive's layout (not fetched, and
+// every consumer reads opaque layouts).
+struct ConvIO {
+    std::array<std::optional<md>, 3> in;  // by kernel input index; nullopt = plain
+    bool output_free = false;
+    bool any_opaque() const { return in[0] || in[1] || in[2]; }
+};
+
+// The primitive of one pass with every tensor plain (any = false) or left to oneDNN (any =
+// true; activation inputs already in an opaque layout are pinned to it when `pin`, so they
+// need no reorder). User descriptors follow `io`. Throws dnnl::error when no
+// implementation exists.
+Plan plan_pass(const Context& ctx, const ConvGeometry& g, ConvPass pass, bool training, bool any, const ConvIO& io,
+               bool pin) {
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // the planner places it in the arena
     const Window win(g);
+    auto act = [&](int index, const md& plain_any) { return pin && any && io.in[index] ? *io.in[index] : plain_any; };
     Plan p;
     switch (pass) {
         case ConvPass::Forward: {
             auto prop = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
-            auto pd = forward_pd(ctx, g, prop, any, g.bias, attr);
+            auto pd = pin && any && io.in[0]
+                          ? forward_pd(ctx, g, prop, *io.in[0], y_md(g, true), true, g.bias, attr)
+                          : forward_pd(ctx, g, prop, any, g.bias, attr);
             p.prim = fwd(pd);
             p.scratchpad = pd.scratchpad_desc();
             p.impl = pd.impl_info_str();
@@ -114,8 +140,8 @@ Plan plan_pass(const Context& ctx, const ConvGeometry& g, ConvPass pass, bool tr
             // Backward primitives take a forward_training descriptor as a hint (oneDNN 2.x).
             auto hint = forward_pd(ctx, g, dnnl::prop_kind::forward_training, any, false, dnnl::primitive_attr());
             using bwd = dnnl::convolution_backward_data;
-            bwd::desc d(dnnl::algorithm::convolution_direct, x_md(g, any), w_md(g, any), y_md(g, any), win.strides,
-                        win.dilates, win.pad_l, win.pad_r);
+            bwd::desc d(dnnl::algorithm::convolution_direct, x_md(g, any), w_md(g, any), act(0, y_md(g, any)),
+                        win.strides, win.dilates, win.pad_l, win.pad_r);
             bwd::primitive_desc pd(d, attr, ctx.engine(), hint);
             p.prim = bwd(pd);
             p.scratchpad = pd.scratchpad_desc();
@@ -128,8 +154,8 @@ Plan plan_pass(const Context& ctx, const ConvGeometry& g, ConvPass pass, bool tr
         case ConvPass::BackwardWeights: {
             auto hint = forward_pd(ctx, g, dnnl::prop_kind::forward_training, any, false, dnnl::primitive_attr());
             using bwd = dnnl::convolution_backward_weights;
-            bwd::desc d(dnnl::algorithm::convolution_direct, x_md(g, any), w_md(g, any), y_md(g, any), win.strides,
-                        win.dilates, win.pad_l, win.pad_r);
+            bwd::desc d(dnnl::algorithm::convolution_direct, act(0, x_md(g, any)), w_md(g, any), act(1, y_md(g, any)),
+                        win.strides, win.dilates, win.pad_l, win.pad_r);
             bwd::primitive_desc pd(d, attr, ctx.engine(), hint);
             p.prim = bwd(pd);
             p.scratchpad = pd.scratchpad_desc();
@@ -139,6 +165,12 @@ Plan plan_pass(const Context& ctx, const ConvGeometry& g, ConvPass pass, bool tr
                       {DNNL_ARG_DIFF_WEIGHTS, true, 0, w_md(g, false), pd.diff_weights_desc()}};
             break;
         }
+    }
+    // The graph's side: opaque inputs as they arrive; output 0 in the primitive's layout when
+    // the graph lets it choose (then nothing is reordered on that side).
+    for (ArgSpec& a : p.args) {
+        if (!a.output && io.in[static_cast<std::size_t>(a.index)]) a.user = *io.in[static_cast<std::size_t>(a.index)];
+        if (a.output && a.index == 0 && io.output_free) a.user = a.inner;
     }
     return p;
 }
@@ -156,21 +188,33 @@ const char* arg_name(int arg) {
     }
 }
 
-std::optional<Plan> try_plan(const Context& ctx, const ConvGeometry& g, ConvPass pass, bool training, bool any) {
+std::optional<Plan> try_plan(const Context& ctx, const ConvGeometry& g, ConvPass pass, bool training, bool any,
+                             const ConvIO& io) {
+    if (any && io.any_opaque()) {
+        try {
+            return plan_pass(ctx, g, pass, training, true, io, true);
+        } catch (const dnnl::error&) {
+            // no implementation on the incoming layout: let oneDNN choose and reorder to it
+        }
+    }
     try {
-        return plan_pass(ctx, g, pass, training, any);
+        return plan_pass(ctx, g, pass, training, any, io, false);
     } catch (const dnnl::error&) {
         return std::nullopt;  // unimplemented combination: the other layout or the reference runs
     }
 }
 
 std::optional<Plan> choose_plan(const Context& ctx, const ConvGeometry& g, ConvPass pass, bool training,
-                                ConvLayout layout) {
+                                ConvLayout layout, const ConvIO& io = {}) {
     if (g.n == 0 || g.c == 0 || g.o == 0 || g.oh <= 0 || g.ow <= 0) return std::nullopt;
-    std::optional<Plan> blocked = try_plan(ctx, g, pass, training, true);
+    std::optional<Plan> blocked = layout == ConvLayout::Plain ? std::nullopt : try_plan(ctx, g, pass, training, true, io);
     if (layout == ConvLayout::Blocked || (blocked && !blocked->reorders())) return blocked;
-    if (layout == ConvLayout::Auto && conv_prefers_blocked(g, pass) && blocked) return blocked;
-    std::optional<Plan> plain = try_plan(ctx, g, pass, training, false);
+    if (layout == ConvLayout::Auto && blocked && conv_prefers_blocked(g, pass)) return blocked;
+    // An input already blocked tips a plain-preferring convolution (1x1) to blocked: the plain
+    // kernel would need the reorder the graph avoided upstream.
+    if (layout == ConvLayout::Auto && blocked && io.any_opaque() && !(pass == ConvPass::BackwardData && g.c <= 4))
+        return blocked;
+    std::optional<Plan> plain = try_plan(ctx, g, pass, training, false, io);
     // oneDNN's reference implementation (plain layouts it has no JIT code for, e.g. some
     // depthwise cases) is an order of magnitude slower than any reorder.
     if (layout == ConvLayout::Auto && blocked && (!plain || plain->impl.rfind("ref", 0) == 0)) return blocked;
@@ -303,6 +347,23 @@ std::unique_ptr<Kernel> make_conv_kernel(KernelResources& resources, const ConvG
     std::optional<Plan> plan = choose_plan(ctx, g, pass, training, layout);
     if (!plan) return nullptr;
     const bool post_bias = pass == ConvPass::BackwardData && g.bias;
+    return std::make_unique<ConvKernel>(ctx, std::move(*plan), post_bias ? 2 : -1, g.n * g.c, g.c, g.h * g.w);
+}
+
+std::unique_ptr<Kernel> make_conv_kernel(const KernelContext& c, const ConvGeometry& g, ConvPass pass,
+                                         ConvLayout layout) {
+    Context& ctx = c.resources.get<Context>();
+    ConvIO io;
+    for (std::size_t i = 0; i < io.in.size(); ++i)
+        if (const DnnLayout* d = as_dnn(c.input_layout(i))) io.in[i] = d->desc();
+    const bool post_bias = pass == ConvPass::BackwardData && g.bias;  // added by plain loops after
+    io.output_free = !post_bias && c.output_layouts && !c.output_layout_free.empty() && c.output_layout_free[0] &&
+                     !c.output_consumers_layout_aware.empty() && c.output_consumers_layout_aware[0];
+    std::optional<Plan> plan = choose_plan(ctx, g, pass, c.training, layout, io);
+    if (!plan) return nullptr;
+    for (const ArgSpec& a : plan->args)
+        if (a.output && a.index == 0 && a.user != plain_output_md(g, pass))
+            (*c.output_layouts)[0] = std::make_shared<DnnLayout>(a.user, plain_output_md(g, pass));
     return std::make_unique<ConvKernel>(ctx, std::move(*plan), post_bias ? 2 : -1, g.n * g.c, g.c, g.h * g.w);
 }
 

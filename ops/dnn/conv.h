@@ -44,6 +44,12 @@ bool conv_prefers_blocked(const ConvGeometry& geo, ConvPass pass);
 std::unique_ptr<Kernel> make_conv_kernel(KernelResources& resources, const ConvGeometry& geo, ConvPass pass,
                                          bool training, ConvLayout layout = conv_layout_from_env());
 
+// The kernel of a graph node: inputs may arrive in a oneDNN layout (DnnLayout) chosen
+// upstream, and when the context allows, output 0 takes the primitive's layout (set in
+// *ctx.output_layouts), so chains of convolutions never reorder between them.
+std::unique_ptr<Kernel> make_conv_kernel(const KernelContext& ctx, const ConvGeometry& geo, ConvPass pass,
+                                         ConvLayout layout = conv_layout_from_env());
+
 // What make_conv_kernel would run, for reports: the oneDNN implementation (e.g.
 // "brg:avx512_core"), whether reorders happen, and the scratch bytes. Empty if none.
 std::string describe_conv_kernel(const ConvGeometry& geo, ConvPass pass, bool training,

@@ -51,6 +51,10 @@ std::unique_ptr<Kernel> DnnLayout::make_to_plain(KernelResources& resources) con
     return make_reorder_kernel(resources, desc_, plain_);
 }
 
+std::unique_ptr<Kernel> DnnLayout::make_from_plain(KernelResources& resources) const {
+    return make_reorder_kernel(resources, plain_, desc_);  // oneDNN reorders zero the padding
+}
+
 const DnnLayout* as_dnn(const LayoutPtr& layout) { return dynamic_cast<const DnnLayout*>(layout.get()); }
 
 std::unique_ptr<Kernel> make_reorder_kernel(KernelResources& resources, const dnnl::memory::desc& from,

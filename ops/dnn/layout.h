@@ -21,6 +21,7 @@ public:
     bool equals(const Layout& other) const override;
     std::string describe() const override;
     std::unique_ptr<Kernel> make_to_plain(KernelResources& resources) const override;
+    std::unique_ptr<Kernel> make_from_plain(KernelResources& resources) const override;
 
     const dnnl::memory::desc& desc() const { return desc_; }
     const dnnl::memory::desc& plain() const { return plain_; }

@@ -1,0 +1,128 @@
+// Blocked oneDNN layouts flowing through a compiled convolution network: consecutive
+// convolutions (and the elementwise ops between them) keep the primitive's layout, compile()
+// converts only where a plain op reads a value or it is fetched, and every result equals the
+// reference loops on plain memory.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+#include "graph/op_def.h"
+#include "graph/rng.h"
+#include "ops/ops.h"
+
+using namespace gg;
+
+namespace {
+
+Tensor random_tensor(const Shape& s, uint64_t seed) {
+    Tensor t(TensorDesc{s, DType::F32});
+    for (int64_t i = 0; i < t.numel(); ++i) t.set(i, 2.0 * uniform01(seed, 9, static_cast<uint64_t>(i)) - 1.0);
+    return t;
+}
+
+double worst_relative(const Tensor& a, const Tensor& b) {
+    double worst = 0;
+    for (int64_t i = 0; i < a.numel(); ++i)
+        worst = std::max(worst, std::abs(a.get(i) - b.get(i)) / (1.0 + std::abs(b.get(i))));
+    return worst;
+}
+
+struct Net {
+    Graph g;
+    Value x, w1, w2, w3, loss;
+    std::vector<Value> fetches;
+
+    // conv(16→16) → relu → conv(16→16) + skip → relu → 1x1 conv(16→32) → mean. The skip add
+    // and the relus are elementwise on the blocked values; mean is a plain op.
+    Net() {
+        x = g.input("x", {4, 16, 10, 10});
+        w1 = g.input("w1", {16, 16, 3, 3});
+        w2 = g.input("w2", {16, 16, 3, 3});
+        w3 = g.input("w3", {32, 16, 1, 1});
+        Conv2dOptions same;
+        same.padding = pad_all(1);
+        Value h = relu(conv2d(x, w1, std::nullopt, same));
+        Value z = relu(conv2d(h, w2, std::nullopt, same) + h);
+        Value y = conv2d(z, w3, std::nullopt, {});
+        loss = mean(y * y);
+        auto grads = grad(loss, {x, w1, w2, w3});
+        fetches = {loss};
+        fetches.insert(fetches.end(), grads.begin(), grads.end());
+    }
+    Feeds feeds() const {
+        return {{x, random_tensor(x.shape(), 1)},
+                {w1, random_tensor(w1.shape(), 2)},
+                {w2, random_tensor(w2.shape(), 3)},
+                {w3, random_tensor(w3.shape(), 4)}};
+    }
+};
+
+}  // namespace
+
+TEST_CASE("blocked layouts flow between convolutions and match the reference loops", "[conv][layout]") {
+    Net net;
+    CompiledGraph fast = compile(net.g, net.fetches);
+    CompileOptions ref_options;
+    ref_options.reference_kernels = true;
+    CompiledGraph ref = compile(net.g, net.fetches, ref_options);
+
+    int blocked_convs = 0, blocked_elementwise = 0, conversions = 0;
+    for (const StepInfo& s : fast.steps()) {
+        if (std::getenv("GG_DUMP_STEPS"))
+            fmt::print("{:<24} {:<12} {}\n", s.conversion ? "to_plain" : net.g.node(s.node).op->name,
+                       net.g.node(s.node).name, s.output_layout);
+        if (s.conversion) {
+            ++conversions;
+            continue;
+        }
+        const std::string& op = net.g.node(s.node).op->name;
+        if (s.output_layout.empty()) continue;
+        if (op.rfind("conv2d", 0) == 0) ++blocked_convs;
+        if (op == "relu" || op == "add" || op == "relu_backward") ++blocked_elementwise;
+    }
+    INFO("blocked conv outputs " << blocked_convs << ", blocked elementwise " << blocked_elementwise
+                                 << ", conversions " << conversions);
+    // Every forward convolution and the backward-data ops feeding relu_backward keep oneDNN's
+    // layout; relu, add and relu_backward carry it along, forward and backward.
+    CHECK(blocked_convs >= 5);
+    CHECK(blocked_elementwise >= 6);
+    // Two conversions: y·y into the plain mean, and mean's plain gradient into the blocked
+    // chain (converted to blocked rather than the chain to plain). Without propagation every
+    // convolution would reorder its inputs and outputs on its own.
+    CHECK(conversions == 2);
+
+    const Feeds feeds = net.feeds();
+    std::vector<Tensor> a = fast.run(feeds), b = ref.run(feeds);
+    REQUIRE(a.size() == b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        INFO("fetch " << i);
+        CHECK(worst_relative(a[i], b[i]) < 2e-5);
+    }
+    // Running again reuses the primitives and the arena: same answer.
+    std::vector<Tensor> again = fast.run(feeds);
+    for (std::size_t i = 0; i < a.size(); ++i) CHECK(worst_relative(again[i], a[i]) == 0);
+}
+
+TEST_CASE("a fetched convolution output is plain and a reference fallback gets plain inputs", "[conv][layout]") {
+    Graph g;
+    Value x = g.input("x", {2, 8, 9, 9});
+    Value w1 = g.input("w1", {16, 8, 3, 3});
+    Value w2 = g.input("w2", {16, 16, 3, 3});
+    Conv2dOptions same;
+    same.padding = pad_all(1);
+    Value h = relu(conv2d(x, w1, std::nullopt, same));
+    Value y = conv2d(h, w2, std::nullopt, same);
+    CompiledGraph prog = compile(g, {h, y});  // h is fetched: it must stay plain
+    for (const StepInfo& s : prog.steps())
+        if (!s.conversion && g.node(s.node).op->name == "conv2d" && s.node == y.node) CHECK(s.output_layout.empty());
+    CompileOptions ref_options;
+    ref_options.reference_kernels = true;
+    CompiledGraph ref = compile(g, {h, y}, ref_options);
+    Feeds feeds{{x, random_tensor(x.shape(), 5)}, {w1, random_tensor(w1.shape(), 6)}, {w2, random_tensor(w2.shape(), 7)}};
+    auto a = prog.run(feeds), b = ref.run(feeds);
+    CHECK(worst_relative(a[0], b[0]) < 1e-5);
+    CHECK(worst_relative(a[1], b[1]) < 1e-5);
+}
