@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "models/attention_layers.h"
 #include "models/model_zoo.h"
 
 namespace gg::models {
@@ -23,6 +24,12 @@ const std::vector<ModelEntry>& model_zoo() {
          [](Value x, int64_t c) { return vgg(x, c); }},
         {"inception", "3x3 stem + one Inception module + global pooling + fc", {1, 28, 28},
          [](Value x, int64_t c) { return inception(x, c); }},
+        {"lambda_resnet", "3x3 stem + BasicBlock + 2 bottlenecks with global lambda layers (k 16, 4 heads) at 14x14 and 7x7",
+         {1, 28, 28}, [](Value x, int64_t c) { return lambda_resnet(x, c); }},
+        {"attention_resnet", "lambda_resnet with 4-head self-attention (relative position bias) instead of lambda layers",
+         {1, 28, 28}, [](Value x, int64_t c) { return attention_resnet(x, c); }},
+        {"vit", "ViT: 4x4 patches, dim 64, 4 pre-norm blocks of 4 heads, class token", {1, 28, 28},
+         [](Value x, int64_t c) { return vit(x, c); }},
     };
     return zoo;
 }
