@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
     commands.push_back(gg::cli::add_bench_conv_command(*bench));
     commands.push_back(gg::cli::add_bench_mlp_command(*bench));
     commands.push_back(gg::cli::add_bench_train_step_command(*bench));
+    commands.push_back(gg::cli::add_bench_lambda_command(*bench));
 
     try {
         app.parse(argc, argv);

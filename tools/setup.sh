@@ -7,7 +7,8 @@
 # GG_BUILD_DIR overrides the build directory (default: build), e.g. to keep a second tree.
 
 GG_PACKAGES=(cmake ninja-build g++ libdnnl-dev libboost-graph-dev libfmt-dev catch2
-             libcli11-dev nlohmann-json3-dev zlib1g-dev dataset-fashion-mnist)
+             libcli11-dev nlohmann-json3-dev zlib1g-dev dataset-fashion-mnist
+             gnuplot-nox)  # gnuplot-nox: `graphgrad bench lambda-vs-attention --plot`
 GG_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 GG_BUILD_DIR="${GG_BUILD_DIR:-build}"
 
