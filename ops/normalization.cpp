@@ -9,17 +9,23 @@
 // statistics. Gradient rules follow the training formula: a graph with gradient nodes
 // compiles as a training program unless CompileOptions::training says otherwise.
 //
-// Why loops and not oneDNN: on plain NCHW, oneDNN 2.6's batch norm (ncsp_bnorm) measured
-// 3–5× slower than these vectorised loops (forward 2.7 vs 0.55 ms, backward 3.6 vs 1.3 ms on
-// [32,64,28,28], one thread). ops/dnn/batch_norm holds tested oneDNN kernels for when
-// batch_norm reads oneDNN's blocked layouts (LayoutUse::Native), where oneDNN is fast.
+// Kernels: batch_norm and batch_norm_backward read opaque layouts (LayoutUse::Native). When x
+// (or dy) arrives in one of oneDNN's blocked layouts (e.g. nChw16c from a blocked convolution)
+// they run oneDNN's batch norm on that layout (ops/dnn/batch_norm) and write y (dx) in it too
+// when the output may take a layout; the per-channel outputs stay plain. On plain NCHW
+// oneDNN 2.6 (ncsp_bnorm) measured 3–5× slower than loops (forward 2.7 vs 0.55 ms, backward
+// 3.6 vs 1.3 ms on [32,64,28,28], one thread), so plain inputs run the loops of
+// ops/normalization_kernels.h. The loops of ops/reference/batch_norm.h are the reference.
 #include "ops/normalization.h"
 
 #include <algorithm>
 #include <cmath>
 
 #include "graph/op_registry.h"
+#include "ops/dnn/batch_norm.h"
+#include "ops/dnn/layout.h"
 #include "ops/elementwise.h"
+#include "ops/normalization_kernels.h"
 #include "ops/reduction.h"
 #include "ops/reference/batch_norm.h"
 #include "ops/register_ops.h"
@@ -85,7 +91,9 @@ BatchNormGeometry checked_geometry(const KernelContext& c) {
     return g;
 }
 
-std::unique_ptr<Kernel> batch_norm_kernel(const KernelContext& c) {
+// The loops (Fast: ops/normalization_kernels.h where it differs; else the reference).
+template <bool Fast>
+std::unique_ptr<Kernel> batch_norm_loops(const KernelContext& c) {
     const BatchNormGeometry g = checked_geometry(c);
     const auto& at = c.attrs_as<BatchNormAttrs>();
     const bool training = c.training;
@@ -99,7 +107,8 @@ std::unique_ptr<Kernel> batch_norm_kernel(const KernelContext& c) {
                 return;
             }
             T* var = static_cast<T*>(a.scratch);
-            reference::batch_norm_train<T>(g, at.eps, in(0), in(1), in(2), out(0), out(1), out(2), var);
+            if constexpr (Fast) fast::batch_norm_train<T>(g, at.eps, in(0), in(1), in(2), out(0), out(1), out(2), var);
+            else reference::batch_norm_train<T>(g, at.eps, in(0), in(1), in(2), out(0), out(1), out(2), var);
             // State inputs (OpDef::updates_state) are written in place.
             update_running_stats<T>(g, at.momentum, out(1), var, const_cast<T*>(in(3)), const_cast<T*>(in(4)),
                                     static_cast<int64_t*>(const_cast<void*>(a.inputs[5])));
@@ -111,7 +120,7 @@ std::unique_ptr<Kernel> batch_norm_kernel(const KernelContext& c) {
 // In an evaluation program (fine-tuning with frozen statistics) the forward normalised with
 // the running statistics, so dx = γ·invstd·dy: the kernel follows the program's mode. (The
 // rules below, for gradients through mean/invstd and for second order, assume training.)
-std::unique_ptr<Kernel> batch_norm_backward_kernel(const KernelContext& c) {
+std::unique_ptr<Kernel> batch_norm_backward_loops(const KernelContext& c) {
     const BatchNormGeometry g = batch_norm_geometry(c.inputs[0].shape);
     const bool training = c.training;
     return dispatch_float(c.inputs[0].dtype, [&](auto zero) -> std::unique_ptr<Kernel> {
@@ -122,6 +131,108 @@ std::unique_ptr<Kernel> batch_norm_backward_kernel(const KernelContext& c) {
             reference::batch_norm_backward<T>(g, in(0), in(1), in(2), in(3), in(4), out(0), out(1), out(2), training);
         });
     });
+}
+
+// Runs a plain-loop kernel after converting the inputs held in opaque layouts to plain copies
+// in scratch: for layouts the oneDNN kernels decline. Outputs stay plain.
+class PlainInputsKernel final : public Kernel {
+public:
+    PlainInputsKernel(const KernelContext& c, std::unique_ptr<Kernel> inner) : inner_(std::move(inner)) {
+        inputs_ = c.inputs.size();
+        buffer_.resize(inputs_);
+        std::size_t offset = 0;
+        for (std::size_t i = 0; i < inputs_; ++i)
+            if (LayoutPtr l = c.input_layout(i)) {
+                Conversion conv{i, l->make_to_plain(c.resources), offset, 0};
+                offset += aligned(c.inputs[i].bytes());
+                conv.scratch = offset;
+                offset += aligned(conv.kernel->scratch_bytes());
+                conversions_.push_back(std::move(conv));
+            }
+        inner_offset_ = offset;
+        scratch_bytes_ = offset + inner_->scratch_bytes();
+    }
+
+    void run(const KernelArgs& a) override {
+        auto* scratch = static_cast<char*>(a.scratch);
+        std::vector<const void*>& ins = buffer_;
+        ins.assign(a.inputs, a.inputs + inputs_);
+        for (Conversion& conv : conversions_) {
+            void* copy = scratch + conv.offset;
+            conv.kernel->run(KernelArgs{&a.inputs[conv.input], &copy, scratch + conv.scratch, a.step});
+            ins[conv.input] = copy;
+        }
+        inner_->run(KernelArgs{ins.data(), a.outputs, inner_->scratch_bytes() ? scratch + inner_offset_ : nullptr, a.step});
+    }
+    std::size_t scratch_bytes() const override { return scratch_bytes_; }
+
+private:
+    struct Conversion {
+        std::size_t input;
+        std::unique_ptr<Kernel> kernel;
+        std::size_t offset, scratch;
+    };
+    static std::size_t aligned(std::size_t b) { return (b + 63) / 64 * 64; }
+
+    std::unique_ptr<Kernel> inner_;
+    std::vector<Conversion> conversions_;
+    std::vector<const void*> buffer_;  // the inner kernel's input pointers (sized once)
+    std::size_t inputs_ = 0, inner_offset_ = 0, scratch_bytes_ = 0;
+};
+
+std::unique_ptr<Kernel> with_plain_inputs(const KernelContext& c, std::unique_ptr<Kernel> inner) {
+    for (std::size_t i = 0; i < c.inputs.size(); ++i)
+        if (c.input_layout(i)) return std::make_unique<PlainInputsKernel>(c, std::move(inner));
+    return inner;
+}
+
+bool output_free(const KernelContext& c, std::size_t o) {
+    return c.output_layouts && o < c.output_layout_free.size() && c.output_layout_free[o];
+}
+
+bool plain_from(const KernelContext& c, std::size_t first) {
+    for (std::size_t i = first; i < c.inputs.size(); ++i)
+        if (c.input_layout(i)) return false;
+    return true;
+}
+
+// x in a oneDNN layout (f32): oneDNN's batch norm on it, y in it too when allowed.
+std::unique_ptr<Kernel> batch_norm_fast_kernel(const KernelContext& c) {
+    const BatchNormGeometry g = checked_geometry(c);
+    const auto& at = c.attrs_as<BatchNormAttrs>();
+    const LayoutPtr& xl = c.input_layouts.empty() ? nullptr : c.input_layouts[0];
+    const dnn::DnnLayout* x = dnn::as_dnn(xl);
+    if (x && c.inputs[0].dtype == DType::F32 && plain_from(c, 1)) {
+        const bool free = output_free(c, 0);
+        auto k = dnn::make_batch_norm_forward_kernel(c.resources, g, at.eps, at.momentum, c.training, x->desc(),
+                                                     free ? x->desc() : x->plain());
+        if (k) {
+            if (free) (*c.output_layouts)[0] = xl;
+            return k;
+        }
+    }
+    return with_plain_inputs(c, batch_norm_loops<true>(c));
+}
+
+// x or dy in a oneDNN layout (f32): oneDNN's backward on that layout (x's when both are
+// opaque; the other is reordered to it), dx in it too when allowed.
+std::unique_ptr<Kernel> batch_norm_backward_fast_kernel(const KernelContext& c) {
+    const BatchNormGeometry g = batch_norm_geometry(c.inputs[0].shape);
+    const LayoutPtr xl = c.input_layout(0), dl = c.input_layout(1);
+    const dnn::DnnLayout *x = dnn::as_dnn(xl), *d = dnn::as_dnn(dl);
+    if ((x || d) && (x || !xl) && (d || !dl) && c.inputs[0].dtype == DType::F32 && plain_from(c, 2)) {
+        const LayoutPtr& chosen = x ? xl : dl;
+        const dnn::DnnLayout& l = x ? *x : *d;
+        const bool free = output_free(c, 0);
+        auto k = dnn::make_batch_norm_backward_kernel(c.resources, g, c.attrs_as<BatchNormAttrs>().eps, c.training,
+                                                      l.desc(), x ? x->desc() : l.plain(), d ? d->desc() : l.plain(),
+                                                      free ? l.desc() : l.plain());
+        if (k) {
+            if (free) (*c.output_layouts)[0] = chosen;
+            return k;
+        }
+    }
+    return with_plain_inputs(c, batch_norm_backward_loops(c));
 }
 
 // ---- batch_norm gradient rules --------------------------------------------------------------
@@ -356,7 +467,9 @@ void register_normalization_ops(OpRegistry& r) {
         .arity(6)
         .describe("per-channel normalisation of [N,C,...]: batch stats + running update (training) or running stats")
         .infer_shape(infer_batch_norm)
-        .cpu_kernel(batch_norm_kernel)
+        .cpu_kernel(batch_norm_fast_kernel)
+        .reference([](const KernelContext& c) { return with_plain_inputs(c, batch_norm_loops<false>(c)); })
+        .layout(LayoutUse::Native)  // oneDNN's batch norm on blocked x (see the top of the file)
         .updates_state({3, 4, 5})
         .non_differentiable_inputs({3, 4, 5})
         .gradient(batch_norm_gradient)  // dx = γ·s·(dy − ⟨dy⟩ − x̂·⟨dy·x̂⟩), dγ = Σ dy·x̂, dβ = Σ dy
@@ -367,7 +480,9 @@ void register_normalization_ops(OpRegistry& r) {
         .arity(5)
         .describe("(x, dy, γ, mean, invstd) → (dx, dγ, dβ) of training-mode batch_norm")
         .infer_shape(infer_batch_norm_backward)
-        .cpu_kernel(batch_norm_backward_kernel)
+        .cpu_kernel(batch_norm_backward_fast_kernel)
+        .reference([](const KernelContext& c) { return with_plain_inputs(c, batch_norm_backward_loops(c)); })
+        .layout(LayoutUse::Native)
         .gradient(batch_norm_backward_gradient)  // see the derivation above the rule
         .samples(batch_norm_backward_samples)
         .error_samples([] {

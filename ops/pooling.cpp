@@ -5,13 +5,16 @@
 // max_pool2d's second output is an explicit i64 argmax (flat iy·W + ix within each plane, like
 // PyTorch's indices), so its backward is an exact scatter and its double backward a gather.
 // oneDNN's max-pool workspace is opaque and layout-specific, so max pooling (forward and
-// backward) runs on the plain loops of ops/reference/pooling.h in every dtype.
+// backward) runs on loops: the fast ones of ops/pooling_kernels.h (forward f32 on AVX2
+// gathers, backward in every dtype), with those of ops/reference/pooling.h as the reference.
 #include "ops/pooling.h"
+
 
 #include "graph/graph.h"
 #include "graph/op_registry.h"
 #include "ops/dnn/pooling.h"
 #include "ops/indexing.h"
+#include "ops/pooling_kernels.h"
 #include "ops/reduction.h"
 #include "ops/reference/pooling.h"
 #include "ops/register_ops.h"
@@ -103,7 +106,7 @@ std::vector<TensorDesc> infer_upsample(const InferContext& c) {
 }
 
 // ---- kernels --------------------------------------------------------------------------------
-std::unique_ptr<Kernel> max_pool_kernel(const KernelContext& c) {
+std::unique_ptr<Kernel> max_pool_reference(const KernelContext& c) {
     const Pool2dGeometry geo = geometry(c.attrs_as<Pool2dOptions>(), c.inputs[0].shape);
     return dispatch_float(c.inputs[0].dtype, [&](auto zero) -> std::unique_ptr<Kernel> {
         using T = decltype(zero);
@@ -114,15 +117,26 @@ std::unique_ptr<Kernel> max_pool_kernel(const KernelContext& c) {
     });
 }
 
+// f32 only (f64 is for gradcheck: the reference runs).
+std::unique_ptr<Kernel> max_pool_fast(const KernelContext& c) {
+    if (c.inputs[0].dtype != DType::F32) return nullptr;
+    return fast::make_max_pool2d_kernel(geometry(c.attrs_as<Pool2dOptions>(), c.inputs[0].shape));
+}
+
+template <bool Fast>
 std::unique_ptr<Kernel> max_pool_backward_kernel(const KernelContext& c) {
     const auto& at = c.attrs_as<PoolBackwardAttrs>();
     const Pool2dGeometry geo = geometry(at.options, at.input_shape);
     return dispatch_float(c.inputs[0].dtype, [&](auto zero) -> std::unique_ptr<Kernel> {
         using T = decltype(zero);
         return make_kernel([geo, node = c.node.name](const KernelArgs& a) {
-            if (!reference::max_pool2d_backward<T>(geo, static_cast<const T*>(a.inputs[0]),
-                                                   static_cast<const int64_t*>(a.inputs[1]), static_cast<T*>(a.outputs[0])))
-                throw_runtime("max_pool2d_backward \"{}\": an argmax index is outside its {}x{} plane", node, geo.h, geo.w);
+            const auto* dy = static_cast<const T*>(a.inputs[0]);
+            const auto* idx = static_cast<const int64_t*>(a.inputs[1]);
+            auto* dx = static_cast<T*>(a.outputs[0]);
+            bool ok;
+            if constexpr (Fast) ok = fast::max_pool2d_backward<T>(geo, dy, idx, dx);
+            else ok = reference::max_pool2d_backward<T>(geo, dy, idx, dx);
+            if (!ok) throw_runtime("max_pool2d_backward \"{}\": an argmax index is outside its {}x{} plane", node, geo.h, geo.w);
         });
     });
 }
@@ -326,7 +340,8 @@ void register_pooling_ops(OpRegistry& r) {
         .arity(1)
         .describe("max over kh×kw windows of [N,C,H,W]; second output: i64 argmax iy·W+ix per plane")
         .infer_shape(infer_max_pool)
-        .cpu_kernel(max_pool_kernel)
+        .cpu_kernel(max_pool_fast)
+        .reference(max_pool_reference)
         .gradient([](GradContext& g) {  // dx = Σ dy scattered to the argmax (ties never split)
             const auto& o = g.attrs<Pool2dOptions>();
             return InputGrads{max_pool_backward_node(g.grad_output(0), g.output(1), o, g.input(0).shape())};
@@ -338,7 +353,8 @@ void register_pooling_ops(OpRegistry& r) {
         .arity(2)
         .describe("dy scattered (summed) to the argmax positions of max_pool2d: dx [N,C,H,W]")
         .infer_shape(infer_pool_backward)
-        .cpu_kernel(max_pool_backward_kernel)
+        .cpu_kernel(max_pool_backward_kernel<true>)
+        .reference(max_pool_backward_kernel<false>)
         .non_differentiable_inputs({1})
         .gradient([](GradContext& g) {  // d(dy) = ddx gathered at the argmax (the adjoint of a scatter)
             Value ddx = g.grad_output(0), idx = g.input(1);

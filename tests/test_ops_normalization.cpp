@@ -1,14 +1,17 @@
 // Behaviour tests for batch_norm and layer_norm beyond the registry tests: PyTorch-style state
 // names, running statistics after k training runs (PyTorch's formula), evaluation programs
-// reading the shared store, oneDNN against the reference loops in training mode (forward,
-// running-statistics update, backward op), and layer_norm's values and affine parameters.
+// reading the shared store, oneDNN against the reference loops (plain and blocked layouts;
+// forward, running-statistics update, backward op), batch_norm in compiled graphs whose x and
+// dy arrive in oneDNN's blocked layouts, and layer_norm's values and affine parameters.
 #include <catch2/catch.hpp>
 
 #include <cmath>
 
 #include "graph/gradcheck.h"
+#include "graph/op_registry.h"
 #include "graph/rng.h"
 #include "ops/dnn/batch_norm.h"
+#include "ops/dnn/layout.h"
 #include "ops/normalization.h"
 #include "ops/ops.h"
 
@@ -46,6 +49,57 @@ void check_gradcheck(const char* op) {
     for (const auto& r : results) {
         INFO(r.describe());
         CHECK(r.passed);
+    }
+}
+
+using tag = dnnl::memory::format_tag;
+
+dnnl::memory::desc plain_md(const Shape& s) {
+    return {dnnl::memory::dims(s.begin(), s.end()), dnnl::memory::data_type::f32,
+            s.size() == 4 ? tag::nchw : (s.size() == 2 ? tag::nc : tag::ncdhw)};
+}
+dnnl::memory::desc blocked_md(const Shape& s, tag t) {
+    return {dnnl::memory::dims(s.begin(), s.end()), dnnl::memory::data_type::f32, t};
+}
+
+// "test_to_blocked": the identity, but a Native op that writes its output in a oneDNN blocked
+// layout whenever it may (and reads any oneDNN layout). Its gradient is itself, so dy of an
+// op behind it arrives blocked too. Stands in for a blocked convolution.
+const OpDef& to_blocked_op(tag t, const char* name) {
+    register_all_ops();
+    OpRegistry& r = op_registry();
+    if (const OpDef* d = r.find(name)) return *d;
+    OpDef& def = r.define(name);
+    def.arity(1)
+        .describe("test op: identity writing a oneDNN blocked layout")
+        .infer_shape(same_as_input(0))
+        .cpu_kernel([t](const KernelContext& c) -> std::unique_ptr<Kernel> {
+            const Shape& s = c.inputs[0].shape;
+            const auto* in = dnn::as_dnn(c.input_layout(0));
+            const dnnl::memory::desc from = in ? in->desc() : plain_md(s);
+            dnnl::memory::desc to = plain_md(s);
+            if (!c.output_layout_free.empty() && c.output_layout_free[0]) {
+                to = blocked_md(s, t);
+                (*c.output_layouts)[0] = std::make_shared<dnn::DnnLayout>(to, plain_md(s));
+            }
+            return dnn::make_reorder_kernel(c.resources, from, to);
+        })
+        .layout(LayoutUse::Native)
+        .gradient([name = std::string(name)](GradContext& g) {
+            return InputGrads{g.graph().add_node1(op_def(name), {g.grad_output(0)})};
+        });
+    return def;
+}
+
+Value to_blocked(Value x, tag t = tag::nChw16c) {
+    return x.graph->add_node1(to_blocked_op(t, t == tag::nChw16c ? "test_to_nChw16c" : "test_to_nChw8c"), {x});
+}
+
+void require_close(const Tensor& a, const Tensor& b, double tol = 1e-4) {
+    REQUIRE(a.numel() == b.numel());
+    for (int64_t i = 0; i < a.numel(); ++i) {
+        INFO("index " << i);
+        REQUIRE(std::abs(a.get(i) - b.get(i)) <= tol + tol * std::abs(b.get(i)));
     }
 }
 
@@ -207,6 +261,189 @@ TEST_CASE("the oneDNN batch-norm kernels (for blocked layouts) match the loops",
         }
 }
 
+TEST_CASE("the oneDNN batch-norm kernels on blocked layouts match the loops and keep the padding zero",
+          "[ops][normalization][kernels][layout]") {
+    auto run = [](Kernel& k, const std::vector<const void*>& in, const std::vector<void*>& out) {
+        Buffer scratch(std::max<std::size_t>(k.scratch_bytes(), 1));
+        k.run(KernelArgs{in.data(), out.data(), scratch.data(), 0});
+    };
+    struct Case {
+        Shape shape;
+        tag t;
+    };
+    // C = 6 and 20 leave padded channels in the last block of 16 (or 8).
+    for (const Case& cs : {Case{{8, 16, 7, 7}, tag::nChw16c}, Case{{4, 6, 5, 3}, tag::nChw16c},
+                           Case{{3, 20, 4, 4}, tag::nChw8c}, Case{{2, 20, 3, 5}, tag::nChw16c}})
+        for (bool training : {true, false})
+            for (bool staged : {false, true}) {  // y / dx written blocked, or plain through scratch
+                const Shape& shape = cs.shape;
+                INFO(shape_str(shape) << (cs.t == tag::nChw16c ? " nChw16c" : " nChw8c")
+                                      << (training ? " training" : " evaluation") << (staged ? " staged" : ""));
+                const BatchNormGeometry g = batch_norm_geometry(shape);
+                const Shape c{shape[1]};
+                const double eps = 1e-4, momentum = 0.2;
+                const auto blocked = blocked_md(shape, cs.t), plain = plain_md(shape);
+                const std::size_t bbytes = blocked.get_size();
+                Tensor x = random_tensor(shape, DType::F32, 9, 3.0, 1.0), w = random_tensor(c, DType::F32, 1, 0.5, 1.0),
+                       b = random_tensor(c, DType::F32, 2), rm = random_tensor(c, DType::F32, 3),
+                       rv = random_tensor(c, DType::F32, 4, 0.5, 1.0), nbt = Tensor::zeros({}, DType::I64);
+                Tensor dy = random_tensor(shape, DType::F32, 5);
+                KernelResources res;
+                // Blocked copies of x and dy; y and dx start as garbage (the arena is reused).
+                Buffer xb(bbytes), dyb(bbytes), yb(bbytes), dxb(bbytes);
+                auto to_blocked_k = dnn::make_reorder_kernel(res, plain, blocked);
+                auto to_plain_k = dnn::make_reorder_kernel(res, blocked, plain);
+                run(*to_blocked_k, {x.raw()}, {xb.data()});
+                run(*to_blocked_k, {dy.raw()}, {dyb.data()});
+                for (Buffer* buf : {&yb, &dxb}) std::fill_n(static_cast<float*>(buf->data()), bbytes / 4, std::nanf(""));
+
+                // The loops on plain memory define the results.
+                Tensor rm2 = rm.clone(), rv2 = rv.clone();
+                Tensor y2(x.desc()), mean2(rm.desc()), invstd2(rm.desc()), var(rm.desc());
+                if (training)
+                    reference::batch_norm_train<float>(g, eps, x.data<float>(), w.data<float>(), b.data<float>(),
+                                                       y2.data<float>(), mean2.data<float>(), invstd2.data<float>(),
+                                                       var.data<float>());
+                else
+                    reference::batch_norm_eval<float>(g, eps, x.data<float>(), w.data<float>(), b.data<float>(),
+                                                      rm2.data<float>(), rv2.data<float>(), y2.data<float>(),
+                                                      mean2.data<float>(), invstd2.data<float>());
+                if (training)
+                    update_running_stats<float>(g, momentum, mean2.data<float>(), var.data<float>(), rm2.data<float>(),
+                                                rv2.data<float>(), nullptr);
+                Tensor dx2(x.desc()), dw2(rm.desc()), db2(rm.desc());
+                reference::batch_norm_backward<float>(g, x.data<float>(), dy.data<float>(), w.data<float>(),
+                                                      mean2.data<float>(), invstd2.data<float>(), dx2.data<float>(),
+                                                      dw2.data<float>(), db2.data<float>(), training);
+
+                Tensor y(x.desc()), mean(rm.desc()), invstd(rm.desc());
+                auto k = dnn::make_batch_norm_forward_kernel(res, g, eps, momentum, training, blocked,
+                                                             staged ? plain : blocked);
+                REQUIRE(k);
+                run(*k, {xb.data(), w.raw(), b.raw(), rm.raw(), rv.raw(), nbt.raw()},
+                    {staged ? y.raw() : yb.data(), mean.raw(), invstd.raw()});
+                if (!staged) run(*to_plain_k, {yb.data()}, {y.raw()});
+                CHECK(nbt.get(0) == (training ? 1 : 0));
+                for (auto [a, e] : {std::pair{y, y2}, {mean, mean2}, {invstd, invstd2}, {rm, rm2}, {rv, rv2}})
+                    require_close(a, e);
+
+                // Backward: x blocked; dy blocked (dx blocked) or plain (dx plain), reordered through scratch.
+                Tensor dx(x.desc()), dw(rm.desc()), db(rm.desc());
+                auto kb = dnn::make_batch_norm_backward_kernel(res, g, eps, training, blocked, blocked,
+                                                               staged ? plain : blocked, staged ? plain : blocked);
+                REQUIRE(kb);
+                run(*kb, {xb.data(), staged ? dy.raw() : dyb.data(), w.raw(), mean2.raw(), invstd2.raw()},
+                    {staged ? dx.raw() : dxb.data(), dw.raw(), db.raw()});
+                if (!staged) run(*to_plain_k, {dxb.data()}, {dx.raw()});
+                for (auto [a, e] : {std::pair{dx, dx2}, {dw, dw2}, {db, db2}}) require_close(a, e);
+
+                // Padded channels of the blocked outputs must be zero: elementwise ops after batch
+                // norm apply f(0) = 0 to them, and a convolution reads them.
+                if (!staged) {
+                    const int64_t blk = cs.t == tag::nChw16c ? 16 : 8, cb = (shape[1] + blk - 1) / blk;
+                    const int64_t hw = shape[2] * shape[3];
+                    for (const Buffer* buf : {&yb, &dxb}) {
+                        const auto* f = static_cast<const float*>(buf->data());
+                        int64_t bad = 0;
+                        for (int64_t i = 0; i < static_cast<int64_t>(bbytes / 4); ++i) {
+                            const int64_t ch = ((i / (blk * hw)) % cb) * blk + i % blk;
+                            if (ch >= shape[1] && f[i] != 0.0f) ++bad;
+                        }
+                        CHECK(bad == 0);
+                    }
+                }
+            }
+}
+
+// y = to_blocked(batch_norm(to_blocked(x))), loss = Σ relu(y)·c: x of batch_norm and dy of its
+// backward arrive blocked. The same graph is built twice (each has its own running statistics)
+// and compiled with the fast kernels and with the reference ones.
+TEST_CASE("batch_norm and its backward read and write blocked layouts in compiled graphs",
+          "[ops][normalization][layout]") {
+    for (bool training : {true, false})
+        for (tag t : {tag::nChw16c, tag::nChw8c})
+            for (const Shape& shape : {Shape{4, 6, 5, 3}, Shape{2, 32, 6, 6}})
+                for (bool fetch_y : {false, true}) {
+                    INFO(shape_str(shape) << (t == tag::nChw16c ? " nChw16c" : " nChw8c")
+                                          << (training ? " training" : " evaluation") << (fetch_y ? " fetch y" : ""));
+                    std::vector<std::vector<Tensor>> results;
+                    std::vector<std::size_t> bn_bytes;
+                    for (bool reference : {false, true}) {
+                        Graph g;
+                        auto x = g.input("x", shape);
+                        auto bn = batch_norm(to_blocked(x, t), "bn", {.momentum = 0.3, .eps = 1e-3});
+                        auto y = to_blocked(bn, t);
+                        auto loss = sum(relu(y) * g.constant(random_tensor(shape, DType::F32, 5)));
+                        auto grads = grad(loss, {x, g.find("bn.weight"), g.find("bn.bias")});
+                        std::vector<Value> fetches{loss, grads[0], grads[1], grads[2]};
+                        if (fetch_y) fetches.push_back(bn);
+                        CompileOptions o;
+                        o.reference_kernels = reference;
+                        o.training = training;
+                        auto prog = compile(g, fetches, o);
+                        for (const auto& st : prog.steps())
+                            if (!st.conversion && g.node(st.node).op_name() == "batch_norm") bn_bytes.push_back(st.output_bytes);
+                        std::vector<Tensor> r;
+                        for (int step = 0; step < 2; ++step) {
+                            auto out = prog.run({{x, random_tensor(shape, DType::F32, 40 + static_cast<uint64_t>(step), 2.0, 1.0)}});
+                            if (step == 1)
+                                for (auto& v : out) r.push_back(v.clone());
+                        }
+                        r.push_back(g.store().get("bn.running_mean").clone());
+                        r.push_back(g.store().get("bn.running_var").clone());
+                        CHECK(g.store().get("bn.num_batches_tracked").get(0) == (training ? 2 : 0));
+                        results.push_back(std::move(r));
+                    }
+                    REQUIRE(results[0].size() == results[1].size());
+                    for (std::size_t i = 0; i < results[0].size(); ++i) {
+                        INFO("result " << i);
+                        require_close(results[0][i], results[1][i], 2e-4);
+                    }
+                    // The fast program keeps y blocked (padded when C is not a multiple of the
+                    // block) unless it is fetched; the reference one is plain.
+                    REQUIRE(bn_bytes.size() == 2);
+                    const std::size_t plain_bytes = static_cast<std::size_t>(numel(shape) + 2 * shape[1]) * sizeof(float);
+                    CHECK(bn_bytes[1] == plain_bytes);
+                    const int64_t blk = t == tag::nChw16c ? 16 : 8;
+                    if (!fetch_y && shape[1] % blk != 0) CHECK(bn_bytes[0] > plain_bytes);
+                    if (fetch_y) CHECK(bn_bytes[0] == plain_bytes);
+                }
+}
+
+TEST_CASE("conv2d -> batch_norm -> relu trains the same with fast and reference kernels",
+          "[ops][normalization][layout]") {
+    // Once conv2d writes blocked layouts, batch_norm reads them natively here.
+    for (bool training : {true, false}) {
+        INFO((training ? "training" : "evaluation"));
+        std::vector<std::vector<Tensor>> results;
+        for (bool reference : {false, true}) {
+            Graph g;
+            auto x = g.input("x", {4, 8, 10, 10});
+            auto w = g.parameter("conv.weight", {24, 8, 3, 3}, init::normal(0.0, 0.2));
+            auto h = relu(batch_norm(conv2d(x, w, std::nullopt, {.padding = {1, 1, 1, 1}}), "bn"));
+            auto w2 = g.parameter("conv2.weight", {16, 24, 3, 3}, init::normal(0.0, 0.2));
+            auto h2 = relu(batch_norm(conv2d(h, w2, std::nullopt, {.stride = {2, 2}, .padding = {1, 1, 1, 1}}), "bn2"));
+            auto loss = sum(h2 * g.constant(random_tensor(h2.shape(), DType::F32, 5)));
+            auto grads = grad(loss, {x, w, w2, g.find("bn.weight"), g.find("bn2.bias")});
+            std::vector<Value> fetches{loss};
+            fetches.insert(fetches.end(), grads.begin(), grads.end());
+            CompileOptions o;
+            o.reference_kernels = reference;
+            o.training = training;
+            auto prog = compile(g, fetches, o);
+            auto out = prog.run({{x, random_tensor({4, 8, 10, 10}, DType::F32, 77)}});
+            std::vector<Tensor> r;
+            for (auto& v : out) r.push_back(v.clone());
+            r.push_back(g.store().get("bn2.running_var").clone());
+            results.push_back(std::move(r));
+        }
+        for (std::size_t i = 0; i < results[0].size(); ++i) {
+            INFO("result " << i);
+            require_close(results[0][i], results[1][i], 1e-3);
+        }
+    }
+}
+
 TEST_CASE("batch_norm gradients in an evaluation program use the frozen statistics", "[ops][normalization]") {
     // Fine-tuning with frozen statistics: y = γ·(x − rm)/√(rv + eps) + β, so dx = γ/√(rv + eps)·dy.
     Graph g;
@@ -279,3 +516,4 @@ TEST_CASE("layer_norm through its affine builder passes gradcheck", "[ops][norma
         CHECK(r.passed);
     }
 }
+

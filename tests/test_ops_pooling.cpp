@@ -1,7 +1,7 @@
 // Behaviour tests for pooling and upsampling beyond the registry tests: hand values (argmax,
 // padding that never wins a max, include/exclude-pad divisors), the gradient routing of max
-// pooling through a compiled program, oneDNN average pooling against the reference loops on
-// realistic sizes, global average pooling, nearest upsampling and its block-sum gradient.
+// pooling through a compiled program, the fast max-pooling loops and oneDNN average pooling
+// against the reference loops on realistic sizes, global average pooling, nearest upsampling and its block-sum gradient.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -10,6 +10,7 @@
 #include "graph/rng.h"
 #include "ops/ops.h"
 #include "ops/pooling.h"
+#include "ops/pooling_kernels.h"
 #include "test_support.h"
 
 using namespace gg;
@@ -132,6 +133,101 @@ TEST_CASE("oneDNN average pooling matches the reference loops on realistic sizes
     }
 }
 
+TEST_CASE("the fast max-pooling loops match the reference exactly (values, argmax, ties, NaN)",
+          "[ops][pooling][kernels]") {
+    struct Case {
+        Shape x;
+        Pool2dOptions o;
+    };
+    const std::vector<Case> cases{
+        {{64, 6, 28, 28}, {.kernel = {2, 2}}},                                               // LeNet
+        {{64, 16, 10, 10}, {.kernel = {2, 2}}},                                              // LeNet
+        {{3, 5, 15, 17}, {.kernel = {2, 2}}},                                                // odd sizes floor
+        {{2, 8, 16, 16}, {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1, 1, 1}}},     // ResNet stem
+        {{2, 4, 13, 11}, {.kernel = {3, 3}, .stride = {2, 2}}},                              // no padding
+        {{2, 4, 9, 10}, {.kernel = {3, 3}, .stride = {1, 1}, .padding = {1, 1, 1, 1}}},      // overlapping
+        {{2, 3, 8, 9}, {.kernel = {2, 2}, .stride = {1, 1}, .padding = {1, 0, 0, 1}}},       // 2x2 stride 1
+        {{2, 3, 11, 12}, {.kernel = {3, 2}, .stride = {2, 3}, .padding = {2, 0, 1, 1}}},     // generic window
+        {{1, 2, 7, 7}, {.kernel = {7, 7}}},                                                  // global
+        {{1, 1, 1, 1}, {.kernel = {1, 1}}},
+    };
+    for (const Case& c : cases)
+        for (DType dt : {DType::F32, DType::F64})
+            for (int values = 0; values < 3; ++values) {  // random; few distinct values (ties); with NaNs
+                INFO(shape_str(c.x) << " " << dtype_name(dt) << " values " << values);
+                Tensor x = random_tensor(c.x, dt, 11);
+                for (int64_t i = 0; i < x.numel(); ++i) {
+                    if (values == 1) x.set(i, std::floor(x.get(i)));
+                    if (values == 2 && i % 7 == 3) x.set(i, std::nan(""));
+                }
+                Pool2dOptions o = c.o;
+                for (std::size_t i = 0; i < 2; ++i)
+                    if (o.stride[i] == 0) o.stride[i] = o.kernel[i];
+                const Pool2dGeometry geo = pool2d_geometry(c.x, o.kernel, o.stride, o.padding);
+                const Shape ys{geo.n, geo.c, geo.oh, geo.ow};
+                Tensor y1(TensorDesc{ys, dt}), y2(TensorDesc{ys, dt});
+                Tensor a1(TensorDesc{ys, DType::I64}), a2(TensorDesc{ys, DType::I64});
+                Tensor dy = random_tensor(ys, dt, 12), dx1(x.desc()), dx2(x.desc());
+                bool ok1 = false, ok2 = false;
+                KernelArgs args{nullptr, nullptr, nullptr, 0};
+                if (dt == DType::F32) {
+                    auto k = fast::make_max_pool2d_kernel(geo);
+                    REQUIRE(k);
+                    const void* in[] = {x.raw()};
+                    void* out[] = {y1.raw(), a1.raw()};
+                    args.inputs = in;
+                    args.outputs = out;
+                    k->run(args);
+                    reference::max_pool2d<float>(geo, x.data<float>(), y2.data<float>(), a2.data<int64_t>());
+                    ok1 = fast::max_pool2d_backward<float>(geo, dy.data<float>(), a2.data<int64_t>(), dx1.data<float>());
+                    ok2 = reference::max_pool2d_backward<float>(geo, dy.data<float>(), a2.data<int64_t>(), dx2.data<float>());
+                } else {  // forward: f32 only
+                    reference::max_pool2d<double>(geo, x.data<double>(), y1.data<double>(), a1.data<int64_t>());
+                    reference::max_pool2d<double>(geo, x.data<double>(), y2.data<double>(), a2.data<int64_t>());
+                    ok1 = fast::max_pool2d_backward<double>(geo, dy.data<double>(), a2.data<int64_t>(), dx1.data<double>());
+                    ok2 = reference::max_pool2d_backward<double>(geo, dy.data<double>(), a2.data<int64_t>(), dx2.data<double>());
+                }
+                CHECK(ok1);
+                CHECK(ok2);
+                int64_t diff = 0;
+                for (int64_t i = 0; i < y1.numel(); ++i) {
+                    const double u = y1.get(i), v = y2.get(i);
+                    diff += (std::isnan(u) != std::isnan(v)) || (!std::isnan(u) && u != v);
+                    diff += a1.get(i) != a2.get(i);
+                }
+                for (int64_t i = 0; i < dx1.numel(); ++i) diff += dx1.get(i) != dx2.get(i);
+                CHECK(diff == 0);
+            }
+
+    // An index outside the plane is reported (and skipped), not written.
+    const Pool2dGeometry geo = pool2d_geometry({1, 2, 2, 2}, {2, 2}, {2, 2}, {0, 0, 0, 0});
+    std::vector<float> dy{1, 2}, dx(8, -1);
+    std::vector<int64_t> bad{3, 4};
+    CHECK_FALSE(fast::max_pool2d_backward<float>(geo, dy.data(), bad.data(), dx.data()));
+    CHECK(dx == std::vector<float>{0, 0, 0, 1, 0, 0, 0, 0});
+}
+
+TEST_CASE("max_pool2d registers the fast loops, the reference on request", "[ops][pooling][kernels]") {
+    for (bool reference : {false, true}) {
+        Graph g;
+        auto x = g.input("x", {4, 3, 8, 8});
+        auto y = max_pool2d(x, {.kernel = {2, 2}});
+        auto dx = grad(sum(y * y), {x})[0];
+        CompileOptions o;
+        o.reference_kernels = reference;
+        auto prog = compile(g, {y, dx}, o);
+        int fast = 0, pools = 0;
+        for (const auto& s : prog.steps()) {
+            const std::string& op = g.node(s.node).op_name();
+            if (op != "max_pool2d" && op != "max_pool2d_backward") continue;
+            ++pools;
+            fast += s.fast_kernel ? 1 : 0;
+        }
+        CHECK(pools == 2);
+        CHECK(fast == (reference ? 0 : 2));
+    }
+}
+
 TEST_CASE("global_avg_pool2d and upsample_nearest2d", "[ops][pooling]") {
     Graph g;
     auto x = g.input("x", {2, 3, 2, 2}, DType::F64);
@@ -202,3 +298,4 @@ TEST_CASE("max_pool2d's fast paths agree with a naive loop, ties, NaN and -inf i
         }
     }
 }
+

@@ -142,6 +142,77 @@ std::string loadavg() {
     return a + " " + b + " " + c;
 }
 
+// The convolution inside a network: x → conv0 (3x3, C→C, blocked output) → conv (the measured
+// one) → relu → fetched, differentiated for both weights. The measured convolution then reads
+// and writes blocked layouts as it does between other oneDNN and elementwise ops in a real
+// model, and the profiler times its three steps (forward, backward data, backward weights)
+// alone, against the same bare primitives in the same loop.
+struct InNetwork {
+    std::vector<double> fwd_ns, step_ns, dnn_ns, dnn_fwd_ns;
+    std::string layouts;  // output layouts of the measured steps, for the report
+};
+
+InNetwork time_in_network(const ConvBenchShape& s, const Conv2dOptions& opts, const Shape& xs, const Shape& ws,
+                          BareConv& bare, int repeats) {
+    Graph g;
+    Value x = g.input("x", {s.n, s.c, s.h, s.w});
+    Value w0 = g.input("w0", {s.c, s.c, 3, 3}), w = g.input("w", ws);
+    Conv2dOptions same;
+    same.padding = pad_all(1);
+    Value h = conv2d(x, w0, std::nullopt, same, "conv0");
+    Value y = conv2d(h, w, std::nullopt, opts, "conv");
+    Value z = relu(y);
+    Value dz = g.input("dz", z.shape());
+    std::vector<Value> grads = grad({z}, {w0, w}, {dz});
+    CompiledGraph prog = compile(g, {z, grads[0], grads[1]});
+    int fwd = -1, data = -1, weights = -1;
+    for (std::size_t i = 0; i < prog.steps().size(); ++i) {
+        const StepInfo& st = prog.steps()[i];
+        if (st.conversion) continue;
+        const Node& n = g.node(st.node);
+        if (n.id == y.node) fwd = static_cast<int>(i);
+        if (n.op_name() == "conv2d_backward_data" && n.inputs[1].node == w.node) data = static_cast<int>(i);
+        if (n.op_name() == "conv2d_backward_weights" && n.inputs[0].node == h.node) weights = static_cast<int>(i);
+    }
+    if (fwd < 0 || data < 0 || weights < 0) throw std::runtime_error("bench conv: measured steps not found");
+    InNetwork r;
+    for (int i : {fwd, data, weights}) {
+        const std::string& l = prog.steps()[static_cast<std::size_t>(i)].output_layout;
+        r.layouts += (r.layouts.empty() ? "" : ", ") + (l.empty() ? std::string("plain") : l);
+    }
+    Feeds feeds{{x, random_tensor(x.shape(), 5)},
+                {w0, random_tensor(w0.shape(), 6)},
+                {w, random_tensor(ws, 2)},
+                {dz, random_tensor(z.shape(), 3)}};
+    (void)xs;
+    for (int i = 0; i < 3; ++i) prog.run(feeds);
+    for (int rep = 0; rep < repeats; ++rep) {
+        auto gg_run = [&] {
+            prog.set_profiling(true);
+            prog.run(feeds);
+            const auto& ns = prog.step_nanoseconds();
+            r.fwd_ns.push_back(ns[static_cast<std::size_t>(fwd)]);
+            r.step_ns.push_back(ns[static_cast<std::size_t>(fwd)] + ns[static_cast<std::size_t>(data)] +
+                                ns[static_cast<std::size_t>(weights)]);
+        };
+        auto dnn_run = [&] {
+            r.dnn_fwd_ns.push_back(cli::time_ns([&] {
+                bare.fwd_training.execute(bare.stream, bare.training_args);
+                bare.stream.wait();
+            }));
+            r.dnn_ns.push_back(r.dnn_fwd_ns.back() + cli::time_ns([&] {
+                bare.bwd_data.execute(bare.stream, bare.data_args);
+                bare.bwd_weights.execute(bare.stream, bare.weights_args);
+                bare.stream.wait();
+            }));
+        };
+        if (rep % 2 == 0) gg_run(), dnn_run();
+        else dnn_run(), gg_run();
+    }
+    prog.set_profiling(false);
+    return r;
+}
+
 }  // namespace
 
 nlohmann::json bench_conv(const ConvBenchShape& s, int repeats) {
@@ -210,6 +281,16 @@ nlohmann::json bench_conv(const ConvBenchShape& s, int repeats) {
         }
     }
 
+    // The measured convolution between blocked neighbours (no bias: the bare primitive would
+    // fold its gradient into backward weights, graphgrad sums it in a separate op).
+    nlohmann::json in_network;
+    if (!s.bias) {
+        InNetwork net = time_in_network(s, opts, xs, ws, bare, repeats);
+        in_network = {{"forward", compare(geo.flops(), net.fwd_ns, net.dnn_fwd_ns)},
+                      {"forward_backward", compare(3 * geo.flops(), net.step_ns, net.dnn_ns)},
+                      {"output_layouts", net.layouts}};
+    }
+
     bool all_fast = true;  // every convolution step ran on oneDNN (a bias sum is a plain loop)
     for (const auto& st : training.steps())
         if (g.node(st.node).op_name().rfind("conv", 0) == 0) all_fast = all_fast && st.fast_kernel;
@@ -233,7 +314,8 @@ nlohmann::json bench_conv(const ConvBenchShape& s, int repeats) {
             {"all_conv_steps_onednn", all_fast},
             {"max_abs_diff", diff},
             {"forward", compare(geo.flops(), gg_f, dnn_f)},
-            {"forward_backward", compare(3 * geo.flops(), gg_t, dnn_t)}};
+            {"forward_backward", compare(3 * geo.flops(), gg_t, dnn_t)},
+            {"in_network", in_network}};
 }
 
 }  // namespace gg

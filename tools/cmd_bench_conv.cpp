@@ -38,17 +38,33 @@ int run_conv(const ConvOptions& o) {
     fmt::print("conv2d N={} C={}->{} {}x{} k={} stride={} pad={} groups={}{}, {} repeats, layout policy {}: "
                "compiled graphgrad vs bare oneDNN on blocked layouts (same run)\n\n",
                s.n, s.c, s.o, s.h, s.w, s.k, s.stride, s.pad, s.groups, s.bias ? " +bias" : "", o.repeats, s.layout);
-    fmt::print("{:<18} {:>13} {:>9} {:>11} {:>9} {:>7} {:>8}  {}\n", "program", "graphgrad ms", "GFLOP/s", "oneDNN ms",
+    fmt::print("{:<30} {:>13} {:>9} {:>11} {:>9} {:>7} {:>8}  {}\n", "program", "graphgrad ms", "GFLOP/s", "oneDNN ms",
                "GFLOP/s", "ratio", "min/min", "target >= 0.9");
-    for (auto [key, label] : {std::pair{"forward", "forward"}, std::pair{"forward_backward", "forward+backward"}}) {
-        const nlohmann::json& r = result.at(key);
+    struct Row {
+        const nlohmann::json* r;
+        std::string label;
+    };
+    std::vector<Row> rows{{&result.at("forward"), "forward (plain feed/fetch)"},
+                          {&result.at("forward_backward"), "fwd+bwd (plain feed/fetch)"}};
+    const nlohmann::json& net = result.at("in_network");
+    if (!net.is_null()) {
+        rows.push_back({&net.at("forward"), "forward (in network)"});
+        rows.push_back({&net.at("forward_backward"), "fwd+bwd (in network)"});
+    }
+    for (const Row& row : rows) {
+        const nlohmann::json& r = *row.r;
+        const std::string label = row.label;
         const double ratio = r.at("ratio").get<double>();
-        fmt::print("{:<18} {:>13.3f} {:>9.1f} {:>11.3f} {:>9.1f} {:>7.3f} {:>8.3f}  {}\n", label,
+        fmt::print("{:<30} {:>13.3f} {:>9.1f} {:>11.3f} {:>9.1f} {:>7.3f} {:>8.3f}  {}\n", label,
                    r.at("graphgrad_ms").get<double>(), r.at("graphgrad_gflops").get<double>(),
                    r.at("onednn_ms").get<double>(), r.at("onednn_gflops").get<double>(), ratio,
                    r.at("ratio_of_minima").get<double>(), ratio >= kTargetRatio ? "met" : "NOT met");
     }
-    fmt::print("\ngraphgrad kernels:\n");
+    fmt::print("\nplain feed/fetch: the whole compiled program, NCHW in and out (its reorders included).\n"
+               "in network: the same convolution's steps between blocked oneDNN neighbours (x -> conv0 -> conv -> "
+               "relu), timed by the profiler;\n  output layouts (forward, backward data, backward weights): {}\n",
+               net.is_null() ? std::string("n/a (--bias)") : net.at("output_layouts").get<std::string>());
+    fmt::print("\ngraphgrad kernels (on plain inputs):\n");
     for (const auto& [pass, what] : result.at("graphgrad_kernels").items())
         fmt::print("  {:<18} {}\n", pass, what.get<std::string>());
     fmt::print("bare oneDNN:\n");

@@ -1,5 +1,6 @@
 #include "ops/dnn/batch_norm.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "ops/dnn/bound_primitive.h"
@@ -9,27 +10,86 @@ namespace gg::dnn {
 namespace {
 
 using flags = dnnl::normalization_flags;
+using md = dnnl::memory::desc;
 
-// x is described as [N, C, 1, inner] (nchw): batch norm only needs the channel axis, so one
-// descriptor serves every rank, and 4-D gets oneDNN's optimised ncsp implementation (3-D ncw
-// falls back to its slow reference one in 2.6).
-dnnl::memory::desc data_md(const BatchNormGeometry& g) { return plain_f32({g.n, g.c, 1, g.inner}); }
-dnnl::memory::desc channel_md(const BatchNormGeometry& g) { return plain_f32({g.c}); }
+// Plain x is described as [N, C, 1, inner] (nchw): batch norm only needs the channel axis, so
+// one descriptor serves every rank, and 4-D gets oneDNN's optimised ncsp implementation (3-D
+// ncw falls back to its slow reference one in 2.6).
+md nchw_md(const BatchNormGeometry& g) { return plain_f32({g.n, g.c, 1, g.inner}); }
+md channel_md(const BatchNormGeometry& g) { return plain_f32({g.c}); }
 
-// Our scratch: oneDNN's scratchpad, then the per-channel variance (which the ops do not
-// output: they keep invstd, like PyTorch).
 std::size_t aligned(std::size_t b) { return (b + 63) / 64 * 64; }
+
+// Our scratch: oneDNN's scratchpad, the per-channel variance (the ops keep invstd, like
+// PyTorch, oneDNN wants the variance), then copies of data tensors held in another layout.
+struct ScratchPlan {
+    std::size_t bytes;
+    std::size_t take(std::size_t n) {
+        const std::size_t at = bytes;
+        bytes += aligned(n);
+        return at;
+    }
+};
+
+// One data tensor of the primitive. When the graph holds it in another layout than the
+// primitive runs on, the primitive works on a copy in scratch, reordered in before the
+// primitive (inputs) or out after it (outputs).
+class DataArg {
+public:
+    DataArg() = default;
+    DataArg(Context& ctx, BoundPrimitive& p, int arg, const md& inner, const md& user, bool output, ScratchPlan& plan)
+        : output_(output), slot_(p.bind(arg, inner)) {
+        if (inner == user) return;
+        staged_ = true;
+        const dnnl::engine& eng = ctx.engine();
+        user_ = dnnl::memory(user, eng, DNNL_MEMORY_NONE);
+        inner_ = dnnl::memory(inner, eng, DNNL_MEMORY_NONE);
+        reorder_ = output ? dnnl::reorder(dnnl::reorder::primitive_desc(eng, inner, eng, user))
+                          : dnnl::reorder(dnnl::reorder::primitive_desc(eng, user, eng, inner));
+        offset_ = plan.take(inner.get_size());
+    }
+
+    // Points the primitive at `buffer` (or its scratch copy, reordering an input into it).
+    void before(Context& ctx, BoundPrimitive& p, const void* buffer, void* scratch) {
+        if (!staged_) {
+            p.set(slot_, buffer);
+            return;
+        }
+        char* copy = static_cast<char*>(scratch) + offset_;
+        p.set(slot_, copy);
+        user_.set_data_handle(const_cast<void*>(buffer));  // reorder never writes its source
+        inner_.set_data_handle(copy);
+        if (!output_) reorder_.execute(ctx.stream(), user_, inner_);
+    }
+    // Reorders an output from its scratch copy into the graph's buffer.
+    void after(Context& ctx) {
+        if (!staged_ || !output_) return;
+        reorder_.execute(ctx.stream(), inner_, user_);
+        ctx.stream().wait();
+    }
+
+private:
+    bool output_ = false, staged_ = false;
+    int slot_ = -1;
+    dnnl::memory user_, inner_;
+    dnnl::reorder reorder_;
+    std::size_t offset_ = 0;
+};
 
 class ForwardKernel final : public Kernel {
 public:
-    ForwardKernel(BoundPrimitive p, const BatchNormGeometry& g, double eps, double momentum, bool training)
-        : p_(std::move(p)), g_(g), eps_(eps), momentum_(momentum), training_(training) {
-        src_ = p_.bind(DNNL_ARG_SRC, data_md(g));
-        dst_ = p_.bind(DNNL_ARG_DST, data_md(g));
+    ForwardKernel(Context& ctx, BoundPrimitive p, const BatchNormGeometry& g, double eps, double momentum, bool training,
+                  const md& data, const md& y)
+        : ctx_(ctx), p_(std::move(p)), g_(g), eps_(eps), momentum_(momentum), training_(training) {
+        ScratchPlan plan{aligned(p_.scratch_bytes())};
+        var_offset_ = plan.take(static_cast<std::size_t>(g.c) * sizeof(float));
+        src_ = DataArg(ctx, p_, DNNL_ARG_SRC, data, data, false, plan);
+        dst_ = DataArg(ctx, p_, DNNL_ARG_DST, data, y, true, plan);
         scale_ = p_.bind(DNNL_ARG_SCALE, channel_md(g));
         shift_ = p_.bind(DNNL_ARG_SHIFT, channel_md(g));
         mean_ = p_.bind(DNNL_ARG_MEAN, channel_md(g));
         var_ = p_.bind(DNNL_ARG_VARIANCE, channel_md(g));
+        scratch_bytes_ = plan.bytes;
     }
 
     void run(const KernelArgs& a) override {
@@ -38,16 +98,16 @@ public:
         // State inputs (declared with OpDef::updates_state) are written in place.
         auto* running_mean = static_cast<float*>(const_cast<void*>(a.inputs[3]));
         auto* running_var = static_cast<float*>(const_cast<void*>(a.inputs[4]));
-        float* var = training_ ? reinterpret_cast<float*>(static_cast<char*>(a.scratch) + aligned(p_.scratch_bytes()))
-                               : running_var;
-        p_.set(src_, a.inputs[0]);
-        p_.set(dst_, a.outputs[0]);
+        float* var = training_ ? reinterpret_cast<float*>(static_cast<char*>(a.scratch) + var_offset_) : running_var;
+        src_.before(ctx_, p_, a.inputs[0], a.scratch);
+        dst_.before(ctx_, p_, a.outputs[0], a.scratch);
         p_.set(scale_, a.inputs[1]);
         p_.set(shift_, a.inputs[2]);
         // Training: oneDNN writes the batch mean and variance; evaluation: it reads the running ones.
         p_.set(mean_, training_ ? save_mean : running_mean);
         p_.set(var_, var);
         p_.execute(a.scratch);
+        dst_.after(ctx_);
         for (int64_t c = 0; c < g_.c; ++c) save_invstd[c] = static_cast<float>(1.0 / std::sqrt(double(var[c]) + eps_));
         if (training_) {
             auto* tracked = static_cast<int64_t*>(const_cast<void*>(a.inputs[5]));
@@ -56,83 +116,118 @@ public:
             std::copy_n(running_mean, g_.c, save_mean);
         }
     }
-    std::size_t scratch_bytes() const override {
-        return training_ ? aligned(p_.scratch_bytes()) + static_cast<std::size_t>(g_.c) * sizeof(float) : p_.scratch_bytes();
-    }
+    std::size_t scratch_bytes() const override { return scratch_bytes_; }
 
 private:
+    Context& ctx_;
     BoundPrimitive p_;
     BatchNormGeometry g_;
     double eps_, momentum_;
     bool training_;
-    int src_, dst_, scale_, shift_, mean_, var_;
+    std::size_t var_offset_ = 0, scratch_bytes_ = 0;
+    DataArg src_, dst_;
+    int scale_, shift_, mean_, var_;
 };
 
 class BackwardKernel final : public Kernel {
 public:
-    BackwardKernel(BoundPrimitive p, const BatchNormGeometry& g, double eps) : p_(std::move(p)), g_(g), eps_(eps) {
-        src_ = p_.bind(DNNL_ARG_SRC, data_md(g));
-        diff_dst_ = p_.bind(DNNL_ARG_DIFF_DST, data_md(g));
+    BackwardKernel(Context& ctx, BoundPrimitive p, const BatchNormGeometry& g, double eps, const md& data, const md& x,
+                   const md& dy, const md& dx)
+        : ctx_(ctx), p_(std::move(p)), g_(g), eps_(eps) {
+        ScratchPlan plan{aligned(p_.scratch_bytes())};
+        var_offset_ = plan.take(static_cast<std::size_t>(g.c) * sizeof(float));
+        src_ = DataArg(ctx, p_, DNNL_ARG_SRC, data, x, false, plan);
+        diff_dst_ = DataArg(ctx, p_, DNNL_ARG_DIFF_DST, data, dy, false, plan);
+        diff_src_ = DataArg(ctx, p_, DNNL_ARG_DIFF_SRC, data, dx, true, plan);
         scale_ = p_.bind(DNNL_ARG_SCALE, channel_md(g));
         // Unused by the backward math, but oneDNN 2.6 refuses to execute with use_shift and
         // no SHIFT argument; it is pointed at the weight (read only).
         shift_ = p_.bind(DNNL_ARG_SHIFT, channel_md(g));
         mean_ = p_.bind(DNNL_ARG_MEAN, channel_md(g));
         var_ = p_.bind(DNNL_ARG_VARIANCE, channel_md(g));
-        diff_src_ = p_.bind(DNNL_ARG_DIFF_SRC, data_md(g));
         diff_scale_ = p_.bind(DNNL_ARG_DIFF_SCALE, channel_md(g));
         diff_shift_ = p_.bind(DNNL_ARG_DIFF_SHIFT, channel_md(g));
+        scratch_bytes_ = plan.bytes;
     }
 
     void run(const KernelArgs& a) override {
         // oneDNN wants the variance; the forward saved invstd = 1/√(var + eps).
-        auto* var = reinterpret_cast<float*>(static_cast<char*>(a.scratch) + aligned(p_.scratch_bytes()));
+        auto* var = reinterpret_cast<float*>(static_cast<char*>(a.scratch) + var_offset_);
         const auto* invstd = static_cast<const float*>(a.inputs[4]);
         for (int64_t c = 0; c < g_.c; ++c) {
             const double s = invstd[c];
             var[c] = static_cast<float>(1.0 / (s * s) - eps_);
         }
-        p_.set(src_, a.inputs[0]);
-        p_.set(diff_dst_, a.inputs[1]);
+        src_.before(ctx_, p_, a.inputs[0], a.scratch);
+        diff_dst_.before(ctx_, p_, a.inputs[1], a.scratch);
+        diff_src_.before(ctx_, p_, a.outputs[0], a.scratch);
         p_.set(scale_, a.inputs[2]);
         p_.set(shift_, a.inputs[2]);
         p_.set(mean_, a.inputs[3]);
         p_.set(var_, var);
-        p_.set(diff_src_, a.outputs[0]);
         p_.set(diff_scale_, a.outputs[1]);
         p_.set(diff_shift_, a.outputs[2]);
         p_.execute(a.scratch);
+        diff_src_.after(ctx_);
     }
-    std::size_t scratch_bytes() const override {
-        return aligned(p_.scratch_bytes()) + static_cast<std::size_t>(g_.c) * sizeof(float);
-    }
+    std::size_t scratch_bytes() const override { return scratch_bytes_; }
 
 private:
+    Context& ctx_;
     BoundPrimitive p_;
     BatchNormGeometry g_;
     double eps_;
-    int src_, diff_dst_, scale_, shift_, mean_, var_, diff_src_, diff_scale_, diff_shift_;
+    std::size_t var_offset_ = 0, scratch_bytes_ = 0;
+    DataArg src_, diff_dst_, diff_src_;
+    int scale_, shift_, mean_, var_, diff_scale_, diff_shift_;
 };
 
-dnnl::batch_normalization_forward::primitive_desc forward_pd(Context& ctx, const BatchNormGeometry& g, double eps,
-                                                             bool training) {
-    const flags f = training ? (flags::use_scale | flags::use_shift)
-                             : (flags::use_scale | flags::use_shift | flags::use_global_stats);
+dnnl::batch_normalization_forward::primitive_desc forward_pd(Context& ctx, const md& data, double eps, bool training,
+                                                             bool global_stats) {
+    flags f = flags::use_scale | flags::use_shift;
+    if (global_stats) f = f | flags::use_global_stats;
     const auto kind = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
-    return {dnnl::batch_normalization_forward::desc(kind, data_md(g), static_cast<float>(eps), f), user_scratchpad(),
+    return {dnnl::batch_normalization_forward::desc(kind, data, static_cast<float>(eps), f), user_scratchpad(),
             ctx.engine()};
 }
+
+bool empty(const BatchNormGeometry& g) { return g.n == 0 || g.c == 0 || g.inner == 0; }
 
 }  // namespace
 
 std::unique_ptr<Kernel> make_batch_norm_forward_kernel(KernelResources& resources, const BatchNormGeometry& g,
-                                                       double eps, double momentum, bool training) {
-    if (g.n == 0 || g.c == 0 || g.inner == 0) return nullptr;
+                                                       double eps, double momentum, bool training, const md& data,
+                                                       const md& y) {
+    if (empty(g)) return nullptr;
     Context& ctx = resources.get<Context>();
     try {
-        auto pd = forward_pd(ctx, g, eps, training);
+        auto pd = forward_pd(ctx, data, eps, training, !training);
         BoundPrimitive p(ctx, dnnl::batch_normalization_forward(pd), pd.scratchpad_desc());
-        return std::make_unique<ForwardKernel>(std::move(p), g, eps, momentum, training);
+        return std::make_unique<ForwardKernel>(ctx, std::move(p), g, eps, momentum, training, data, y);
+    } catch (const dnnl::error&) {
+        return nullptr;
+    }
+}
+
+std::unique_ptr<Kernel> make_batch_norm_forward_kernel(KernelResources& resources, const BatchNormGeometry& g,
+                                                       double eps, double momentum, bool training) {
+    return make_batch_norm_forward_kernel(resources, g, eps, momentum, training, nchw_md(g), nchw_md(g));
+}
+
+std::unique_ptr<Kernel> make_batch_norm_backward_kernel(KernelResources& resources, const BatchNormGeometry& g,
+                                                        double eps, bool batch_stats, const md& data, const md& x,
+                                                        const md& dy, const md& dx) {
+    if (empty(g)) return nullptr;
+    Context& ctx = resources.get<Context>();
+    try {
+        flags f = flags::use_scale | flags::use_shift;
+        if (!batch_stats) f = f | flags::use_global_stats;
+        auto hint = forward_pd(ctx, data, eps, true, !batch_stats);
+        dnnl::batch_normalization_backward::primitive_desc pd(
+            dnnl::batch_normalization_backward::desc(dnnl::prop_kind::backward, data, data, static_cast<float>(eps), f),
+            user_scratchpad(), ctx.engine(), hint);
+        BoundPrimitive p(ctx, dnnl::batch_normalization_backward(pd), pd.scratchpad_desc());
+        return std::make_unique<BackwardKernel>(ctx, std::move(p), g, eps, data, x, dy, dx);
     } catch (const dnnl::error&) {
         return nullptr;
     }
@@ -140,19 +235,8 @@ std::unique_ptr<Kernel> make_batch_norm_forward_kernel(KernelResources& resource
 
 std::unique_ptr<Kernel> make_batch_norm_backward_kernel(KernelResources& resources, const BatchNormGeometry& g,
                                                         double eps) {
-    if (g.n == 0 || g.c == 0 || g.inner == 0) return nullptr;
-    Context& ctx = resources.get<Context>();
-    try {
-        auto hint = forward_pd(ctx, g, eps, true);
-        dnnl::batch_normalization_backward::primitive_desc pd(
-            dnnl::batch_normalization_backward::desc(dnnl::prop_kind::backward, data_md(g), data_md(g),
-                                                     static_cast<float>(eps), flags::use_scale | flags::use_shift),
-            user_scratchpad(), ctx.engine(), hint);
-        BoundPrimitive p(ctx, dnnl::batch_normalization_backward(pd), pd.scratchpad_desc());
-        return std::make_unique<BackwardKernel>(std::move(p), g, eps);
-    } catch (const dnnl::error&) {
-        return nullptr;
-    }
+    const md plain = nchw_md(g);
+    return make_batch_norm_backward_kernel(resources, g, eps, true, plain, plain, plain, plain);
 }
 
 }  // namespace gg::dnn
