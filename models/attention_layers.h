@@ -99,8 +99,9 @@ Value vit(Value x, int64_t num_classes = 10, int64_t patch = 4, int64_t dim = 64
 // Torchvision Bottleneck names: "conv1", "bn1", "conv2" (the global layer, o.dim := planes),
 // "bn2", "conv3" (planes → 4·planes), "bn3", and where the shape changes a ResNet-D shortcut
 // "downsample.1" (1x1 conv) + "downsample.2" (BN) after a 2x2 average pooling when stride 2.
-// With stride 2 the block pools (2x2 average) before the global layer, so the quadratic layer
-// runs at the output resolution (LambdaResNets pool after it, at 4x the cost).
+// With stride 2 the block pools its input (2x2 average, shared with the shortcut) before
+// conv1, so conv1 and the quadratic layer run at the output resolution (LambdaResNets pool
+// after the global layer, at 4x the cost).
 Value lambda_bottleneck(Value x, int64_t planes, int64_t stride, const LambdaOptions& o, const std::string& name);
 Value attention_bottleneck(Value x, int64_t planes, int64_t stride, const AttentionOptions& o,
                            const std::string& name);

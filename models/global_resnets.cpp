@@ -32,7 +32,7 @@ constexpr int64_t kPlanes = 64;    // the global layers' dim
 
 Value pool2(Value x) { return avg_pool2d(x, {.kernel = {2, 2}, .stride = {2, 2}}); }
 
-// relu(bn3(conv3(relu(bn2(layer(pool?(relu(bn1(conv1(x))))))))) + shortcut(x)).
+// relu(bn3(conv3(relu(bn2(layer(relu(bn1(conv1(pool?(x))))))))) + shortcut(pool?(x))).
 template <typename Layer>
 Value bottleneck(Value x, int64_t planes, int64_t stride, const std::string& name, const char* kind, Layer&& layer) {
     Graph& g = *x.graph;
@@ -41,14 +41,17 @@ Value bottleneck(Value x, int64_t planes, int64_t stride, const std::string& nam
                                                 "x {}, planes {}, stride {}",
                                                 kind, g.scoped(name), x.desc(), planes, stride));
     NameScope scope(g, name);
-    Value h = relu(batch_norm(conv(x, planes, 1, 1, 0, "conv1", 1, false), "bn1"));
-    if (stride == 2) h = pool2(h);  // downsample first: the quadratic layer runs at the output size
+    // Stride 2 pools the block's input once, for conv1 and the shortcut: conv1, the quadratic
+    // layer and everything after run at the output size (pooling conv1's output instead costs
+    // 4x in conv1 and bn1, and a second pooling of a wider tensor).
+    Value xs = stride == 2 ? pool2(x) : x;
+    Value h = relu(batch_norm(conv(xs, planes, 1, 1, 0, "conv1", 1, false), "bn1"));
     h = relu(batch_norm(layer(h, "conv2"), "bn2"));
     h = batch_norm(conv(h, planes * kExpansion, 1, 1, 0, "conv3", 1, false), "bn3");
     Value shortcut = x;
     if (stride != 1 || x.dim(1) != planes * kExpansion) {
         NameScope ds(g, "downsample");  // nn.Sequential(AvgPool2d or Identity, Conv2d 1x1, BatchNorm2d)
-        shortcut = batch_norm(conv(stride == 2 ? pool2(x) : x, planes * kExpansion, 1, 1, 0, "1", 1, false), "2");
+        shortcut = batch_norm(conv(xs, planes * kExpansion, 1, 1, 0, "1", 1, false), "2");
     }
     return relu(h + shortcut);
 }

@@ -6,17 +6,21 @@
 //   λp[b, n, k, v] = Σ_{m,u} E[n, m, k, u] · V[b, m, v, u]
 //   y[b, n, h, v]  = Σ_k Q[b, n, h, k] · (λc + λp)[b, n, k, v]       → [N, h·v, H, W]
 //
-// How the graph computes it (sizes for the zoo's 14x14 layer: n = 196, k = 16, u = 1, v = 16):
-// - The content and position terms are two matmuls, y = λcᵀq + λp_nᵀq, so λc is never
-//   broadcast to λp's [n, b, k, v].
-// - Global (r = 0): E is one index_select of the table (the table permuted to [k, R, u] first,
-//   a tiny copy) with the constant [n, m] offset index, giving E in the layout [k, n, m, u] =
-//   [(k·n), (m·u)]. Then λp for the whole batch is ONE 2-D GEMM with V as [(m·u), (b·v)]:
-//   no batch broadcast, whose gradient would sum a [n, b, ...] product back over b. E is the
-//   only quadratic tensor (shared by the batch); the table's gradient is index_add, a
-//   scatter-add of dE.
+// How the graph computes it (sizes for the zoo's 14x14 layer: n = 196, k = 16, u = 1, v = 16).
+// Layouts are chosen so that every product is a plain or batched matmul and only three tensors
+// are moved (two tiled transposes of [b, 64, n] and one [b, v, n, k] → [b, n, v, k] copy):
+// - Queries once transposed to Q' [b, n, h, k] (positions leading); the content and position
+//   terms are two matmuls over that, y = Q'·λc + Q'·λp_n, so λc is never broadcast to λp's size.
+// - Global (r = 0): E [u, m, n, k] is one index_select of the table (as [u, R, k], a reshape
+//   when u = 1) with the constant, transposed offset index [m, n]; it reads as the matrix
+//   [(u·m), (n·k)]. λp for the whole batch is then ONE 2-D GEMM with V as [(b·v), (u·m)] (a
+//   reshape of the values when u = 1): no batch broadcast, whose gradient would sum a
+//   [b, n, ...] product back over b. E is the only quadratic tensor (shared by the batch);
+//   the table's gradient is index_add, a scatter-add of dE.
 // - Local (r > 0): λp is a convolution of the values, [b·v, u, H, W] ⊛ pos_conv [k, u, r, r]
 //   (padding r/2) → [b·v, k, H, W]: E[n, m] = pos_conv[:, :, m − n + r/2] is never built.
+// - y_p = Q'·λpᵀ is one batched matmul over (b, n); the heads are concatenated by one
+//   transpose [b, n, (h·v)] → [b, (h·v), n] at the end.
 #include <cmath>
 #include <stdexcept>
 
@@ -90,6 +94,23 @@ Tensor relative_position_index(int64_t h, int64_t w) {
     return idx;
 }
 
+namespace {
+
+// relative_position_index transposed: idx_t[m][n] = offset(n − m), rows indexed by the context
+// position m (the gather behind the lambda layer's E [u, m, n, k]).
+Tensor relative_position_index_transposed(int64_t h, int64_t w) {
+    const Tensor idx = relative_position_index(h, w);
+    const int64_t n = h * w;
+    Tensor t = Tensor::zeros({n, n}, DType::I64);
+    const auto* s = idx.data<int64_t>();
+    auto* d = t.data<int64_t>();
+    for (int64_t a = 0; a < n; ++a)
+        for (int64_t m = 0; m < n; ++m) d[m * n + a] = s[a * n + m];
+    return t;
+}
+
+}  // namespace
+
 Value relative_embeddings(Value table, int64_t h, int64_t w) {
     const int64_t rows = (2 * h - 1) * (2 * w - 1);
     if (h < 1 || w < 1 || table.rank() < 1 || table.dim(0) != rows)
@@ -120,39 +141,44 @@ Value lambda_layer(Value x, const LambdaOptions& o, const std::string& name) {
     Value q = batch_norm2d(conv1x1(x, k * h, "q", o.params), "norm_q", o.params);  // [b, h·k, H, W]
     Value keys = conv1x1(x, k * u, "k", o.params);                                  // [b, u·k, H, W]
     Value vals = batch_norm2d(conv1x1(x, v * u, "v", o.params), "norm_v", o.params);  // [b, u·v, H, W]
-    q = reshape(q, {b, h, k, n});
     keys = softmax(reshape(keys, {b, u, k, n}), -1);  // normalised over the context positions m
     Value v4 = reshape(vals, {b, u, v, n});
 
-    // Content: λc = Σ_{m,u} K·V [b, k, v]; y_c[b, h, v, n] = λcᵀ·q (λc shared by the heads).
-    Value lc = matmul(keys, v4, false, true);  // [b, u, k, v]
-    lc = u == 1 ? reshape(lc, {b, 1, k, v}) : sum(lc, {1}, true);
-    Value y = matmul(lc, q, true, false);  // [b, h, v, n]
+    // Queries with the positions in front: Q' [b, n, h, k] (one tiled transpose per image).
+    Value qt = reshape(transpose(reshape(q, {b, h * k, n}), 1, 2), {b, n, h, k});
 
-    // Position lambdas λp [n, b, k, v].
+    // Content: λc = Σ_{m,u} K·V [b, k, v]; y_c[b, n, h, v] = Q'·λc, λc shared by the n·h rows.
+    Value lc = matmul(keys, v4, false, true);  // [b, u, k, v]
+    lc = u == 1 ? reshape(lc, {b, k, v}) : reshape(sum(lc, {1}, false), {b, k, v});
+    Value y = reshape(matmul(reshape(qt, {b, n * h, k}), lc), {b, n, h, v});
+
+    // Position lambdas λp [b, n, v, k], batch-leading so that y_p is one batched matmul.
     Value lp;
     if (o.r == 0) {
         const int64_t rows = (2 * H - 1) * (2 * W - 1);
         Value table = layer_param(g, o.params, "rel_pos_emb", {rows, k, u}, init::normal(0.0, 1.0), x.dtype());
-        // E[k, n, m, u] = table[offset(n − m), k, u]: one gather of whole [u] rows from the
-        // table permuted to [k, R, u], so that E reads as the matrix [(k·n), (m·u)].
-        Value idx = g.constant(relative_position_index(H, W), "rel_pos_index");
-        Value e = reshape(index_select(permute(table, {1, 0, 2}), 1, idx), {k * n, n * u});
-        Value vm = reshape(permute(v4, {3, 1, 0, 2}), {n * u, b * v});  // [(m·u), (b·v)]
-        lp = permute(reshape(matmul(e, vm), {k, n, b, v}), {1, 2, 0, 3});  // [n, b, k, v]
+        // E[u, m, n, k] = table[offset(n − m), k, u]: one gather of whole [k] rows from the
+        // table as [u, R, k] with the transposed offset index, so that E reads as the matrix
+        // [(u·m), (n·k)]. λp for the whole batch is then ONE 2-D GEMM with V as [(b·v), (u·m)]
+        // (shared B: its gradient is two GEMMs, no [b, ...] product summed over the batch).
+        Value tu = u == 1 ? reshape(table, {1, rows, k}) : permute(table, {2, 0, 1});
+        Value idx = g.constant(relative_position_index_transposed(H, W), "rel_pos_index_t");
+        Value e = reshape(index_select(tu, 1, idx), {u * n, n * k});
+        Value vm = u == 1 ? reshape(v4, {b * v, n}) : reshape(permute(v4, {0, 2, 1, 3}), {b * v, u * n});
+        lp = permute(reshape(matmul(vm, e), {b, v, n, k}), {0, 2, 1, 3});  // [b, n, v, k]
     } else {
         // pos_conv like nn.Conv2d(u, k, r, padding = r/2, bias = False): U(±1/√(u·r·r)).
         const double bound = 1.0 / std::sqrt(static_cast<double>(u * o.r * o.r));
         Value kernel = layer_param(g, o.params, "pos_conv.weight", {k, u, o.r, o.r}, init::uniform(-bound, bound),
                                    x.dtype());
-        Value vt = reshape(permute(v4, {0, 2, 1, 3}), {b * v, u, H, W});                  // [b·v, u, H, W]
+        Value vt = u == 1 ? reshape(v4, {b * v, 1, H, W}) : reshape(permute(v4, {0, 2, 1, 3}), {b * v, u, H, W});
         Value c = conv2d(vt, kernel, std::nullopt, {.padding = pad_all(o.r / 2)}, "pos_conv");  // [b·v, k, H, W]
-        lp = permute(reshape(c, {b, v, k, n}), {3, 0, 2, 1});                               // [n, b, k, v]
+        lp = reshape(transpose(reshape(c, {b, v * k, n}), 1, 2), {b, n, v, k});         // [b, n, v, k]
     }
-    // y_p[n, b, h, v] = Σ_k Q[n, b, h, k] · λp[n, b, k, v]: one batched matmul over (n, b).
-    Value yp = matmul(permute(q, {3, 0, 1, 2}), lp);  // [n, b, h, v]
-    y = y + permute(yp, {1, 2, 3, 0});                 // [b, h, v, n]
-    return reshape(y, {b, h * v, H, W});
+    // y_p[b, n, h, v] = Σ_k Q'[b, n, h, k] · λp[b, n, v, k]: one batched matmul over (b, n).
+    y = y + matmul(qt, lp, false, true);
+    // Heads concatenated, positions back last: [b, n, (h·v)] → [b, (h·v), n].
+    return reshape(transpose(reshape(y, {b, n, h * v}), 1, 2), {b, h * v, H, W});
 }
 
 }  // namespace gg::models

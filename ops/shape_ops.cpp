@@ -128,6 +128,33 @@ KernelFactory strided_kernel(std::function<StridedCopy(const KernelContext&, int
     };
 }
 
+// The meaning of permute, element by element: y[i] = x[Σₖ iₖ·stride_x(perm[k])] with i
+// decomposed over y's shape. No dim merging, no tiles: what the StridedCopy kernel is tested
+// against.
+std::unique_ptr<Kernel> permute_reference(const KernelContext& c) {
+    const Shape& x = c.inputs[0].shape;
+    const Shape y = c.outputs[0].shape;
+    const auto perm = canonical_perm(c.attrs_as<PermuteAttrs>().perm, static_cast<int>(x.size()));
+    const auto xst = strides_of(x);
+    std::vector<int64_t> src(perm.size());
+    for (std::size_t k = 0; k < perm.size(); ++k) src[k] = xst[static_cast<std::size_t>(perm[k])];
+    return dispatch_bytes(c.outputs[0].dtype, [&](auto tag) {
+        using U = decltype(tag);
+        return make_kernel([y, src](const KernelArgs& a) {
+            const auto* in = static_cast<const U*>(a.inputs[0]);
+            auto* out = static_cast<U*>(a.outputs[0]);
+            for (int64_t o = 0; o < numel(y); ++o) {
+                int64_t s = 0, rest = o;
+                for (std::size_t k = y.size(); k-- > 0;) {
+                    s += rest % y[k] * src[k];
+                    rest /= y[k];
+                }
+                out[o] = in[s];
+            }
+        });
+    });
+}
+
 // ---- slice --------------------------------------------------------------------------------
 // Normalised slice (start in [0, dim], end clamped to [0, dim] and ≥ start, step > 0), and its
 // output shape.
@@ -328,6 +355,7 @@ void register_shape_ops(OpRegistry& r) {
             for (std::size_t k = 0; k < perm.size(); ++k) src[k] = xst[static_cast<std::size_t>(perm[k])];
             return StridedCopy(c.outputs[0].shape, strides_of(c.outputs[0].shape), src);
         }))
+        .reference(permute_reference)
         .gradient([](GradContext& g) {  // dx = permute(dy, perm⁻¹)
             auto perm = canonical_perm(g.attrs<PermuteAttrs>().perm, g.input(0).rank());
             return InputGrads{permute(g.grad_output(0), inverse_perm(perm))};

@@ -10,11 +10,13 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "graph/errors.h"
 #include "graph/tensor_desc.h"
 #include "ops/kernel_util.h"
+#include "ops/permute_kernels.h"
 
 namespace gg {
 
@@ -36,6 +38,9 @@ private:
     using Index = std::array<int64_t, kMaxDims>;
     // Offsets (into dst and src) of flat position `flat` over the dims in `dims`.
     void start(int64_t flat, const std::vector<int>& dims, Index& idx, int64_t& d, int64_t& s) const;
+    template <typename T>
+    static void transpose_block(T* dst, int64_t dst_stride, const T* src, int64_t src_stride, int64_t rows,
+                                int64_t cols);
 
     Shape shape_;
     std::vector<int64_t> dst_, src_;
@@ -97,29 +102,51 @@ void StridedCopy::run(T* dst, const T* src) const {
     const int64_t ds = dst_[static_cast<std::size_t>(n - 1)], ss = src_[static_cast<std::size_t>(n - 1)];
 
     if (tpartner_ < 0) {
-        // Rows along the innermost dim; the outer dims advance like an odometer.
+        // Rows along the innermost dim. The innermost outer dim is a plain loop ("a run" of
+        // rows); the odometer over the other outer dims advances once per run, not per row.
         const std::vector<int>& outer = outer_;
+        const auto no = outer.size();
+        const int64_t run_len = no > 0 ? shape_[static_cast<std::size_t>(outer.back())] : 1;
+        const int64_t rd = no > 0 ? dst_[static_cast<std::size_t>(outer.back())] : 0;
+        const int64_t rs = no > 0 ? src_[static_cast<std::size_t>(outer.back())] : 0;
         parallel_range(
             numel_ / len,
             [&](int64_t b, int64_t e) {
                 Index idx{};
                 int64_t d, s;
                 start(b, outer, idx, d, s);
-                for (int64_t row = b; row < e; ++row) {
+                for (int64_t row = b; row < e;) {
+                    const int64_t cnt = no > 0 ? std::min(run_len - idx[no - 1], e - row) : e - row;
+                    T* dp = dst + d;
+                    const T* sp = src + s;
                     if (ds == 1 && ss == 1) {
-                        std::copy_n(src + s, len, dst + d);
+                        if (len >= 64) {
+                            for (int64_t c = 0; c < cnt; ++c) std::copy_n(sp + c * rs, len, dp + c * rd);
+                        } else {  // short rows: an inlined loop beats a memmove call per row
+                            for (int64_t c = 0; c < cnt; ++c) {
+                                T* __restrict dr = dp + c * rd;
+                                const T* __restrict sr = sp + c * rs;
+                                for (int64_t j = 0; j < len; ++j) dr[j] = sr[j];
+                            }
+                        }
                     } else {
-                        for (int64_t j = 0; j < len; ++j) dst[d + j * ds] = src[s + j * ss];
+                        for (int64_t c = 0; c < cnt; ++c)
+                            for (int64_t j = 0; j < len; ++j) dp[c * rd + j * ds] = sp[c * rs + j * ss];
                     }
-                    for (int q = static_cast<int>(outer.size()) - 1; q >= 0; --q) {
-                        const auto uq = static_cast<std::size_t>(q);
-                        const auto k = static_cast<std::size_t>(outer[uq]);
+                    row += cnt;
+                    if (no == 0 || row >= e) break;
+                    // The run reached the end of its dim: back to its start, carry outwards.
+                    d -= idx[no - 1] * rd;
+                    s -= idx[no - 1] * rs;
+                    idx[no - 1] = 0;
+                    for (std::size_t q = no - 1; q-- > 0;) {
+                        const auto k = static_cast<std::size_t>(outer[q]);
                         d += dst_[k];
                         s += src_[k];
-                        if (++idx[uq] < shape_[k]) break;
+                        if (++idx[q] < shape_[k]) break;
                         d -= dst_[k] * shape_[k];
                         s -= src_[k] * shape_[k];
-                        idx[uq] = 0;
+                        idx[q] = 0;
                     }
                 }
             },
@@ -128,10 +155,9 @@ void StridedCopy::run(T* dst, const T* src) const {
     }
 
     // Tiled transpose between dim p (contiguous in src) and the innermost dim (contiguous in
-    // dst). Each tile goes through a small contiguous buffer: src rows are read and dst rows
-    // written whole, in order. Walking the tile directly touches kTile lines a power-of-two
-    // stride apart, which share one L1 set and evict each other (~10x slower at 4096²).
-    constexpr int64_t kTile = sizeof(T) <= 4 ? 64 : 32;  // buffer ≤ 16 KiB: stays in L1
+    // dst): kTile² tiles (a few KiB of each buffer, L1-resident), each transposed with register
+    // blocks (ops/permute_kernels.h), so src rows are read and dst rows written in long pieces.
+    constexpr int64_t kTile = sizeof(T) <= 4 ? 64 : 32;
     const auto p = static_cast<std::size_t>(tpartner_);
     const std::vector<int>& rest = outer_;
     int64_t rest_count = 1;
@@ -142,22 +168,27 @@ void StridedCopy::run(T* dst, const T* src) const {
         rest_count * np * nl,
         [&](int64_t b, int64_t e) {
             Index idx{};
-            T buf[kTile * kTile];
             for (int64_t task = b; task < e; ++task) {
                 const int64_t tl = task % nl, tp = (task / nl) % np, r = task / (nl * np);
                 int64_t d, s;
                 start(r, rest, idx, d, s);
                 const int64_t p0 = tp * kTile, pn = std::min(shape_[p] - p0, kTile);
                 const int64_t l0 = tl * kTile, ln = std::min(len - l0, kTile);
-                const T* sp = src + s + p0 + l0 * ss;
-                for (int64_t j = 0; j < ln; ++j)
-                    for (int64_t i = 0; i < pn; ++i) buf[i * kTile + j] = sp[j * ss + i];
-                T* dq = dst + d + p0 * dp + l0;
-                for (int64_t i = 0; i < pn; ++i)
-                    for (int64_t j = 0; j < ln; ++j) dq[i * dp + j] = buf[i * kTile + j];
+                transpose_block(dst + d + p0 * dp + l0, dp, src + s + p0 + l0 * ss, ss, pn, ln);
             }
         },
         std::max<int64_t>(1, kParallelGrain / (kTile * kTile)));
+}
+
+template <typename T>
+void StridedCopy::transpose_block(T* dst, int64_t dst_stride, const T* src, int64_t src_stride, int64_t rows,
+                                  int64_t cols) {
+    if constexpr (std::is_same_v<T, uint32_t> || std::is_same_v<T, uint64_t>) {
+        transpose_tile(dst, dst_stride, src, src_stride, rows, cols);
+    } else {
+        for (int64_t i = 0; i < rows; ++i)
+            for (int64_t j = 0; j < cols; ++j) dst[i * dst_stride + j] = src[j * src_stride + i];
+    }
 }
 
 // Calls f(U{}) with U an unsigned integer of the dtype's size: data movement only needs the

@@ -80,6 +80,12 @@ TEST_CASE("tiled and row-copy permutes match a naive loop", "[ops][shape]") {
         {{2, 40, 9, 33}, {0, 2, 3, 1}},  // NCHW → NHWC: tiled between C and HW
         {{4, 5, 6, 7}, {1, 0, 2, 3}},  // inner rows stay contiguous
         {{300, 1, 200}, {2, 1, 0}},    // size-1 dim dropped
+        {{3, 16, 37, 16}, {0, 2, 1, 3}},  // short contiguous rows in runs (lambda's λp)
+        {{4, 3, 100}, {1, 0, 2}},       // long contiguous rows (memcpy)
+        {{7, 5, 3}, {2, 1, 0}},         // strided rows, no partner wide enough to tile
+        {{5, 3, 67, 100}, {0, 1, 3, 2}},  // many tiles, ragged register blocks, in parallel
+        {{2, 17, 130, 9}, {3, 0, 2, 1}},  // tiles with outer dims on both sides
+        {{61, 3, 8, 12}, {3, 1, 2, 0}},   // rows split across threads mid-run
     };
     for (const auto& c : cases)
         for (DType dt : {DType::F32, DType::F64, DType::I64}) {
