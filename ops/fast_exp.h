@@ -10,6 +10,7 @@
 #pragma once
 
 #include <bit>
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -53,6 +54,27 @@ inline f32x8 exp(f32x8 x) {
 }
 
 }  // namespace simd
+
+// max(x[0..n)) ignoring NaNs like std::max(m, x) does (−inf for n = 0). Eight independent
+// lanes: the scalar loop is one long dependency chain GCC will not vectorise (std::max is not
+// associative for NaN).
+inline float row_max(const float* x, int64_t n) {
+    simd::f32x8 acc = simd::splat(-INFINITY);
+    int64_t i = 0;
+    for (; i + simd::kWidth <= n; i += simd::kWidth) {
+        const simd::f32x8 v = simd::load(x + i);
+        acc = v > acc ? v : acc;
+    }
+    float m = -INFINITY;
+    for (int j = 0; j < simd::kWidth; ++j) m = std::max(m, acc[j]);
+    for (; i < n; ++i) m = std::max(m, x[i]);
+    return m;
+}
+inline double row_max(const double* x, int64_t n) {
+    double m = -INFINITY;
+    for (int64_t i = 0; i < n; ++i) m = std::max(m, x[i]);
+    return m;
+}
 
 // y[i] = exp(x[i] − m) for i < n (y may be nullptr: sum only); returns Σ exp(x[i] − m).
 inline float exp_shifted(const float* x, float m, float* y, int64_t n) {

@@ -60,9 +60,7 @@ constexpr int64_t kColumnBlock = 64;
 // Every element is read before it is written at the same index, so y may alias x (inplace).
 template <typename T, bool Log>
 void softmax_contiguous_row(const T* x, T* y, int64_t n) {
-    T m = -std::numeric_limits<T>::infinity();
-#pragma omp simd reduction(max : m)
-    for (int64_t i = 0; i < n; ++i) m = std::max(m, x[i]);
+    const T m = row_max(x, n);
     if constexpr (Log) {
         // (x − m) − log s, not x − (m + log s): the latter rounds log s away at |x| ≫ 1.
         const T log_s = std::log(exp_shifted(x, m, static_cast<T*>(nullptr), n));
