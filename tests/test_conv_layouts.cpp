@@ -6,11 +6,13 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <map>
 
 #include <fmt/format.h>
 
 #include "graph/op_def.h"
 #include "graph/rng.h"
+#include "models/model_zoo.h"
 #include "ops/ops.h"
 
 using namespace gg;
@@ -125,4 +127,27 @@ TEST_CASE("a fetched convolution output is plain and a reference fallback gets p
     auto a = prog.run(feeds), b = ref.run(feeds);
     CHECK(worst_relative(a[0], b[0]) < 1e-5);
     CHECK(worst_relative(a[1], b[1]) < 1e-5);
+}
+
+TEST_CASE("inference programs keep the layouts training would choose", "[conv][layout]") {
+    // Left free, oneDNN's inference convolutions pick channels-last here, on which the next
+    // depthwise convolution ran 100x slower than on the blocked layout training uses.
+    Graph g;
+    Value x = g.input("x", {8, 1, 28, 28});
+    Value logits = models::mobilenet_v1(x, 10);
+    CompileOptions train_options, eval_options;
+    train_options.training = true;
+    eval_options.training = false;
+    CompiledGraph train = compile(g, {logits}, train_options), eval = compile(g, {logits}, eval_options);
+    std::map<int32_t, std::string> train_layout;
+    for (const StepInfo& s : train.steps())
+        if (!s.conversion) train_layout[s.node] = s.output_layout;
+    int compared = 0;
+    for (const StepInfo& s : eval.steps()) {
+        if (s.conversion || g.node(s.node).op->name != "conv2d") continue;
+        INFO("node " << g.node(s.node).name);
+        CHECK(s.output_layout == train_layout.at(s.node));
+        ++compared;
+    }
+    CHECK(compared >= 10);
 }

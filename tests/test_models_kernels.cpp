@@ -59,11 +59,18 @@ TEST_CASE("zoo models give the reference loops' logits and gradients with the fa
             std::vector<Tensor> ref_out = ref_step.run(feeds);
             std::vector<Tensor> ref_copy;
             for (const Tensor& t : ref_out) ref_copy.push_back(t.clone());
+            std::vector<Tensor> ref_state;  // the reference step's store (running statistics)
+            for (auto& [live, saved] : snapshot) ref_state.push_back(live.clone());
             for (auto& [live, saved] : snapshot) std::memcpy(live.raw(), saved.raw(), saved.desc().bytes());
             std::vector<Tensor> fast_out = fast_step.run(feeds);
             for (std::size_t i = 0; i < fast_out.size(); ++i) {
                 INFO("training fetch " << i);
                 CHECK(worst_relative(fast_out[i], ref_copy[i]) < 1e-3);
+            }
+            std::size_t k = 0;
+            for (auto& [name, e] : g.store().entries()) {
+                INFO("state " << name);
+                CHECK(worst_relative(e.value, ref_state[k++]) < 1e-4);
             }
 
             // Evaluation mode on the running statistics that step left behind.

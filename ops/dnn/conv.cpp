@@ -124,9 +124,16 @@ Plan plan_pass(const Context& ctx, const ConvGeometry& g, ConvPass pass, bool tr
     switch (pass) {
         case ConvPass::Forward: {
             auto prop = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
-            auto pd = pin && any && io.in[0]
-                          ? forward_pd(ctx, g, prop, *io.in[0], y_md(g, true), true, g.bias, attr)
-                          : forward_pd(ctx, g, prop, any, g.bias, attr);
+            auto pinned = [&] {
+                // Inference takes the destination layout training would choose: left free, it
+                // picks channels-last here, which the next (e.g. depthwise) convolution runs
+                // on 100x slower than on nChw16c (MobileNet inference: 186 ms vs 1.5 ms).
+                auto train = forward_pd(ctx, g, dnnl::prop_kind::forward_training, *io.in[0], y_md(g, true), true,
+                                        g.bias, attr);
+                if (training) return train;
+                return forward_pd(ctx, g, prop, *io.in[0], train.dst_desc(), true, g.bias, attr);
+            };
+            auto pd = pin && any && io.in[0] ? pinned() : forward_pd(ctx, g, prop, any, g.bias, attr);
             p.prim = fwd(pd);
             p.scratchpad = pd.scratchpad_desc();
             p.impl = pd.impl_info_str();
