@@ -40,6 +40,7 @@ struct TrainOptions {
     uint64_t seed = 1;
     std::string checkpoint, resume;
     int64_t limit_train = 0, limit_test = 0;
+    int64_t precise_bn = 0;  // > 0: re-estimate batch-norm running statistics on this many batches
     bool json = false;
 };
 
@@ -71,6 +72,7 @@ struct EpochRecord {
 int run_train(const TrainOptions& o) {
     if (o.epochs < 1) throw UsageError("--epochs must be positive");
     if (o.clip < 0) throw UsageError("--clip must be >= 0");
+    if (o.precise_bn < 0) throw UsageError("--precise-bn must be >= 0");
     auto t_setup = std::chrono::steady_clock::now();
     io::ImageFolder folder = io::load_image_folder(o.data);
     const io::ImageDataset train = take_first(folder.train, o.limit_train);
@@ -136,6 +138,7 @@ int run_train(const TrainOptions& o) {
     std::vector<EpochRecord> records;
     double step_seconds = 0;
     int64_t steps = 0;
+    std::unique_ptr<CompiledGraph> recalibrate;  // --precise-bn's forward program, made once
     auto t_train = std::chrono::steady_clock::now();
     for (int64_t epoch = start_epoch; epoch < o.epochs; ++epoch) {
         EpochRecord r;
@@ -173,6 +176,21 @@ int run_train(const TrainOptions& o) {
         step_seconds += epoch_step_seconds;
         steps += batches;
 
+        if (o.precise_bn > 0) {
+            // "Precise BN" (Wu & Johnson 2021): the running statistics are an average over
+            // recent steps taken while the weights kept moving; when activations shift fast
+            // (attention after batch norm here: 51% with them vs 85% with batch statistics),
+            // forward passes with the final weights re-estimate them before evaluation.
+            if (!recalibrate) {
+                CompileOptions co;
+                co.training = true;  // batch statistics, running statistics updated in place
+                recalibrate = std::make_unique<CompiledGraph>(compile(g, {p->logits}, co));
+            }
+            for (int64_t b = 0; b < std::min(o.precise_bn, batches); ++b) {
+                loader.fill(b, images, labels);
+                recalibrate->run({{p->x, images}});
+            }
+        }
         EvalResult e = evaluate(eval, *p, test);
         r.test_loss = e.loss;
         r.test_accuracy = e.accuracy;
@@ -270,6 +288,10 @@ Command add_train_command(CLI::App& app) {
     sub->add_option("--resume", o->resume, "Continue from this checkpoint (weights, optimizer state, epoch)");
     sub->add_option("--limit-train", o->limit_train, "Use only the first N training images (quick runs)");
     sub->add_option("--limit-test", o->limit_test, "Evaluate on only the first N test images");
+    sub->add_option("--precise-bn", o->precise_bn,
+                    "Before each evaluation, re-estimate batch-norm running statistics on N training batches "
+                    "with the epoch's final weights (0: off)")
+        ->capture_default_str();
     sub->add_flag("--json", o->json, "Print JSON (per-epoch records) instead of progress and text");
     return {sub, [o] { return run_train(*o); }};
 }
