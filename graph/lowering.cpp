@@ -92,38 +92,44 @@ private:
         value_of_[{n.id, 0}] = add_value(std::move(v));
     }
 
-    // The plain row-major version of value v: v itself, or a conversion made once.
-    int plain_version(int v) {
-        const LayoutPtr layout = p_.values[static_cast<std::size_t>(v)].layout;
-        if (!layout) return v;
-        if (auto it = plain_copy_.find(v); it != plain_copy_.end()) return it->second;
-        LoweredValue copy;
-        copy.desc = p_.values[static_cast<std::size_t>(v)].desc;
-        copy.bytes = copy.desc.bytes();
-        copy.node = p_.values[static_cast<std::size_t>(v)].node;
-        copy.slot = p_.values[static_cast<std::size_t>(v)].slot;
-        int c = add_value(std::move(copy));
+    // Value v in layout `to` (null: plain), through one conversion step made once per (value,
+    // layout); -1 when the layout cannot be produced from v's (Layout::make_from_plain).
+    int converted(int v, const LayoutPtr& to) {
+        for (const Conversion& c : conversions_)
+            if (c.source == v && same_layout(c.to, to)) return c.result;
+        const LoweredValue& src = p_.values[static_cast<std::size_t>(v)];
         LoweredStep step;
-        step.node = p_.values[static_cast<std::size_t>(v)].node;
+        step.kernel = to ? to->make_from_plain(resources_) : src.layout->make_to_plain(resources_);
+        if (!step.kernel) return -1;
+        LoweredValue copy;
+        copy.desc = src.desc;
+        copy.layout = to;
+        copy.bytes = to ? to->bytes() : src.desc.bytes();
+        copy.node = src.node;
+        copy.slot = src.slot;
+        step.node = src.node;
         step.conversion = true;
-        step.kernel = layout->make_to_plain(resources_);
         step.inputs = {v};
+        const int c = add_value(std::move(copy));
         step.outputs = {c};
         p_.steps.push_back(std::move(step));
-        plain_copy_[v] = c;
+        conversions_.push_back({v, to, c});
         return c;
     }
 
-    // The one opaque layout among n's operands if converting its plain operands to it is
-    // possible and needs no more conversions than converting the opaque ones to plain.
+    // The plain row-major version of value v: v itself, or its conversion.
+    int plain_version(int v) { return p_.values[static_cast<std::size_t>(v)].layout ? converted(v, nullptr) : v; }
+
+    // The one opaque layout among n's operands when bringing the plain operands into it needs
+    // no more conversions than the reverse, and the result is read only by layout-aware ops.
     LayoutPtr common_opaque_layout(const Node& n, const std::vector<int>& ins) {
         // A result that is fetched or read by a plain op would convert right back.
         const Key out{n.id, 0};
         if (fetched_.count(out) || plain_consumer_.count(out)) return nullptr;
         LayoutPtr target;
         int plain = 0, opaque = 0;
-        for (std::size_t i = 0; i < ins.size(); ++i) {
-            const LoweredValue& v = p_.values[static_cast<std::size_t>(ins[i])];
+        for (int i : ins) {
+            const LoweredValue& v = p_.values[static_cast<std::size_t>(i)];
             if (v.desc.dtype != n.outputs[0].dtype || v.desc.shape != n.outputs[0].shape) return nullptr;
             if (!v.layout) {
                 ++plain;
@@ -133,32 +139,7 @@ private:
                 else if (!same_layout(target, v.layout)) return nullptr;
             }
         }
-        if (!target || plain > opaque) return nullptr;
-        if (!target->make_from_plain(resources_)) return nullptr;
-        return target;
-    }
-
-    // Plain value v converted to `layout`, made once per (value, layout).
-    int layout_version(int v, const LayoutPtr& layout) {
-        for (const auto& [key, c] : layout_copy_)
-            if (key.first == v && same_layout(key.second, layout)) return c;
-        const LoweredValue& src = p_.values[static_cast<std::size_t>(v)];
-        LoweredValue copy;
-        copy.desc = src.desc;
-        copy.layout = layout;
-        copy.bytes = layout->bytes();
-        copy.node = src.node;
-        copy.slot = src.slot;
-        int c = add_value(std::move(copy));
-        LoweredStep step;
-        step.node = p_.values[static_cast<std::size_t>(v)].node;
-        step.conversion = true;
-        step.kernel = layout->make_from_plain(resources_);
-        step.inputs = {v};
-        step.outputs = {c};
-        p_.steps.push_back(std::move(step));
-        layout_copy_.emplace_back(std::make_pair(v, layout), c);
-        return c;
+        return plain <= opaque ? target : nullptr;
     }
 
     void add_compute(const Node& n) {
@@ -178,12 +159,20 @@ private:
                 // Mixed operands: bring the plain ones into the opaque layout when that costs
                 // no more conversions than the reverse (the chain then stays opaque, e.g. a
                 // loss gradient meeting blocked activations), else make everything plain.
+                // Every plain operand converts with the same kernel kind, so the first
+                // conversion tells whether the layout can be produced at all.
+                bool joined = false;
                 if (LayoutPtr target = common_opaque_layout(n, ins)) {
+                    joined = true;
                     for (int& v : ins)
-                        if (!layout_of(v)) v = layout_version(v, target);
-                } else {
-                    for (int& v : ins) v = plain_version(v);
+                        if (!layout_of(v) && joined) {
+                            const int c = converted(v, target);
+                            if (c >= 0) v = c;
+                            else joined = false;
+                        }
                 }
+                if (!joined)
+                    for (int& v : ins) v = plain_version(v);
             }
             for (auto& l : out_layouts) l = layout_of(ins[0]);
         }
@@ -241,8 +230,12 @@ private:
     KernelResources& resources_;
     LoweredProgram p_;
     std::map<Key, int> value_of_;
-    std::map<int, int> plain_copy_;
-    std::vector<std::pair<std::pair<int, LayoutPtr>, int>> layout_copy_;
+    struct Conversion {
+        int source;
+        LayoutPtr to;  // null: plain
+        int result;
+    };
+    std::vector<Conversion> conversions_;
     std::map<Key, bool> fetched_, plain_consumer_;
 };
 

@@ -3,31 +3,15 @@
 // (batch statistics) and in evaluation mode (running statistics after one training step).
 #include <catch2/catch.hpp>
 
-#include <cmath>
 #include <cstring>
 
-#include "graph/rng.h"
 #include "models/model_zoo.h"
 #include "ops/ops.h"
+#include "test_support.h"
 
 using namespace gg;
 
-namespace {
-
-Tensor random_input(const Shape& s, uint64_t seed) {
-    Tensor t(TensorDesc{s, DType::F32});
-    for (int64_t i = 0; i < t.numel(); ++i) t.set(i, standard_normal(seed, 3, static_cast<uint64_t>(i)));
-    return t;
-}
-
-double worst_relative(const Tensor& a, const Tensor& b) {
-    double worst = 0;
-    for (int64_t i = 0; i < a.numel(); ++i)
-        worst = std::max(worst, std::abs(a.get(i) - b.get(i)) / (1.0 + std::abs(b.get(i))));
-    return worst;
-}
-
-}  // namespace
+using testing::max_relative_difference;
 
 TEST_CASE("zoo models give the reference loops' logits and gradients with the fast kernels", "[models][kernels]") {
     for (const auto& entry : models::model_zoo()) {
@@ -42,7 +26,7 @@ TEST_CASE("zoo models give the reference loops' logits and gradients with the fa
             std::vector<Value> params = g.parameters();
             std::vector<Value> fetches{loss};
             for (const Value& d : grad(loss, params)) fetches.push_back(d);
-            Tensor xv = random_input(shape, 11);
+            Tensor xv = testing::uniform_tensor(shape, 11, DType::F32, -2.0, 2.0);
             Tensor yv = Tensor::from_vector<int64_t>({1, 7, 3, 0}, {4});
             Feeds feeds{{x, xv}, {labels, yv}};
 
@@ -65,12 +49,12 @@ TEST_CASE("zoo models give the reference loops' logits and gradients with the fa
             std::vector<Tensor> fast_out = fast_step.run(feeds);
             for (std::size_t i = 0; i < fast_out.size(); ++i) {
                 INFO("training fetch " << i);
-                CHECK(worst_relative(fast_out[i], ref_copy[i]) < 1e-3);
+                CHECK(max_relative_difference(fast_out[i], ref_copy[i]) < 1e-3);
             }
             std::size_t k = 0;
             for (auto& [name, e] : g.store().entries()) {
                 INFO("state " << name);
-                CHECK(worst_relative(e.value, ref_state[k++]) < 1e-4);
+                CHECK(max_relative_difference(e.value, ref_state[k++]) < 1e-4);
             }
 
             // Evaluation mode on the running statistics that step left behind.
@@ -80,7 +64,7 @@ TEST_CASE("zoo models give the reference loops' logits and gradients with the fa
             Tensor a = compile(g, {logits}, eval_ref).run({{x, xv}})[0].clone();
             Tensor b = compile(g, {logits}, eval_fast).run({{x, xv}})[0].clone();
             INFO("evaluation logits");
-            CHECK(worst_relative(b, a) < 1e-3);
+            CHECK(max_relative_difference(b, a) < 1e-3);
         }
     }
 }

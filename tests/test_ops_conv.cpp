@@ -13,16 +13,13 @@
 #include "ops/conv.h"
 #include "ops/dnn/conv.h"
 #include "ops/ops.h"
+#include "test_support.h"
 
 using namespace gg;
 
 namespace {
 
-Tensor random_tensor(const Shape& s, DType dt, uint64_t seed) {
-    Tensor t(TensorDesc{s, dt});
-    for (int64_t i = 0; i < t.numel(); ++i) t.set(i, 2.0 * uniform01(seed, 5, static_cast<uint64_t>(i)) - 1.0);
-    return t;
-}
+using testing::uniform_tensor;
 
 Tensor values(std::vector<double> v, Shape s, DType dt = DType::F64) { return Tensor::from_vector<double>(v, s).cast(dt); }
 
@@ -92,9 +89,9 @@ void check_fast_against_reference(const Case& c) {
     std::vector<Value> fetches{y};
     for (Value v : grad({y}, wrt, {dy})) fetches.push_back(v);
 
-    Feeds feeds{{x, random_tensor(c.x, DType::F32, 1)}, {w, random_tensor(c.w, DType::F32, 2)},
-                {dy, random_tensor(y.shape(), DType::F32, 3)}};
-    if (b) feeds.emplace_back(*b, random_tensor({out_channels}, DType::F32, 4));
+    Feeds feeds{{x, uniform_tensor(c.x, 1, DType::F32)}, {w, uniform_tensor(c.w, 2, DType::F32)},
+                {dy, uniform_tensor(y.shape(), 3, DType::F32)}};
+    if (b) feeds.emplace_back(*b, uniform_tensor({out_channels}, 4, DType::F32));
     CompileOptions ref_options;
     ref_options.reference_kernels = true;
     CompiledGraph fast = compile(g, fetches), ref = compile(g, fetches, ref_options);
@@ -235,9 +232,9 @@ TEST_CASE("gradients through stacked convolutions match central differences", "[
         Value u = conv_transpose2d(h, in[3], std::nullopt, {.stride = {2, 2}, .padding = pad_all(1), .output_padding = {1, 1}});
         return std::vector<Value>{conv2d(u, in[4], std::nullopt, {.padding = {0, 1, 1, 0}, .groups = 2})};
     };
-    std::vector<Tensor> inputs{random_tensor({1, 2, 6, 6}, DType::F64, 11), random_tensor({4, 2, 3, 3}, DType::F64, 12),
-                               random_tensor({4}, DType::F64, 13), random_tensor({4, 2, 3, 3}, DType::F64, 14),
-                               random_tensor({4, 1, 2, 2}, DType::F64, 15)};
+    std::vector<Tensor> inputs{uniform_tensor({1, 2, 6, 6}, 11, DType::F64), uniform_tensor({4, 2, 3, 3}, 12, DType::F64),
+                               uniform_tensor({4}, 13, DType::F64), uniform_tensor({4, 2, 3, 3}, 14, DType::F64),
+                               uniform_tensor({4, 1, 2, 2}, 15, DType::F64)};
     for (const GradcheckResult& r : gradcheck_function("conv stack", "encoder-decoder", f, inputs, {})) {
         INFO(r.describe());
         CHECK(r.passed);

@@ -11,7 +11,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "cli_common.h"
-#include "graph/rng.h"
+#include "graph/init.h"
 #include "ops/conv.h"
 #include "ops/dnn/conv.h"
 #include "ops/ops.h"
@@ -24,10 +24,9 @@ using md = dnnl::memory::desc;
 using tag = dnnl::memory::format_tag;
 using dt = dnnl::memory::data_type;
 
-Tensor random_tensor(const Shape& s, uint64_t seed) {
+Tensor random_tensor(const Shape& s, uint64_t seed) {  // U(-1, 1): benchmark data, seeded
     Tensor t(TensorDesc{s, DType::F32});
-    float* p = t.data<float>();
-    for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<float>(2.0 * uniform01(seed, 1, static_cast<uint64_t>(i)) - 1.0);
+    init::uniform(-1.0, 1.0)(t, seed);
     return t;
 }
 
@@ -152,8 +151,8 @@ struct InNetwork {
     std::string layouts;  // output layouts of the measured steps, for the report
 };
 
-InNetwork time_in_network(const ConvBenchShape& s, const Conv2dOptions& opts, const Shape& xs, const Shape& ws,
-                          BareConv& bare, int repeats) {
+InNetwork time_in_network(const ConvBenchShape& s, const Conv2dOptions& opts, const Shape& ws, BareConv& bare,
+                          int repeats) {
     Graph g;
     Value x = g.input("x", {s.n, s.c, s.h, s.w});
     Value w0 = g.input("w0", {s.c, s.c, 3, 3}), w = g.input("w", ws);
@@ -184,7 +183,6 @@ InNetwork time_in_network(const ConvBenchShape& s, const Conv2dOptions& opts, co
                 {w0, random_tensor(w0.shape(), 6)},
                 {w, random_tensor(ws, 2)},
                 {dz, random_tensor(z.shape(), 3)}};
-    (void)xs;
     for (int i = 0; i < 3; ++i) prog.run(feeds);
     for (int rep = 0; rep < repeats; ++rep) {
         auto gg_run = [&] {
@@ -285,7 +283,7 @@ nlohmann::json bench_conv(const ConvBenchShape& s, int repeats) {
     // fold its gradient into backward weights, graphgrad sums it in a separate op).
     nlohmann::json in_network;
     if (!s.bias) {
-        InNetwork net = time_in_network(s, opts, xs, ws, bare, repeats);
+        InNetwork net = time_in_network(s, opts, ws, bare, repeats);
         in_network = {{"forward", compare(geo.flops(), net.fwd_ns, net.dnn_fwd_ns)},
                       {"forward_backward", compare(3 * geo.flops(), net.step_ns, net.dnn_ns)},
                       {"output_layouts", net.layouts}};

@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <unordered_map>
 #include <utility>
@@ -64,7 +65,8 @@ struct ArgSpec {
 };
 
 struct Plan {
-    dnnl::primitive prim;
+    // Creating the primitive JIT-compiles it: done only for the plan choose_plan() keeps.
+    std::function<dnnl::primitive()> make_primitive;
     md scratchpad;
     std::vector<ArgSpec> args;
     std::string impl;
@@ -134,7 +136,7 @@ Plan plan_pass(const Context& ctx, const ConvGeometry& g, ConvPass pass, bool tr
                 return forward_pd(ctx, g, prop, *io.in[0], train.dst_desc(), true, g.bias, attr);
             };
             auto pd = pin && any && io.in[0] ? pinned() : forward_pd(ctx, g, prop, any, g.bias, attr);
-            p.prim = fwd(pd);
+            p.make_primitive = [pd] { return dnnl::primitive(fwd(pd)); };
             p.scratchpad = pd.scratchpad_desc();
             p.impl = pd.impl_info_str();
             p.args = {{DNNL_ARG_SRC, false, 0, x_md(g, false), pd.src_desc()},
@@ -150,7 +152,7 @@ Plan plan_pass(const Context& ctx, const ConvGeometry& g, ConvPass pass, bool tr
             bwd::desc d(dnnl::algorithm::convolution_direct, x_md(g, any), w_md(g, any), act(0, y_md(g, any)),
                         win.strides, win.dilates, win.pad_l, win.pad_r);
             bwd::primitive_desc pd(d, attr, ctx.engine(), hint);
-            p.prim = bwd(pd);
+            p.make_primitive = [pd] { return dnnl::primitive(bwd(pd)); };
             p.scratchpad = pd.scratchpad_desc();
             p.impl = pd.impl_info_str();
             p.args = {{DNNL_ARG_DIFF_DST, false, 0, y_md(g, false), pd.diff_dst_desc()},
@@ -164,7 +166,7 @@ Plan plan_pass(const Context& ctx, const ConvGeometry& g, ConvPass pass, bool tr
             bwd::desc d(dnnl::algorithm::convolution_direct, act(0, x_md(g, any)), w_md(g, any), act(1, y_md(g, any)),
                         win.strides, win.dilates, win.pad_l, win.pad_r);
             bwd::primitive_desc pd(d, attr, ctx.engine(), hint);
-            p.prim = bwd(pd);
+            p.make_primitive = [pd] { return dnnl::primitive(bwd(pd)); };
             p.scratchpad = pd.scratchpad_desc();
             p.impl = pd.impl_info_str();
             p.args = {{DNNL_ARG_SRC, false, 0, x_md(g, false), pd.src_desc()},
@@ -234,7 +236,7 @@ public:
     // (conv_transpose2d's bias; a convolution backward-data primitive has none).
     ConvKernel(Context& ctx, Plan plan, int bias_input, int64_t planes, int64_t channels, int64_t plane_size)
         : ctx_(ctx),
-          prim_(std::move(plan.prim)),
+          prim_(plan.make_primitive()),
           bias_input_(bias_input),
           planes_(planes),
           channels_(channels),
