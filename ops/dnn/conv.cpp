@@ -89,18 +89,19 @@ fwd::primitive_desc forward_pd(const Context& ctx, const ConvGeometry& g, dnnl::
     return fwd::primitive_desc(d, attr, ctx.engine());
 }
 
-fwd::primitive_desc forward_pd(const Context& ctx, const ConvGeometry& g, dnnl::prop_kind prop, bool any, bool bias,
-                               const dnnl::primitive_attr& attr) {
+// src is x_md(g, any) or an incoming opaque layout the primitive is pinned to.
+fwd::primitive_desc forward_pd(const Context& ctx, const ConvGeometry& g, dnnl::prop_kind prop, const md& src,
+                               bool any, bool bias, const dnnl::primitive_attr& attr) {
     if (any && prop == dnnl::prop_kind::forward_inference) {
-        // Left free, inference picks brgconv on channels-last (acdb) here, and reordering
-        // NCHW to and from channels-last costs twice as much as to and from nChw16c (2.1 +
-        // 1.4 ms vs 1.0 + 1.0 ms for the 25.7 MB benchmark activation, idle machine) for a
-        // convolution that is no faster (17.4 vs 17.8 ms). Take the activation layouts the
-        // training primitive picks; the weights stay free.
-        auto train = forward_pd(ctx, g, dnnl::prop_kind::forward_training, true, bias, attr);
+        // Inference takes the activation layouts the training primitive picks (the weights
+        // stay free). Left free it picks channels-last here: reordering NCHW to and from it
+        // costs twice as much as nChw16c (2.1 + 1.4 vs 1.0 + 1.0 ms for the 25.7 MB benchmark
+        // activation) for a convolution that is no faster, and a depthwise convolution after
+        // it runs 100x slower (MobileNet inference: 186 ms vs 1.5 ms).
+        auto train = forward_pd(ctx, g, dnnl::prop_kind::forward_training, src, true, bias, attr);
         return forward_pd(ctx, g, prop, train.src_desc(), train.dst_desc(), true, bias, attr);
     }
-    return forward_pd(ctx, g, prop, x_md(g, any), y_md(g, any), any, bias, attr);
+    return forward_pd(ctx, g, prop, src, y_md(g, any), any, bias, attr);
 }
 
 // How the graph holds the kernel's tensors: inputs in an opaque oneDNN layout (a producer
@@ -126,16 +127,7 @@ Plan plan_pass(const Context& ctx, const ConvGeometry& g, ConvPass pass, bool tr
     switch (pass) {
         case ConvPass::Forward: {
             auto prop = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
-            auto pinned = [&] {
-                // Inference takes the destination layout training would choose: left free, it
-                // picks channels-last here, which the next (e.g. depthwise) convolution runs
-                // on 100x slower than on nChw16c (MobileNet inference: 186 ms vs 1.5 ms).
-                auto train = forward_pd(ctx, g, dnnl::prop_kind::forward_training, *io.in[0], y_md(g, true), true,
-                                        g.bias, attr);
-                if (training) return train;
-                return forward_pd(ctx, g, prop, *io.in[0], train.dst_desc(), true, g.bias, attr);
-            };
-            auto pd = pin && any && io.in[0] ? pinned() : forward_pd(ctx, g, prop, any, g.bias, attr);
+            auto pd = forward_pd(ctx, g, prop, act(0, x_md(g, any)), any, g.bias, attr);
             p.make_primitive = [pd] { return dnnl::primitive(fwd(pd)); };
             p.scratchpad = pd.scratchpad_desc();
             p.impl = pd.impl_info_str();
@@ -147,7 +139,8 @@ Plan plan_pass(const Context& ctx, const ConvGeometry& g, ConvPass pass, bool tr
         }
         case ConvPass::BackwardData: {
             // Backward primitives take a forward_training descriptor as a hint (oneDNN 2.x).
-            auto hint = forward_pd(ctx, g, dnnl::prop_kind::forward_training, any, false, dnnl::primitive_attr());
+            auto hint = forward_pd(ctx, g, dnnl::prop_kind::forward_training, x_md(g, any), any, false,
+                                   dnnl::primitive_attr());
             using bwd = dnnl::convolution_backward_data;
             bwd::desc d(dnnl::algorithm::convolution_direct, x_md(g, any), w_md(g, any), act(0, y_md(g, any)),
                         win.strides, win.dilates, win.pad_l, win.pad_r);
@@ -161,7 +154,8 @@ Plan plan_pass(const Context& ctx, const ConvGeometry& g, ConvPass pass, bool tr
             break;
         }
         case ConvPass::BackwardWeights: {
-            auto hint = forward_pd(ctx, g, dnnl::prop_kind::forward_training, any, false, dnnl::primitive_attr());
+            auto hint = forward_pd(ctx, g, dnnl::prop_kind::forward_training, x_md(g, any), any, false,
+                                   dnnl::primitive_attr());
             using bwd = dnnl::convolution_backward_weights;
             bwd::desc d(dnnl::algorithm::convolution_direct, act(0, x_md(g, any)), w_md(g, any), act(1, y_md(g, any)),
                         win.strides, win.dilates, win.pad_l, win.pad_r);
