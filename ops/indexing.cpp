@@ -15,6 +15,7 @@
 #include "graph/op_registry.h"
 #include "ops/kernel_util.h"
 #include "ops/register_ops.h"
+#include "ops/strided_copy.h"
 
 namespace gg {
 
@@ -95,19 +96,13 @@ void check_indices(const char* op, const std::string& node, const int64_t* idx, 
             throw_runtime("{} \"{}\": index {} at position {} is outside [0, {})", op, node, idx[i], i, size);
 }
 
-// Copies are type-agnostic: dispatch on the element size (f32 → 4 bytes, f64/i64 → 8).
-template <typename F>
-std::unique_ptr<Kernel> dispatch_bits(DType t, F&& f) {
-    if (dtype_size(t) == 4) return f(uint32_t{});
-    return f(uint64_t{});
-}
-
 // ---- kernels --------------------------------------------------------------------------------
 std::unique_ptr<Kernel> gather_kernel(const KernelContext& c) {
     auto geo = std::make_shared<GatherGeometry>(
         gather_geometry(c.inputs[1].shape, c.inputs[0].shape, c.attrs_as<AxisAttrs>().axis));
     const int64_t n = c.inputs[1].numel();
-    return dispatch_bits(c.inputs[0].dtype, [&](auto zero) {
+    // Copies only move bits: one instantiation per element width (f32 → 4 bytes, f64/i64 → 8).
+    return dispatch_bytes(c.inputs[0].dtype, [&](auto zero) -> std::unique_ptr<Kernel> {
         using T = decltype(zero);
         return make_kernel([geo, n, node = c.node.name](const KernelArgs& a) {
             const auto* x = static_cast<const T*>(a.inputs[0]);
@@ -175,7 +170,7 @@ std::unique_ptr<Kernel> scatter_add_kernel(const KernelContext& c) {
 
 std::unique_ptr<Kernel> index_select_kernel(const KernelContext& c) {
     const SelectGeometry g = select_geometry(c.inputs[0].shape, c.attrs_as<AxisAttrs>().axis, c.inputs[1].numel());
-    return dispatch_bits(c.inputs[0].dtype, [&](auto zero) {
+    return dispatch_bytes(c.inputs[0].dtype, [&](auto zero) -> std::unique_ptr<Kernel> {
         using T = decltype(zero);
         return make_kernel([g, node = c.node.name](const KernelArgs& a) {
             const auto* x = static_cast<const T*>(a.inputs[0]);

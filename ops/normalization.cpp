@@ -180,27 +180,27 @@ private:
     std::size_t inputs_ = 0, inner_offset_ = 0, scratch_bytes_ = 0;
 };
 
-std::unique_ptr<Kernel> with_plain_inputs(const KernelContext& c, std::unique_ptr<Kernel> inner) {
-    for (std::size_t i = 0; i < c.inputs.size(); ++i)
-        if (c.input_layout(i)) return std::make_unique<PlainInputsKernel>(c, std::move(inner));
-    return inner;
-}
-
-bool output_free(const KernelContext& c, std::size_t o) {
-    return c.output_layouts && o < c.output_layout_free.size() && c.output_layout_free[o];
-}
-
+// Inputs first, first + 1, ... are all held plain.
 bool plain_from(const KernelContext& c, std::size_t first) {
     for (std::size_t i = first; i < c.inputs.size(); ++i)
         if (c.input_layout(i)) return false;
     return true;
 }
 
+std::unique_ptr<Kernel> with_plain_inputs(const KernelContext& c, std::unique_ptr<Kernel> inner) {
+    if (plain_from(c, 0)) return inner;
+    return std::make_unique<PlainInputsKernel>(c, std::move(inner));
+}
+
+bool output_free(const KernelContext& c, std::size_t o) {
+    return c.output_layouts && o < c.output_layout_free.size() && c.output_layout_free[o];
+}
+
 // x in a oneDNN layout (f32): oneDNN's batch norm on it, y in it too when allowed.
 std::unique_ptr<Kernel> batch_norm_fast_kernel(const KernelContext& c) {
     const BatchNormGeometry g = checked_geometry(c);
     const auto& at = c.attrs_as<BatchNormAttrs>();
-    const LayoutPtr& xl = c.input_layouts.empty() ? nullptr : c.input_layouts[0];
+    const LayoutPtr xl = c.input_layout(0);
     const dnn::DnnLayout* x = dnn::as_dnn(xl);
     if (x && c.inputs[0].dtype == DType::F32 && plain_from(c, 1)) {
         const bool free = output_free(c, 0);

@@ -35,15 +35,7 @@ void batch_norm_train(const BatchNormGeometry& g, double eps, const T* x, const 
         }
         const double shift_mean = s / count;
         const double var = std::max(0.0, ss / count - shift_mean * shift_mean);
-        const double mu = k + shift_mean, is = 1.0 / std::sqrt(var + eps);
-        mean[ch] = static_cast<T>(mu);
-        invstd[ch] = static_cast<T>(is);
-        biased_var[ch] = static_cast<T>(var);
-        const double scale = w[ch] * is, shift = b[ch] - mu * scale;
-        for (int64_t i = 0; i < g.n; ++i) {
-            const int64_t off = (i * g.c + ch) * g.inner;
-            reference::row_affine(x + off, y + off, g.inner, static_cast<T>(scale), static_cast<T>(shift));
-        }
+        reference::normalize_channel(g, ch, eps, k + shift_mean, var, x, w, b, y, mean, invstd, biased_var);
     });
 }
 

@@ -9,6 +9,7 @@
 // gathers, backward in every dtype), with those of ops/reference/pooling.h as the reference.
 #include "ops/pooling.h"
 
+#include <utility>
 
 #include "graph/graph.h"
 #include "graph/op_registry.h"
@@ -141,18 +142,22 @@ std::unique_ptr<Kernel> max_pool_backward_kernel(const KernelContext& c) {
     });
 }
 
+// The forward pooling a node belongs to: its options and its input's shape, from the attributes
+// of a backward node or the input of a forward one.
+template <bool Backward>
+std::pair<Pool2dOptions, Shape> forward_pooling(const KernelContext& c) {
+    if constexpr (Backward) {
+        const auto& at = c.attrs_as<PoolBackwardAttrs>();
+        return {at.options, at.input_shape};
+    } else {
+        return {c.attrs_as<Pool2dOptions>(), c.inputs[0].shape};
+    }
+}
+
 // Average pooling, forward (x → y) or backward (dy → dx): reference loops in f32 and f64.
 template <bool Backward>
 std::unique_ptr<Kernel> avg_pool_reference(const KernelContext& c) {
-    Pool2dOptions o;
-    Shape in;
-    if constexpr (Backward) {
-        o = c.attrs_as<PoolBackwardAttrs>().options;
-        in = c.attrs_as<PoolBackwardAttrs>().input_shape;
-    } else {
-        o = c.attrs_as<Pool2dOptions>();
-        in = c.inputs[0].shape;
-    }
+    const auto [o, in] = forward_pooling<Backward>(c);
     const Pool2dGeometry geo = geometry(o, in);
     const bool include = o.count_include_pad;
     return dispatch_float(c.inputs[0].dtype, [&](auto zero) -> std::unique_ptr<Kernel> {
@@ -169,13 +174,8 @@ std::unique_ptr<Kernel> avg_pool_reference(const KernelContext& c) {
 template <bool Backward>
 std::unique_ptr<Kernel> avg_pool_onednn(const KernelContext& c) {
     if (c.inputs[0].dtype != DType::F32) return nullptr;  // no f64 in oneDNN
-    if constexpr (Backward) {
-        const auto& at = c.attrs_as<PoolBackwardAttrs>();
-        return dnn::make_avg_pool_kernel(c.resources, geometry(at.options, at.input_shape), at.options.count_include_pad, true);
-    } else {
-        const auto& o = c.attrs_as<Pool2dOptions>();
-        return dnn::make_avg_pool_kernel(c.resources, geometry(o, c.inputs[0].shape), o.count_include_pad, false);
-    }
+    const auto [o, in] = forward_pooling<Backward>(c);
+    return dnn::make_avg_pool_kernel(c.resources, geometry(o, in), o.count_include_pad, Backward);
 }
 
 std::unique_ptr<Kernel> upsample_kernel(const KernelContext& c) {

@@ -1,14 +1,21 @@
 // Shared helpers for the registry-driven op tests: build a one-node graph from a sample and
-// run its kernel directly with guarded buffers.
+// run its kernel directly with guarded buffers; gradcheck a family's ops by name.
+//
+//   gg::testing::check_op_gradients({"max_pool2d", "avg_pool2d"});
 #pragma once
 
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include <catch2/catch.hpp>
+
+#include "graph/gradcheck.h"
 #include "graph/graph.h"
 #include "graph/op_def.h"
 #include "graph/tensor.h"
+#include "ops/register_ops.h"
 
 namespace gg::testing {
 
@@ -28,5 +35,23 @@ struct KernelRun {
 KernelRun run_kernel_directly(const OpDef& op, const OpSample& s, const std::vector<Tensor>& inputs, bool fast);
 
 std::string sample_name(const OpDef& op, const OpSample& s, std::size_t index);
+
+// Every result passed, and there were at least `min_results` of them: a loop over no results
+// would check nothing.
+inline void check_gradcheck_results(const std::vector<GradcheckResult>& results, std::size_t min_results = 1) {
+    CHECK(results.size() >= min_results);
+    for (const GradcheckResult& r : results) {
+        INFO(r.describe());
+        CHECK(r.passed);
+    }
+}
+
+// gradcheck_op (f64, first and second order, every sample) for each named op.
+inline void check_op_gradients(std::initializer_list<const char*> ops, std::size_t min_results = 1) {
+    for (const char* op : ops) {
+        INFO(op);
+        check_gradcheck_results(gradcheck_op(op_def(op)), min_results);
+    }
+}
 
 }  // namespace gg::testing

@@ -3,8 +3,8 @@
 // summing repeated ids, and parallel scatters agreeing with a serial loop on large inputs.
 #include <catch2/catch.hpp>
 
-#include "graph/gradcheck.h"
 #include "graph/rng.h"
+#include "op_test_util.h"
 #include "ops/indexing.h"
 #include "ops/ops.h"
 #include "test_support.h"
@@ -19,15 +19,7 @@ Tensor ids(const std::vector<int64_t>& v, Shape s) { return Tensor::from_vector<
 }  // namespace
 
 TEST_CASE("indexing ops pass gradcheck, first and second order", "[ops][indexing][grad]") {
-    for (const char* op : {"gather", "scatter_add", "index_select", "index_add"}) {
-        INFO(op);
-        auto results = gradcheck_op(op_def(op));
-        CHECK(results.size() >= 2);
-        for (const auto& r : results) {
-            INFO(r.describe());
-            CHECK(r.passed);
-        }
-    }
+    gg::testing::check_op_gradients({"gather", "scatter_add", "index_select", "index_add"}, 2);
 }
 
 TEST_CASE("gather and scatter_add follow torch semantics", "[ops][indexing]") {

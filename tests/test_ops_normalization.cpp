@@ -10,6 +10,7 @@
 #include "graph/gradcheck.h"
 #include "graph/op_registry.h"
 #include "graph/rng.h"
+#include "op_test_util.h"
 #include "ops/dnn/batch_norm.h"
 #include "ops/dnn/layout.h"
 #include "ops/normalization.h"
@@ -40,15 +41,6 @@ void channel_stats(const Tensor& x, std::vector<double>& mean, std::vector<doubl
             for (int64_t k = 0; k < inner; ++k) ss += std::pow(x.get((i * c + ch) * inner + k) - mu, 2);
         mean[static_cast<std::size_t>(ch)] = mu;
         var[static_cast<std::size_t>(ch)] = ss / static_cast<double>(n * inner);
-    }
-}
-
-void check_gradcheck(const char* op) {
-    auto results = gradcheck_op(op_def(op));
-    CHECK_FALSE(results.empty());
-    for (const auto& r : results) {
-        INFO(r.describe());
-        CHECK(r.passed);
     }
 }
 
@@ -95,6 +87,12 @@ Value to_blocked(Value x, tag t = tag::nChw16c) {
     return x.graph->add_node1(to_blocked_op(t, t == tag::nChw16c ? "test_to_nChw16c" : "test_to_nChw8c"), {x});
 }
 
+// Runs a kernel once on the given buffers with fresh scratch.
+void run_kernel(Kernel& k, const std::vector<const void*>& in, const std::vector<void*>& out) {
+    Buffer scratch(std::max<std::size_t>(k.scratch_bytes(), 1));
+    k.run(KernelArgs{in.data(), out.data(), scratch.data(), 0});
+}
+
 void require_close(const Tensor& a, const Tensor& b, double tol = 1e-4) {
     REQUIRE(a.numel() == b.numel());
     for (int64_t i = 0; i < a.numel(); ++i) {
@@ -106,10 +104,7 @@ void require_close(const Tensor& a, const Tensor& b, double tol = 1e-4) {
 }  // namespace
 
 TEST_CASE("normalization ops pass gradcheck, first and second order", "[ops][normalization][grad]") {
-    for (const char* op : {"batch_norm", "batch_norm_backward", "layer_norm"}) {
-        INFO(op);
-        check_gradcheck(op);
-    }
+    gg::testing::check_op_gradients({"batch_norm", "batch_norm_backward", "layer_norm"});
 }
 
 TEST_CASE("batch_norm creates PyTorch's state_dict entries", "[ops][normalization]") {
@@ -201,22 +196,7 @@ TEST_CASE("batch_norm running statistics follow PyTorch over k training runs; ev
 }
 
 TEST_CASE("the oneDNN batch-norm kernels (for blocked layouts) match the loops", "[ops][normalization][kernels]") {
-    // Not registered yet (see ops/dnn/batch_norm.h), so they are run here directly.
-    auto run = [](Kernel& k, const std::vector<Tensor>& in, const std::vector<Tensor>& out) {
-        Buffer scratch(std::max<std::size_t>(k.scratch_bytes(), 1));
-        std::vector<const void*> ip;
-        std::vector<void*> op;
-        for (const auto& t : in) ip.push_back(t.raw());
-        for (const auto& t : out) op.push_back(t.raw());
-        k.run(KernelArgs{ip.data(), op.data(), scratch.data(), 0});
-    };
-    auto same = [](const Tensor& a, const Tensor& b) {
-        REQUIRE(a.numel() == b.numel());
-        for (int64_t i = 0; i < a.numel(); ++i) {
-            INFO("index " << i);
-            REQUIRE(std::abs(a.get(i) - b.get(i)) <= 1e-4 + 1e-4 * std::abs(b.get(i)));
-        }
-    };
+    // Registered for blocked x only (plain x runs the loops), so here they run directly.
     for (const Shape& shape : {Shape{8, 16, 7, 7}, Shape{32, 10}, Shape{4, 6, 3, 2, 5}})
         for (bool training : {true, false}) {
             INFO(shape_str(shape) << (training ? " training" : " evaluation"));
@@ -231,7 +211,7 @@ TEST_CASE("the oneDNN batch-norm kernels (for blocked layouts) match the loops",
             KernelResources res;
             auto k = dnn::make_batch_norm_forward_kernel(res, g, eps, momentum, training);
             REQUIRE(k);
-            run(*k, {x, w, b, rm, rv, nbt}, {y, mean, invstd});
+            run_kernel(*k, {x.raw(), w.raw(), b.raw(), rm.raw(), rv.raw(), nbt.raw()}, {y.raw(), mean.raw(), invstd.raw()});
 
             Tensor y2(x.desc()), mean2(rm.desc()), invstd2(rm.desc()), var(rm.desc());
             const float* xp = x.data<float>();
@@ -246,27 +226,23 @@ TEST_CASE("the oneDNN batch-norm kernels (for blocked layouts) match the loops",
                                                   rv2.data<float>(), y2.data<float>(), mean2.data<float>(),
                                                   invstd2.data<float>());
             }
-            for (auto [a, e] : {std::pair{y, y2}, {mean, mean2}, {invstd, invstd2}, {rm, rm2}, {rv, rv2}}) same(a, e);
+            for (auto [a, e] : {std::pair{y, y2}, {mean, mean2}, {invstd, invstd2}, {rm, rm2}, {rv, rv2}}) require_close(a, e);
 
             // Backward from the saved statistics.
             Tensor dy = random_tensor(shape, DType::F32, 5), dx(x.desc()), dw(rm.desc()), db(rm.desc());
             Tensor dx2(x.desc()), dw2(rm.desc()), db2(rm.desc());
             auto kb = dnn::make_batch_norm_backward_kernel(res, g, eps);
             REQUIRE(kb);
-            run(*kb, {x, dy, w, mean2, invstd2}, {dx, dw, db});
+            run_kernel(*kb, {x.raw(), dy.raw(), w.raw(), mean2.raw(), invstd2.raw()}, {dx.raw(), dw.raw(), db.raw()});
             reference::batch_norm_backward<float>(g, xp, dy.data<float>(), w.data<float>(), mean2.data<float>(),
                                                   invstd2.data<float>(), dx2.data<float>(), dw2.data<float>(),
                                                   db2.data<float>());
-            for (auto [a, e] : {std::pair{dx, dx2}, {dw, dw2}, {db, db2}}) same(a, e);
+            for (auto [a, e] : {std::pair{dx, dx2}, {dw, dw2}, {db, db2}}) require_close(a, e);
         }
 }
 
 TEST_CASE("the oneDNN batch-norm kernels on blocked layouts match the loops and keep the padding zero",
           "[ops][normalization][kernels][layout]") {
-    auto run = [](Kernel& k, const std::vector<const void*>& in, const std::vector<void*>& out) {
-        Buffer scratch(std::max<std::size_t>(k.scratch_bytes(), 1));
-        k.run(KernelArgs{in.data(), out.data(), scratch.data(), 0});
-    };
     struct Case {
         Shape shape;
         tag t;
@@ -293,24 +269,24 @@ TEST_CASE("the oneDNN batch-norm kernels on blocked layouts match the loops and 
                 Buffer xb(bbytes), dyb(bbytes), yb(bbytes), dxb(bbytes);
                 auto to_blocked_k = dnn::make_reorder_kernel(res, plain, blocked);
                 auto to_plain_k = dnn::make_reorder_kernel(res, blocked, plain);
-                run(*to_blocked_k, {x.raw()}, {xb.data()});
-                run(*to_blocked_k, {dy.raw()}, {dyb.data()});
+                run_kernel(*to_blocked_k, {x.raw()}, {xb.data()});
+                run_kernel(*to_blocked_k, {dy.raw()}, {dyb.data()});
                 for (Buffer* buf : {&yb, &dxb}) std::fill_n(static_cast<float*>(buf->data()), bbytes / 4, std::nanf(""));
 
                 // The loops on plain memory define the results.
                 Tensor rm2 = rm.clone(), rv2 = rv.clone();
                 Tensor y2(x.desc()), mean2(rm.desc()), invstd2(rm.desc()), var(rm.desc());
-                if (training)
+                if (training) {
                     reference::batch_norm_train<float>(g, eps, x.data<float>(), w.data<float>(), b.data<float>(),
                                                        y2.data<float>(), mean2.data<float>(), invstd2.data<float>(),
                                                        var.data<float>());
-                else
+                    update_running_stats<float>(g, momentum, mean2.data<float>(), var.data<float>(), rm2.data<float>(),
+                                                rv2.data<float>(), nullptr);
+                } else {
                     reference::batch_norm_eval<float>(g, eps, x.data<float>(), w.data<float>(), b.data<float>(),
                                                       rm2.data<float>(), rv2.data<float>(), y2.data<float>(),
                                                       mean2.data<float>(), invstd2.data<float>());
-                if (training)
-                    update_running_stats<float>(g, momentum, mean2.data<float>(), var.data<float>(), rm2.data<float>(),
-                                                rv2.data<float>(), nullptr);
+                }
                 Tensor dx2(x.desc()), dw2(rm.desc()), db2(rm.desc());
                 reference::batch_norm_backward<float>(g, x.data<float>(), dy.data<float>(), w.data<float>(),
                                                       mean2.data<float>(), invstd2.data<float>(), dx2.data<float>(),
@@ -320,9 +296,9 @@ TEST_CASE("the oneDNN batch-norm kernels on blocked layouts match the loops and 
                 auto k = dnn::make_batch_norm_forward_kernel(res, g, eps, momentum, training, blocked,
                                                              staged ? plain : blocked);
                 REQUIRE(k);
-                run(*k, {xb.data(), w.raw(), b.raw(), rm.raw(), rv.raw(), nbt.raw()},
-                    {staged ? y.raw() : yb.data(), mean.raw(), invstd.raw()});
-                if (!staged) run(*to_plain_k, {yb.data()}, {y.raw()});
+                run_kernel(*k, {xb.data(), w.raw(), b.raw(), rm.raw(), rv.raw(), nbt.raw()},
+                           {staged ? y.raw() : yb.data(), mean.raw(), invstd.raw()});
+                if (!staged) run_kernel(*to_plain_k, {yb.data()}, {y.raw()});
                 CHECK(nbt.get(0) == (training ? 1 : 0));
                 for (auto [a, e] : {std::pair{y, y2}, {mean, mean2}, {invstd, invstd2}, {rm, rm2}, {rv, rv2}})
                     require_close(a, e);
@@ -332,9 +308,9 @@ TEST_CASE("the oneDNN batch-norm kernels on blocked layouts match the loops and 
                 auto kb = dnn::make_batch_norm_backward_kernel(res, g, eps, training, blocked, blocked,
                                                                staged ? plain : blocked, staged ? plain : blocked);
                 REQUIRE(kb);
-                run(*kb, {xb.data(), staged ? dy.raw() : dyb.data(), w.raw(), mean2.raw(), invstd2.raw()},
-                    {staged ? dx.raw() : dxb.data(), dw.raw(), db.raw()});
-                if (!staged) run(*to_plain_k, {dxb.data()}, {dx.raw()});
+                run_kernel(*kb, {xb.data(), staged ? dy.raw() : dyb.data(), w.raw(), mean2.raw(), invstd2.raw()},
+                           {staged ? dx.raw() : dxb.data(), dw.raw(), db.raw()});
+                if (!staged) run_kernel(*to_plain_k, {dxb.data()}, {dx.raw()});
                 for (auto [a, e] : {std::pair{dx, dx2}, {dw, dw2}, {db, db2}}) require_close(a, e);
 
                 // Padded channels of the blocked outputs must be zero: elementwise ops after batch
@@ -437,6 +413,7 @@ TEST_CASE("conv2d -> batch_norm -> relu trains the same with fast and reference 
             r.push_back(g.store().get("bn2.running_var").clone());
             results.push_back(std::move(r));
         }
+        REQUIRE(results[0].size() == results[1].size());
         for (std::size_t i = 0; i < results[0].size(); ++i) {
             INFO("result " << i);
             require_close(results[0][i], results[1][i], 1e-3);
@@ -511,9 +488,6 @@ TEST_CASE("layer_norm through its affine builder passes gradcheck", "[ops][norma
                                       {random_tensor({2, 3, 4}, DType::F64, 1), random_tensor({4}, DType::F64, 2),
                                        random_tensor({4}, DType::F64, 3)},
                                       {true, true, true});
-    for (const auto& r : results) {
-        INFO(r.describe());
-        CHECK(r.passed);
-    }
+    gg::testing::check_gradcheck_results(results);
 }
 

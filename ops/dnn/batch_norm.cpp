@@ -76,20 +76,43 @@ private:
     std::size_t offset_ = 0;
 };
 
-class ForwardKernel final : public Kernel {
+// What both directions share: the primitive, its per-channel arguments (always plain) and our
+// scratch plan, which starts with oneDNN's scratchpad and the per-channel variance.
+class BatchNormKernel : public Kernel {
 public:
-    ForwardKernel(Context& ctx, BoundPrimitive p, const BatchNormGeometry& g, double eps, double momentum, bool training,
-                  const md& data, const md& y)
-        : ctx_(ctx), p_(std::move(p)), g_(g), eps_(eps), momentum_(momentum), training_(training) {
-        ScratchPlan plan{aligned(p_.scratch_bytes())};
-        var_offset_ = plan.take(static_cast<std::size_t>(g.c) * sizeof(float));
-        src_ = DataArg(ctx, p_, DNNL_ARG_SRC, data, data, false, plan);
-        dst_ = DataArg(ctx, p_, DNNL_ARG_DST, data, y, true, plan);
+    std::size_t scratch_bytes() const override { return plan_.bytes; }
+
+protected:
+    BatchNormKernel(Context& ctx, BoundPrimitive p, const BatchNormGeometry& g, double eps)
+        : ctx_(ctx), p_(std::move(p)), g_(g), eps_(eps), plan_{aligned(p_.scratch_bytes())} {
+        var_offset_ = plan_.take(static_cast<std::size_t>(g.c) * sizeof(float));
         scale_ = p_.bind(DNNL_ARG_SCALE, channel_md(g));
         shift_ = p_.bind(DNNL_ARG_SHIFT, channel_md(g));
         mean_ = p_.bind(DNNL_ARG_MEAN, channel_md(g));
         var_ = p_.bind(DNNL_ARG_VARIANCE, channel_md(g));
-        scratch_bytes_ = plan.bytes;
+    }
+    // A data tensor held in the graph as `user`; the primitive runs on `data`.
+    DataArg data_arg(int arg, const md& data, const md& user, bool output) {
+        return DataArg(ctx_, p_, arg, data, user, output, plan_);
+    }
+    float* scratch_var(void* scratch) const { return reinterpret_cast<float*>(static_cast<char*>(scratch) + var_offset_); }
+
+    Context& ctx_;
+    BoundPrimitive p_;
+    BatchNormGeometry g_;
+    double eps_;
+    ScratchPlan plan_;
+    std::size_t var_offset_ = 0;
+    int scale_, shift_, mean_, var_;
+};
+
+class ForwardKernel final : public BatchNormKernel {
+public:
+    ForwardKernel(Context& ctx, BoundPrimitive p, const BatchNormGeometry& g, double eps, double momentum, bool training,
+                  const md& data, const md& y)
+        : BatchNormKernel(ctx, std::move(p), g, eps), momentum_(momentum), training_(training) {
+        src_ = data_arg(DNNL_ARG_SRC, data, data, false);
+        dst_ = data_arg(DNNL_ARG_DST, data, y, true);
     }
 
     void run(const KernelArgs& a) override {
@@ -98,7 +121,7 @@ public:
         // State inputs (declared with OpDef::updates_state) are written in place.
         auto* running_mean = static_cast<float*>(const_cast<void*>(a.inputs[3]));
         auto* running_var = static_cast<float*>(const_cast<void*>(a.inputs[4]));
-        float* var = training_ ? reinterpret_cast<float*>(static_cast<char*>(a.scratch) + var_offset_) : running_var;
+        float* var = training_ ? scratch_var(a.scratch) : running_var;
         src_.before(ctx_, p_, a.inputs[0], a.scratch);
         dst_.before(ctx_, p_, a.outputs[0], a.scratch);
         p_.set(scale_, a.inputs[1]);
@@ -116,43 +139,28 @@ public:
             std::copy_n(running_mean, g_.c, save_mean);
         }
     }
-    std::size_t scratch_bytes() const override { return scratch_bytes_; }
 
 private:
-    Context& ctx_;
-    BoundPrimitive p_;
-    BatchNormGeometry g_;
-    double eps_, momentum_;
+    double momentum_;
     bool training_;
-    std::size_t var_offset_ = 0, scratch_bytes_ = 0;
     DataArg src_, dst_;
-    int scale_, shift_, mean_, var_;
 };
 
-class BackwardKernel final : public Kernel {
+class BackwardKernel final : public BatchNormKernel {
 public:
     BackwardKernel(Context& ctx, BoundPrimitive p, const BatchNormGeometry& g, double eps, const md& data, const md& x,
                    const md& dy, const md& dx)
-        : ctx_(ctx), p_(std::move(p)), g_(g), eps_(eps) {
-        ScratchPlan plan{aligned(p_.scratch_bytes())};
-        var_offset_ = plan.take(static_cast<std::size_t>(g.c) * sizeof(float));
-        src_ = DataArg(ctx, p_, DNNL_ARG_SRC, data, x, false, plan);
-        diff_dst_ = DataArg(ctx, p_, DNNL_ARG_DIFF_DST, data, dy, false, plan);
-        diff_src_ = DataArg(ctx, p_, DNNL_ARG_DIFF_SRC, data, dx, true, plan);
-        scale_ = p_.bind(DNNL_ARG_SCALE, channel_md(g));
-        // Unused by the backward math, but oneDNN 2.6 refuses to execute with use_shift and
-        // no SHIFT argument; it is pointed at the weight (read only).
-        shift_ = p_.bind(DNNL_ARG_SHIFT, channel_md(g));
-        mean_ = p_.bind(DNNL_ARG_MEAN, channel_md(g));
-        var_ = p_.bind(DNNL_ARG_VARIANCE, channel_md(g));
+        : BatchNormKernel(ctx, std::move(p), g, eps) {
+        src_ = data_arg(DNNL_ARG_SRC, data, x, false);
+        diff_dst_ = data_arg(DNNL_ARG_DIFF_DST, data, dy, false);
+        diff_src_ = data_arg(DNNL_ARG_DIFF_SRC, data, dx, true);
         diff_scale_ = p_.bind(DNNL_ARG_DIFF_SCALE, channel_md(g));
         diff_shift_ = p_.bind(DNNL_ARG_DIFF_SHIFT, channel_md(g));
-        scratch_bytes_ = plan.bytes;
     }
 
     void run(const KernelArgs& a) override {
         // oneDNN wants the variance; the forward saved invstd = 1/√(var + eps).
-        auto* var = reinterpret_cast<float*>(static_cast<char*>(a.scratch) + var_offset_);
+        float* var = scratch_var(a.scratch);
         const auto* invstd = static_cast<const float*>(a.inputs[4]);
         for (int64_t c = 0; c < g_.c; ++c) {
             const double s = invstd[c];
@@ -162,6 +170,8 @@ public:
         diff_dst_.before(ctx_, p_, a.inputs[1], a.scratch);
         diff_src_.before(ctx_, p_, a.outputs[0], a.scratch);
         p_.set(scale_, a.inputs[2]);
+        // Unused by the backward math, but oneDNN 2.6 refuses to execute with use_shift and
+        // no SHIFT argument; it is pointed at the weight (read only).
         p_.set(shift_, a.inputs[2]);
         p_.set(mean_, a.inputs[3]);
         p_.set(var_, var);
@@ -170,25 +180,23 @@ public:
         p_.execute(a.scratch);
         diff_src_.after(ctx_);
     }
-    std::size_t scratch_bytes() const override { return scratch_bytes_; }
 
 private:
-    Context& ctx_;
-    BoundPrimitive p_;
-    BatchNormGeometry g_;
-    double eps_;
-    std::size_t var_offset_ = 0, scratch_bytes_ = 0;
     DataArg src_, diff_dst_, diff_src_;
-    int scale_, shift_, mean_, var_, diff_scale_, diff_shift_;
+    int diff_scale_, diff_shift_;
 };
+
+// γ and β always; global statistics (the running ones, given) unless the batch's are computed.
+flags bn_flags(bool global_stats) {
+    const flags f = flags::use_scale | flags::use_shift;
+    return global_stats ? f | flags::use_global_stats : f;
+}
 
 dnnl::batch_normalization_forward::primitive_desc forward_pd(Context& ctx, const md& data, double eps, bool training,
                                                              bool global_stats) {
-    flags f = flags::use_scale | flags::use_shift;
-    if (global_stats) f = f | flags::use_global_stats;
     const auto kind = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
-    return {dnnl::batch_normalization_forward::desc(kind, data, static_cast<float>(eps), f), user_scratchpad(),
-            ctx.engine()};
+    return {dnnl::batch_normalization_forward::desc(kind, data, static_cast<float>(eps), bn_flags(global_stats)),
+            user_scratchpad(), ctx.engine()};
 }
 
 bool empty(const BatchNormGeometry& g) { return g.n == 0 || g.c == 0 || g.inner == 0; }
@@ -220,11 +228,10 @@ std::unique_ptr<Kernel> make_batch_norm_backward_kernel(KernelResources& resourc
     if (empty(g)) return nullptr;
     Context& ctx = resources.get<Context>();
     try {
-        flags f = flags::use_scale | flags::use_shift;
-        if (!batch_stats) f = f | flags::use_global_stats;
         auto hint = forward_pd(ctx, data, eps, true, !batch_stats);
         dnnl::batch_normalization_backward::primitive_desc pd(
-            dnnl::batch_normalization_backward::desc(dnnl::prop_kind::backward, data, data, static_cast<float>(eps), f),
+            dnnl::batch_normalization_backward::desc(dnnl::prop_kind::backward, data, data, static_cast<float>(eps),
+                                                     bn_flags(!batch_stats)),
             user_scratchpad(), ctx.engine(), hint);
         BoundPrimitive p(ctx, dnnl::batch_normalization_backward(pd), pd.scratchpad_desc());
         return std::make_unique<BackwardKernel>(ctx, std::move(p), g, eps, data, x, dy, dx);

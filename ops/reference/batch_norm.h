@@ -74,6 +74,29 @@ void row_affine(const T* x, T* y, int64_t n, T scale, T shift) {
     for (int64_t k = 0; k < n; ++k) y[k] = x[k] * scale + shift;
 }
 
+// y = x·scale + shift over every run of channel ch.
+template <typename T>
+void channel_affine(const BatchNormGeometry& g, int64_t ch, const T* x, T* y, double scale, double shift) {
+    for (int64_t i = 0; i < g.n; ++i) {
+        const int64_t off = (i * g.c + ch) * g.inner;
+        row_affine(x + off, y + off, g.inner, static_cast<T>(scale), static_cast<T>(shift));
+    }
+}
+
+// The end of a training forward for channel ch, once its batch mean and biased variance are
+// known (shared by these loops and the fast ones): writes the statistics, then
+// y = (x − mean)·invstd·w + b as one affine map.
+template <typename T>
+void normalize_channel(const BatchNormGeometry& g, int64_t ch, double eps, double mu, double var, const T* x,
+                       const T* w, const T* b, T* y, T* mean, T* invstd, T* biased_var) {
+    const double is = 1.0 / std::sqrt(var + eps);
+    mean[ch] = static_cast<T>(mu);
+    invstd[ch] = static_cast<T>(is);
+    biased_var[ch] = static_cast<T>(var);
+    const double scale = w[ch] * is;
+    channel_affine(g, ch, x, y, scale, b[ch] - mu * scale);
+}
+
 // y = (x − mean)·invstd·w + b with batch statistics; writes mean, invstd and the biased
 // variance per channel (two passes: the one-pass formula cancels badly).
 template <typename T>
@@ -85,15 +108,7 @@ void batch_norm_train(const BatchNormGeometry& g, double eps, const T* x, const 
         for (int64_t i = 0; i < g.n; ++i) s += row_sum(x + (i * g.c + ch) * g.inner, g.inner);
         const double mu = s / count;
         for (int64_t i = 0; i < g.n; ++i) ss += row_squared_deviation(x + (i * g.c + ch) * g.inner, g.inner, mu);
-        const double var = ss / count, is = 1.0 / std::sqrt(var + eps);
-        mean[ch] = static_cast<T>(mu);
-        invstd[ch] = static_cast<T>(is);
-        biased_var[ch] = static_cast<T>(var);
-        const double scale = w[ch] * is, shift = b[ch] - mu * scale;
-        for (int64_t i = 0; i < g.n; ++i) {
-            const int64_t off = (i * g.c + ch) * g.inner;
-            row_affine(x + off, y + off, g.inner, static_cast<T>(scale), static_cast<T>(shift));
-        }
+        normalize_channel(g, ch, eps, mu, ss / count, x, w, b, y, mean, invstd, biased_var);
     });
 }
 
@@ -105,11 +120,8 @@ void batch_norm_eval(const BatchNormGeometry& g, double eps, const T* x, const T
         const double is = 1.0 / std::sqrt(static_cast<double>(running_var[ch]) + eps);
         mean[ch] = running_mean[ch];
         invstd[ch] = static_cast<T>(is);
-        const double scale = w[ch] * is, shift = b[ch] - running_mean[ch] * scale;
-        for (int64_t i = 0; i < g.n; ++i) {
-            const int64_t off = (i * g.c + ch) * g.inner;
-            row_affine(x + off, y + off, g.inner, static_cast<T>(scale), static_cast<T>(shift));
-        }
+        const double scale = w[ch] * is;
+        channel_affine(g, ch, x, y, scale, b[ch] - running_mean[ch] * scale);
     });
 }
 

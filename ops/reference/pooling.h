@@ -34,19 +34,9 @@ struct Pool2dGeometry {
 // Floor-mode output size (PyTorch's ceil_mode=False). Shapes must already be validated.
 inline Pool2dGeometry pool2d_geometry(const Shape& x, std::array<int64_t, 2> kernel, std::array<int64_t, 2> stride,
                                       std::array<int64_t, 4> padding) {
-    Pool2dGeometry g;
-    g.n = x[0];
-    g.c = x[1];
-    g.h = x[2];
-    g.w = x[3];
-    g.kh = kernel[0];
-    g.kw = kernel[1];
-    g.sh = stride[0];
-    g.sw = stride[1];
-    g.pt = padding[0];
-    g.pb = padding[1];
-    g.pl = padding[2];
-    g.pr = padding[3];
+    Pool2dGeometry g{.n = x[0], .c = x[1], .h = x[2], .w = x[3],
+                     .kh = kernel[0], .kw = kernel[1], .sh = stride[0], .sw = stride[1],
+                     .pt = padding[0], .pb = padding[1], .pl = padding[2], .pr = padding[3]};
     g.oh = (g.h + g.pt + g.pb - g.kh) / g.sh + 1;
     g.ow = (g.w + g.pl + g.pr - g.kw) / g.sw + 1;
     return g;
