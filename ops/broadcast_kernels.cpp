@@ -124,7 +124,7 @@ std::unique_ptr<Kernel> make_sum_to(const BroadcastPlan& p) {
                 parallel_range(chunks, [&](int64_t cb, int64_t ce) {
                     for (int64_t c = cb; c < ce; ++c)
                         partial[c] = sum_contiguous(x + c * kSumChunk, std::min(kSumChunk, n - c * kSumChunk));
-                }, std::max<int64_t>(1, kParallelGrain / kSumChunk));
+                }, grain_for(kSumChunk));
                 double s = 0;
                 for (int64_t c = 0; c < chunks; ++c) s += partial[c];
                 static_cast<T*>(a.outputs[0])[0] = static_cast<T>(s);
@@ -139,7 +139,7 @@ std::unique_ptr<Kernel> make_sum_to(const BroadcastPlan& p) {
     int64_t suffix = 1;
     for (std::size_t i = first_kept + 1; i < k; ++i) suffix *= p.dims[i];
     const int64_t y_block = p.strides[first_kept];
-    const int64_t grain = std::max<int64_t>(1, kParallelGrain / (P * suffix));
+    const int64_t grain = grain_for((P * suffix));
 
     if (suffix == 1)  // y = Σ over rows of an [P, D] matrix: vectorised column sums
         return make_kernel([P, D, grain](const KernelArgs& a) {

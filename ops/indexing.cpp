@@ -125,7 +125,7 @@ std::unique_ptr<Kernel> gather_kernel(const KernelContext& c) {
                         }
                     }
                 },
-                std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, g.inner)));
+                grain_for(g.inner));
         });
     });
 }
@@ -163,7 +163,7 @@ std::unique_ptr<Kernel> scatter_add_kernel(const KernelContext& c) {
                         }
                     }
                 },
-                std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, g.j * std::min(g.inner, kColumnChunk))));
+                grain_for(g.j * std::min(g.inner, kColumnChunk)));
         });
     });
 }
@@ -185,7 +185,7 @@ std::unique_ptr<Kernel> index_select_kernel(const KernelContext& c) {
                         std::copy_n(x + (o * g.axis_size + idx[k]) * g.inner, g.inner, y + r * g.inner);
                     }
                 },
-                std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, g.inner)));
+                grain_for(g.inner));
         });
     });
 }
@@ -218,7 +218,7 @@ std::unique_ptr<Kernel> index_add_kernel(const KernelContext& c) {
                         }
                     }
                 },
-                std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, work_per_task)));
+                grain_for(work_per_task));
         });
     });
 }

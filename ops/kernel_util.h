@@ -17,6 +17,12 @@ namespace gg {
 // Below this many elements a parallel region costs more than it saves (~1-2 µs to wake).
 constexpr int64_t kParallelGrain = 1 << 15;
 
+// parallel_range's grain for items of `work_per_item` elements each: enough items that a
+// task covers about kParallelGrain elements (at least one item).
+inline int64_t grain_for(int64_t work_per_item) {
+    return std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, work_per_item));
+}
+
 template <typename F>
 void parallel_range(int64_t n, F&& f, int64_t grain = kParallelGrain) {
     if (n <= grain || omp_get_max_threads() == 1 || omp_in_parallel()) {

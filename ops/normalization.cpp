@@ -338,7 +338,7 @@ std::unique_ptr<Kernel> layer_norm_kernel(const KernelContext& c) {
                         reference::row_affine(xr, y + r * m, m, static_cast<T>(is), static_cast<T>(-mu * is));
                     }
                 },
-                std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, m)));
+                grain_for(m));
         });
     });
 }

@@ -150,7 +150,7 @@ void pad_rows(const PadMaps& m, const T* x, T* y, T value) {
                 }
             }
         },
-        std::max<int64_t>(1, kParallelGrain / len));
+        grain_for(len));
 }
 
 // dx[i] = Σ dy[o] over every o with src(o) = i: the product of the per-axis preimages.
@@ -202,7 +202,7 @@ void pad_adjoint(const PadMaps& m, const T* dy, T* dx) {
                 }
             }
         },
-        std::max<int64_t>(1, kParallelGrain / len));
+        grain_for(len));
 }
 
 KernelFactory pad_kernel() {

@@ -19,7 +19,7 @@ using reference::Window;
 // f(p0, p1) over chunks of planes; small problems stay on the calling thread.
 template <typename F>
 void for_plane_chunks(const Pool2dGeometry& g, int64_t work_per_plane, F&& f) {
-    parallel_range(g.planes(), std::forward<F>(f), std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, work_per_plane)));
+    parallel_range(g.planes(), std::forward<F>(f), grain_for(work_per_plane));
 }
 
 #ifdef __AVX2__

@@ -199,7 +199,7 @@ void run_reduce(const ReducePlan& p, bool mean, const T* x, T* y, AccOf<Op, T>* 
         return acc;
     };
     const int64_t per_task = std::max<int64_t>(1, p.rcount * p.run * std::min(p.inner, kChunk));
-    const int64_t grain = std::max<int64_t>(1, kParallelGrain / per_task);
+    const int64_t grain = grain_for(per_task);
 
     if (p.splits) {
         // One output row over a long range: each piece reduces its share into scratch, then

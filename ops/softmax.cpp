@@ -112,7 +112,7 @@ void softmax_kernel(const AxisView& v, const T* x, T* y) {
                 else softmax_column_block<T, Log>(x + off, y + off, v.n, v.inner, std::min(kColumnBlock, v.inner - j0));
             }
         },
-        std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, per_task)));
+        grain_for(per_task));
 }
 
 template <bool Log>

@@ -150,7 +150,7 @@ void StridedCopy::run(T* dst, const T* src) const {
                     }
                 }
             },
-            std::max<int64_t>(1, kParallelGrain / len));
+            grain_for(len));
         return;
     }
 
@@ -177,7 +177,7 @@ void StridedCopy::run(T* dst, const T* src) const {
                 transpose_block(dst + d + p0 * dp + l0, dp, src + s + p0 + l0 * ss, ss, pn, ln);
             }
         },
-        std::max<int64_t>(1, kParallelGrain / (kTile * kTile)));
+        grain_for((kTile * kTile)));
 }
 
 template <typename T>

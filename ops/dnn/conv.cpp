@@ -296,7 +296,7 @@ private:
                 float* row = y + p * plane_size_;
                 for (int64_t i = 0; i < plane_size_; ++i) row[i] += v;
             }
-        }, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, plane_size_)));
+        }, grain_for(plane_size_));
     }
 
     Context& ctx_;

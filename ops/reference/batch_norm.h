@@ -46,7 +46,7 @@ template <typename F>
 void for_each_channel(const BatchNormGeometry& g, F&& f) {
     parallel_range(
         g.c, [&](int64_t c0, int64_t c1) { for (int64_t ch = c0; ch < c1; ++ch) f(ch); },
-        std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, g.per_channel())));
+        grain_for(g.per_channel()));
 }
 
 // Row helpers over one contiguous run of a channel. Sums accumulate in double; the simd

@@ -42,9 +42,6 @@ struct ConvGeometry {
 
 namespace reference {
 
-// Rows per parallel chunk: tiny convolutions (gradcheck samples) stay on one thread.
-inline int64_t conv_grain(int64_t work_per_row) { return std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, work_per_row)); }
-
 // y[n,o,i,j] = b[o] + Σ_{c∈group(o), p, q} x[n, c, i·sh − pt + p·dh, j·sw − pl + q·dw] · w[o, c, p, q]
 // Accumulates in double for both element types: the oracle should be the most exact party.
 template <typename T>
@@ -75,7 +72,7 @@ void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T
                     }
             }
         },
-        conv_grain(g.oh * g.ow * g.cg() * g.kh * g.kw));
+        grain_for(g.oh * g.ow * g.cg() * g.kh * g.kw));
 }
 
 // The adjoint of forward in x (and conv_transpose2d's meaning): every input pixel gathers the
@@ -109,7 +106,7 @@ void conv2d_backward_data(const ConvGeometry& g, const T* dy, const T* w, const 
                     }
             }
         },
-        conv_grain(g.h * g.w * g.og() * g.kh * g.kw));
+        grain_for(g.h * g.w * g.og() * g.kh * g.kw));
 }
 
 // The adjoint of forward in w: dw[o,c,p,q] = Σ_{n,i,j} dy[n,o,i,j] · x[n, c, i·sh − pt + p·dh, j·sw − pl + q·dw]
@@ -140,7 +137,7 @@ void conv2d_backward_weights(const ConvGeometry& g, const T* x, const T* dy, T* 
                     }
             }
         },
-        conv_grain(g.n * g.oh * g.ow * g.kh * g.kw));
+        grain_for(g.n * g.oh * g.ow * g.kh * g.kw));
 }
 
 }  // namespace reference

@@ -96,7 +96,7 @@ namespace reference {
 template <typename T>
 void matmul(const MatmulGeometry& g, const T* a, const T* b, T* y) {
     const int64_t rows = g.batch_count() * g.m;
-    const int64_t grain = std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, g.n * g.k));
+    const int64_t grain = grain_for(g.n * g.k);
     parallel_range(
         rows,
         [&](int64_t r0, int64_t r1) {

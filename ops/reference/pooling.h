@@ -49,7 +49,7 @@ template <typename F>
 void for_each_plane(const Pool2dGeometry& g, int64_t work_per_plane, F&& f) {
     parallel_range(
         g.planes(), [&](int64_t p0, int64_t p1) { for (int64_t p = p0; p < p1; ++p) f(p); },
-        std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, work_per_plane)));
+        grain_for(work_per_plane));
 }
 
 // The window of output (oy, ox) clipped to the input: rows [y0, y1), columns [x0, x1).
