@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <fstream>
 #include <unordered_map>
 
 #include <omp.h>
@@ -134,12 +133,6 @@ nlohmann::json compare(double flops, const std::vector<double>& gg_ns, const std
             {"ratio", d / g},                   {"ratio_of_minima", dmin / gmin}};
 }
 
-std::string loadavg() {
-    std::ifstream f("/proc/loadavg");
-    std::string a, b, c;
-    f >> a >> b >> c;
-    return a + " " + b + " " + c;
-}
 
 // The convolution inside a network: x → conv0 (3x3, C→C, blocked output) → conv (the measured
 // one) → relu → fetched, differentiated for both weights. The measured convolution then reads
@@ -265,7 +258,7 @@ nlohmann::json bench_conv(const ConvBenchShape& s, int repeats) {
 
     // Interleaved so drift (frequency, other load) hits both sides alike; the order flips every
     // repeat so neither side always finds the shared inputs in cache.
-    const std::string load_before = loadavg();
+    const std::string load_before = cli::loadavg();
     std::vector<double> gg_f, dnn_f, gg_t, dnn_t;
     auto time_gg_f = [&] { gg_f.push_back(cli::time_ns([&] { forward.run(fwd_feeds); })); };
     auto time_gg_t = [&] { gg_t.push_back(cli::time_ns([&] { training.run(train_feeds); })); };
@@ -304,7 +297,7 @@ nlohmann::json bench_conv(const ConvBenchShape& s, int repeats) {
             {"repeats", repeats},
             {"threads", omp_get_max_threads()},
             {"loadavg_before", load_before},
-            {"loadavg_after", loadavg()},
+            {"loadavg_after", cli::loadavg()},
             {"graphgrad_kernels", kernels},
             {"onednn_kernels", bare.impl},
             {"graphgrad_steps_forward_backward", training.num_steps()},

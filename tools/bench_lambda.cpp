@@ -259,15 +259,6 @@ nlohmann::json measure(const LayerProgram& p, int repeats) {
             {"rss_bytes", (peak_kib - std::min(peak_kib, base_kib)) * 1024}};
 }
 
-std::string loadavg() {
-    std::ifstream f("/proc/loadavg");
-    std::string a, b, c;
-    f >> a >> b >> c;
-    return a + " " + b + " " + c;
-}
-
-std::string human(std::size_t bytes) { return cli::human_bytes(bytes); }
-
 nlohmann::json bench_one(const std::string& layer, int64_t s, const LambdaBenchOptions& o) {
     const LayerProgram p = build(layer, s, o);
     const Analytic a = analytic(layer, s, o);
@@ -290,7 +281,8 @@ nlohmann::json bench_one(const std::string& layer, int64_t s, const LambdaBenchO
         if (st.conversion || st.fast_kernel) continue;
         const OpDef& op = *p.graph->node(st.node).op;
         // Only ops with both kernels can fall back; a plain-loop-only op is never "fast".
-        if (op.has_fast_kernel() && op.reference_kernel && std::find(reference_ops.begin(), reference_ops.end(), op.name) == reference_ops.end())
+        if (op.has_fast_kernel() && op.reference_kernel &&
+            std::find(reference_ops.begin(), reference_ops.end(), op.name) == reference_ops.end())
             reference_ops.push_back(op.name);
     }
 
@@ -322,8 +314,8 @@ nlohmann::json bench_one(const std::string& layer, int64_t s, const LambdaBenchO
     const auto budget = static_cast<std::size_t>(o.budget_fraction * static_cast<double>(available));
     const std::size_t need = train.peak_bytes() + feed_bytes;
     if (need > budget) {
-        row["skipped"] = fmt::format("needs {} > budget {} ({:.3g}% of MemAvailable {})", human(need), human(budget),
-                                     100 * o.budget_fraction, human(available));
+        row["skipped"] = fmt::format("needs {} > budget {} ({:.3g}% of MemAvailable {})", cli::human_bytes(need),
+                                     cli::human_bytes(budget), 100 * o.budget_fraction, cli::human_bytes(available));
         return row;
     }
     nlohmann::json m = in_child([&] { return measure(p, o.repeats); });
@@ -345,7 +337,7 @@ nlohmann::json bench_one(const std::string& layer, int64_t s, const LambdaBenchO
 const std::vector<const char*>& lambda_bench_layers() { return kLayers; }
 
 nlohmann::json bench_lambda(const LambdaBenchOptions& o) {
-    const std::string load_before = loadavg();
+    const std::string load_before = cli::loadavg();
     nlohmann::json rows = nlohmann::json::array();
     for (int64_t s : o.sizes) {
         double conv_ms = 0;
@@ -360,7 +352,7 @@ nlohmann::json bench_lambda(const LambdaBenchOptions& o) {
     }
     return {{"rows", rows},
             {"loadavg_before", load_before},
-            {"loadavg_after", loadavg()},
+            {"loadavg_after", cli::loadavg()},
             {"options",
              {{"sizes", o.sizes},
               {"batch", o.batch},

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdint>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <stdexcept>
@@ -66,6 +67,15 @@ double time_ns(F&& f) {
     f();
     auto t1 = std::chrono::steady_clock::now();
     return static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
+}
+
+// "/proc/loadavg"'s three averages ("0.52 0.61 0.70"), printed next to benchmark timings:
+// on a shared 2-core machine other load explains slow runs.
+inline std::string loadavg() {
+    std::ifstream f("/proc/loadavg");
+    std::string a, b, c;
+    f >> a >> b >> c;
+    return a + " " + b + " " + c;
 }
 
 // 61706 → "61,706": parameter and MAC counts are read by eye.

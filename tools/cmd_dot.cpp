@@ -32,12 +32,9 @@ int run_dot(const DotOptions& o) {
     const models::ModelEntry& entry = find_model_or_usage_error(o.model);
     const Shape chw = o.input.empty() ? entry.default_input : parse_chw(o.input);
     auto p = build_model_program(o.model, o.batch, chw, /*seed=*/1, /*with_grads=*/o.backward);
-    std::vector<Value> fetches{p->logits};
-    if (o.backward) {
-        fetches = {p->loss};
-        fetches.insert(fetches.end(), p->grads.begin(), p->grads.end());
-    }
-    const std::vector<int32_t> nodes = reachable_nodes(*p->graph, fetches);
+    // The loss depends on the logits, so the training fetches reach the forward graph too.
+    const std::vector<int32_t> nodes =
+        reachable_nodes(*p->graph, o.backward ? p->train_fetches() : std::vector<Value>{p->logits});
     if (o.json) {  // the DOT text as a string field, with counts a script can check
         std::ostringstream dot;
         write_dot(*p->graph, nodes, dot);

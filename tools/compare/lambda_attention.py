@@ -23,18 +23,16 @@ import math
 import os
 import statistics
 import sys
-import time
 
 try:
     import torch
-    import torch.nn.functional as F
     from torch import nn
 except ImportError:
     sys.exit("lambda_attention.py: PyTorch is missing; install it with `apt-get install python3-torch "
              "libopenblas0-pthread` and run with /usr/bin/python3")
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train_step import step_peak_bytes  # noqa: E402
+from train_step import saved_activation_bytes, step_peak_bytes, timed_ms  # noqa: E402
 
 LAYERS = ["conv3x3", "attention", "lambda", "lambda_conv"]
 
@@ -116,22 +114,6 @@ def build(layer, a, size):
     return LambdaLayer(a.dim, size, a.k, a.lambda_heads, a.conv_u, a.r)
 
 
-def saved_activation_bytes(net, x, dy):
-    """Bytes of the distinct storages autograd keeps for backward, parameters excluded."""
-    params = {p.data_ptr() for p in net.parameters()}
-    saved = {}
-
-    def pack(t):
-        if t.data_ptr() not in params:
-            saved[t.data_ptr()] = t.storage().nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        y = net(x)
-    del y
-    return sum(saved.values())
-
-
 def estimated_bytes(layer, a, s):
     """A generous guess of one step's peak, to skip sizes that cannot fit: the layer's
     quadratic tensor four times (forward, saved, its gradient, a temporary) plus activations."""
@@ -171,18 +153,12 @@ def bench(layer, a, s):
         x.grad = None
         net(x).backward(dy)
 
-    times = []
-    for r in range(a.warmup + a.repeats):
-        t0 = time.perf_counter()
-        step()
-        t1 = time.perf_counter()
-        if r >= a.warmup:
-            times.append((t1 - t0) * 1e3)
+    times = timed_ms(step, a.warmup, a.repeats)
     row.update({
         "params": sum(p.numel() for p in net.parameters()),
         "ms": statistics.median(times),
         "ms_min": min(times),
-        "activation_bytes": saved_activation_bytes(net, x, dy),
+        "activation_bytes": saved_activation_bytes(net, lambda: net(x)),
         "step_peak_bytes": step_peak_bytes(step),
     })
     return row

@@ -12,8 +12,7 @@
 # chooses the graphgrad binary (default: build/bin/graphgrad).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
-gg="${GG:-$root/${GG_BUILD_DIR:-build}/bin/graphgrad}"
+source "$here/common.sh"
 sizes=8,16,32 batch=8 repeats=5 envs="plain hugetlb passive" json=0
 shared=()  # layer settings both programs take with the same spelling
 while [ $# -gt 0 ]; do
@@ -29,15 +28,8 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-if ! /usr/bin/python3 -c "import torch" 2>/dev/null; then
-    echo "lambda_attention.sh: PyTorch is not installed. Install Debian's build with" >&2
-    echo "    apt-get install -y --no-install-recommends python3-torch libopenblas0-pthread" >&2
-    exit 1
-fi
-if [ ! -x "$gg" ]; then
-    echo "lambda_attention.sh: no graphgrad binary at $gg (build with tools/test.sh, or set GG)" >&2
-    exit 1
-fi
+require_pytorch lambda_attention.sh
+require_graphgrad lambda_attention.sh
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
@@ -46,11 +38,8 @@ common=(--sizes "$sizes" --batch "$batch" --repeats "$repeats" "${shared[@]}")
 "$gg" bench lambda-vs-attention "${common[@]}" --json > "$tmp/gg.json"
 for e in $envs; do
     [ "$json" = 1 ] || echo "== PyTorch ($e)" >&2
-    vars=()
-    [ "$e" != plain ] && vars+=(GLIBC_TUNABLES=glibc.malloc.hugetlb=1)
-    [ "$e" = passive ] && vars+=(OMP_WAIT_POLICY=PASSIVE)
     # glog's "Logging before InitGoogleLogging" noise goes to stderr; keep stdout pure JSON.
-    env "${vars[@]}" /usr/bin/python3 "$here/lambda_attention.py" "${common[@]}" --json > "$tmp/pt_$e.json" 2>/dev/null
+    in_pytorch_env "$e" /usr/bin/python3 "$here/lambda_attention.py" "${common[@]}" --json > "$tmp/pt_$e.json" 2>/dev/null
 done
 
 /usr/bin/python3 - "$tmp" "$json" $envs <<'EOF'

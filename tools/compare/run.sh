@@ -11,8 +11,7 @@
 # GG (or GG_BUILD_DIR) chooses the graphgrad binary (default: build/bin/graphgrad).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
-gg="${GG:-$root/${GG_BUILD_DIR:-build}/bin/graphgrad}"
+source "$here/common.sh"
 batch=64 repeats=20 models="lenet5 resnet20 mobilenet_v1" json=0
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -25,20 +24,13 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-if ! /usr/bin/python3 -c "import torch" 2>/dev/null; then
-    echo "run.sh: PyTorch is not installed. Install Debian's build (CPU, same oneDNN 2.6) with" >&2
-    echo "    apt-get install -y --no-install-recommends python3-torch libopenblas0-pthread" >&2
-    exit 1
-fi
+require_pytorch run.sh
 if ! dpkg-query -W -f='${Status}' libopenblas0-pthread 2>/dev/null | grep -q "install ok installed"; then
     # Without it torch's Linear layers run on the reference BLAS (~6 GFLOP/s): an unfair baseline.
     echo "run.sh: warning: libopenblas0-pthread is missing; PyTorch's matmuls use the reference BLAS." >&2
     echo "    apt-get install -y --no-install-recommends libopenblas0-pthread" >&2
 fi
-if [ ! -x "$gg" ]; then
-    echo "run.sh: no graphgrad binary at $gg (build with tools/test.sh, or set GG)" >&2
-    exit 1
-fi
+require_graphgrad run.sh
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
@@ -47,11 +39,8 @@ for m in $models; do
     "$gg" bench train-step --model "$m" --batch "$batch" --repeats "$repeats" --json > "$tmp/gg_$m.json"
     for e in plain hugetlb passive; do
         [ "$json" = 1 ] || echo "== $m: PyTorch ($e)" >&2
-        envs=()
-        [ "$e" != plain ] && envs+=(GLIBC_TUNABLES=glibc.malloc.hugetlb=1)
-        [ "$e" = passive ] && envs+=(OMP_WAIT_POLICY=PASSIVE)
         # glog's "Logging before InitGoogleLogging" noise goes to stderr; keep stdout pure JSON.
-        env "${envs[@]}" /usr/bin/python3 "$here/train_step.py" --model "$m" --batch "$batch" --repeats "$repeats" \
+        in_pytorch_env "$e" /usr/bin/python3 "$here/train_step.py" --model "$m" --batch "$batch" --repeats "$repeats" \
             --json > "$tmp/pt_${m}_$e.json" 2>/dev/null
     done
 done

@@ -31,8 +31,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import models  # noqa: E402
 
 
-def saved_activation_bytes(net, x, y):
-    """Bytes of the distinct storages autograd keeps for backward, parameters excluded."""
+def saved_activation_bytes(net, forward):
+    """Bytes of the distinct storages autograd keeps for backward while forward() runs,
+    net's parameters excluded."""
     params = {p.data_ptr() for p in net.parameters()}
     saved = {}
 
@@ -42,9 +43,20 @@ def saved_activation_bytes(net, x, y):
         return t
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        loss = F.cross_entropy(net(x), y)
-    del loss
+        out = forward()
+    del out
     return sum(saved.values())
+
+
+def timed_ms(fn, warmup, repeats):
+    """Wall-clock milliseconds of each of `repeats` calls of fn, after `warmup` untimed ones."""
+    times = []
+    for r in range(warmup + repeats):
+        t0 = time.perf_counter()
+        fn()
+        if r >= warmup:
+            times.append((time.perf_counter() - t0) * 1e3)
+    return times
 
 
 def step_peak_bytes(step):
@@ -74,21 +86,10 @@ def bench(name, batch, repeats, warmup, input_chw):
         loss.backward()
         opt.step()
 
-    times = []
-    for r in range(warmup + repeats):
-        t0 = time.perf_counter()
-        step()
-        t1 = time.perf_counter()
-        if r >= warmup:
-            times.append((t1 - t0) * 1e3)
+    times = timed_ms(step, warmup, repeats)
     with torch.no_grad():
         net.eval()
-        infer = []
-        for r in range(warmup + repeats):
-            t0 = time.perf_counter()
-            net(x)
-            if r >= warmup:
-                infer.append((time.perf_counter() - t0) * 1e3)
+        infer = timed_ms(lambda: net(x), warmup, repeats)
         net.train()
     return {
         "model": name,
@@ -100,7 +101,7 @@ def bench(name, batch, repeats, warmup, input_chw):
         "step_ms": statistics.median(times),
         "step_ms_min": min(times),
         "inference_ms": statistics.median(infer),
-        "activation_bytes": saved_activation_bytes(net, x, y),
+        "activation_bytes": saved_activation_bytes(net, lambda: F.cross_entropy(net(x), y)),
         "step_peak_bytes": step_peak_bytes(step),
         "env": {k: os.environ.get(k, "") for k in ("GLIBC_TUNABLES", "OMP_WAIT_POLICY", "OMP_NUM_THREADS")},
         "torch": torch.__version__,
