@@ -56,19 +56,10 @@ Value bottleneck(Value x, int64_t planes, int64_t stride, const std::string& nam
     return relu(h + shortcut);
 }
 
-// torchvision's BasicBlock with an identity shortcut (same width, stride 1).
-Value basic_block(Value x, const std::string& name) {
-    NameScope scope(*x.graph, name);
-    const int64_t c = x.dim(1);
-    Value h = relu(batch_norm(conv(x, c, 3, 1, 1, "conv1", 1, false), "bn1"));
-    h = batch_norm(conv(h, c, 3, 1, 1, "conv2", 1, false), "bn2");
-    return relu(h + x);
-}
-
 template <typename Block>
 Value global_resnet(Value x, int64_t num_classes, Block&& block) {
     Value h = relu(batch_norm(conv(x, kStemWidth, 3, 1, 1, "conv1", 1, false), "bn1"));
-    h = basic_block(h, "layer1.0");
+    h = basic_block(h, kStemWidth, 1, "layer1.0");
     h = block(h, "layer2.0");  // → H/2 (14x14)
     h = block(h, "layer3.0");  // → H/4 (7x7)
     return linear(flatten(global_avg_pool2d(h)), num_classes, "fc");

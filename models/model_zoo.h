@@ -42,6 +42,9 @@ Value vgg(Value x, int64_t num_classes = 10);  // two VGG blocks (32, 64) and a 
 // CIFAR-style ResNet (He et al. 2016, §4.2), depth = 6n + 2, BasicBlocks with 1x1 conv + BN
 // projection shortcuts where the shape changes (option B); torchvision names.
 Value resnet(Value x, int64_t depth = 20, int64_t num_classes = 10, int64_t width = 16);
+// torchvision's BasicBlock: two 3x3 conv + BN (ReLU between), plus the identity or, where the
+// shape changes, a 1x1 conv + BN shortcut ("<name>.downsample.0/.1"), then ReLU.
+Value basic_block(Value x, int64_t channels, int64_t stride, const std::string& name);
 // MobileNet v1: width multiplier α scales every layer's channels; the resolution multiplier ρ
 // is the input size (global average pooling accepts any H, W). Stage list reduced for 28x28.
 Value mobilenet_v1(Value x, int64_t num_classes = 10, double alpha = 1.0);

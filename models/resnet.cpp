@@ -17,8 +17,6 @@
 
 namespace gg::models {
 
-namespace {
-
 // torchvision's BasicBlock: relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)).
 Value basic_block(Value x, int64_t channels, int64_t stride, const std::string& name) {
     NameScope scope(*x.graph, name);
@@ -32,8 +30,6 @@ Value basic_block(Value x, int64_t channels, int64_t stride, const std::string& 
     }
     return relu(h + shortcut);
 }
-
-}  // namespace
 
 Value resnet(Value x, int64_t depth, int64_t num_classes, int64_t width) {
     if (depth < 8 || (depth - 2) % 6 != 0)
