@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "ops/dnn/context.h"
+#include "ops/dnn/conv_rows.h"
 #include "ops/dnn/layout.h"
 #include "ops/kernel_util.h"
 
@@ -224,6 +225,12 @@ std::optional<Plan> choose_plan(const Context& ctx, const ConvGeometry& g, ConvP
     return plain ? plain : blocked;
 }
 
+// Large windows oneDNN only has im2col + GEMM for run on the width-unfolding kernel
+// (conv_rows.h); an explicit GG_CONV_LAYOUT keeps oneDNN, for measurements.
+bool use_rows(const ConvGeometry& g, const std::optional<Plan>& plan, ConvLayout layout) {
+    return layout == ConvLayout::Auto && rows_conv_preferred(g, plan ? plan->impl : std::string());
+}
+
 class ConvKernel final : public Kernel {
 public:
     // bias_input >= 0: add that input per channel of output 0 after the primitive
@@ -348,6 +355,7 @@ std::unique_ptr<Kernel> make_conv_kernel(KernelResources& resources, const ConvG
                                          bool training, ConvLayout layout) {
     Context& ctx = resources.get<Context>();
     std::optional<Plan> plan = choose_plan(ctx, g, pass, training, layout);
+    if (use_rows(g, plan, layout)) return make_rows_conv_kernel(g, pass);
     if (!plan) return nullptr;
     const bool post_bias = pass == ConvPass::BackwardData && g.bias;
     return std::make_unique<ConvKernel>(ctx, std::move(*plan), post_bias ? 2 : -1, g.n * g.c, g.c, g.h * g.w);
@@ -363,6 +371,7 @@ std::unique_ptr<Kernel> make_conv_kernel(const KernelContext& c, const ConvGeome
     io.output_free = !post_bias && c.output_layouts && !c.output_layout_free.empty() && c.output_layout_free[0] &&
                      !c.output_consumers_layout_aware.empty() && c.output_consumers_layout_aware[0];
     std::optional<Plan> plan = choose_plan(ctx, g, pass, c.training, layout, io);
+    if (!io.any_opaque() && use_rows(g, plan, layout)) return make_rows_conv_kernel(g, pass);
     if (!plan) return nullptr;
     for (const ArgSpec& a : plan->args)
         if (a.output && a.index == 0 && a.user != plain_output_md(g, pass))
@@ -373,6 +382,7 @@ std::unique_ptr<Kernel> make_conv_kernel(const KernelContext& c, const ConvGeome
 std::string describe_conv_kernel(const ConvGeometry& g, ConvPass pass, bool training, ConvLayout layout) {
     Context ctx;
     std::optional<Plan> plan = choose_plan(ctx, g, pass, training, layout);
+    if (use_rows(g, plan, layout)) return "rows:sgemm (plain)";
     if (!plan) return {};
     std::string reordered;
     for (const ArgSpec& a : plan->args)

@@ -1,0 +1,130 @@
+// The width-unfolding convolution kernel (ops/dnn/conv_rows.h) against the reference loops:
+// all three passes, with padding larger than the image, asymmetric padding, horizontal stride
+// and dilation, bias, and fewer images than threads; and a compiled graph that picks it for
+// the lambda convolution's 23x23 window.
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <memory>
+#include <vector>
+
+#include "ops/dnn/conv.h"
+#include "ops/dnn/conv_rows.h"
+#include "ops/ops.h"
+#include "ops/reference/conv.h"
+#include "test_support.h"
+
+using namespace gg;
+
+namespace {
+
+using testing::max_relative_difference;
+using testing::uniform_tensor;
+
+ConvGeometry geometry(int64_t n, int64_t c, int64_t o, int64_t h, int64_t w, int64_t kh, int64_t kw,
+                      std::array<int64_t, 4> pad, int64_t sw = 1, int64_t dw = 1, bool bias = false) {
+    ConvGeometry g;
+    g.n = n, g.c = c, g.o = o, g.h = h, g.w = w, g.kh = kh, g.kw = kw;
+    g.pad_top = pad[0], g.pad_bottom = pad[1], g.pad_left = pad[2], g.pad_right = pad[3];
+    g.stride_w = sw, g.dil_w = dw, g.bias = bias;
+    g.oh = h + pad[0] + pad[1] - kh + 1;
+    g.ow = (w + pad[2] + pad[3] - dw * (kw - 1) - 1) / sw + 1;
+    return g;
+}
+
+std::vector<float> values(const Shape& s, uint64_t seed) {
+    Tensor t = uniform_tensor(s, seed);
+    const float* p = t.data<float>();
+    return {p, p + t.numel()};
+}
+
+// Runs the rows kernel of `pass` on inputs `in` into an output of `out_elems` floats.
+std::vector<float> run_rows(const ConvGeometry& g, dnn::ConvPass pass, const std::vector<const float*>& in,
+                            std::size_t out_elems) {
+    auto k = dnn::make_rows_conv_kernel(g, pass);
+    REQUIRE(k);
+    std::vector<float> out(out_elems, 123.0f);  // garbage the kernel must overwrite
+    void* scratch = std::aligned_alloc(64, (k->scratch_bytes() + 63) / 64 * 64 + 64);
+    std::vector<const void*> inputs(in.begin(), in.end());
+    void* outputs[] = {out.data()};
+    k->run({inputs.data(), outputs, scratch, 0});
+    std::free(scratch);
+    return out;
+}
+
+double max_diff(const std::vector<float>& a, const std::vector<float>& b) {
+    double m = 0, scale = 1e-6;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        m = std::max(m, static_cast<double>(std::abs(a[i] - b[i])));
+        scale = std::max(scale, static_cast<double>(std::abs(b[i])));
+    }
+    return m / scale;
+}
+
+void check_all_passes(const ConvGeometry& g) {
+    const auto x = values(g.x_shape(), 1), w = values(g.w_shape(), 2), dy = values(g.y_shape(), 3);
+    const auto b = values({std::max(g.o, g.c)}, 4);
+    std::vector<float> ref_y(dy.size()), ref_dx(x.size()), ref_dw(w.size());
+    reference::conv2d_forward(g, x.data(), w.data(), g.bias ? b.data() : nullptr, ref_y.data());
+    reference::conv2d_backward_data(g, dy.data(), w.data(), g.bias ? b.data() : nullptr, ref_dx.data());
+    reference::conv2d_backward_weights(g, x.data(), dy.data(), ref_dw.data());
+
+    CHECK(max_diff(run_rows(g, dnn::ConvPass::Forward, {x.data(), w.data(), b.data()}, dy.size()), ref_y) < 1e-5);
+    CHECK(max_diff(run_rows(g, dnn::ConvPass::BackwardData, {dy.data(), w.data(), b.data()}, x.size()), ref_dx) <
+          1e-5);
+    CHECK(max_diff(run_rows(g, dnn::ConvPass::BackwardWeights, {x.data(), dy.data()}, w.size()), ref_dw) < 1e-5);
+}
+
+}  // namespace
+
+TEST_CASE("rows convolution kernel equals the reference loops", "[conv][rows]") {
+    SECTION("lambda convolution window, padding wider than the image") {
+        check_all_passes(geometry(6, 4, 16, 8, 8, 23, 23, {11, 11, 11, 11}));
+    }
+    SECTION("the same window on a larger image") { check_all_passes(geometry(3, 4, 16, 16, 16, 23, 23, {11, 11, 11, 11})); }
+    SECTION("asymmetric padding, rectangular window and image") {
+        check_all_passes(geometry(4, 3, 5, 9, 13, 7, 9, {2, 5, 0, 6}));
+    }
+    SECTION("horizontal stride and dilation, with bias") {
+        check_all_passes(geometry(5, 2, 6, 10, 17, 7, 7, {3, 3, 4, 1}, 2, 2, true));
+    }
+    SECTION("a single image (sgemm threads itself)") { check_all_passes(geometry(1, 4, 8, 12, 12, 9, 9, {4, 4, 4, 4})); }
+}
+
+TEST_CASE("rows convolution is chosen only where oneDNN has no direct kernel for a large window", "[conv][rows]") {
+    const ConvGeometry lambda = geometry(128, 4, 16, 16, 16, 23, 23, {11, 11, 11, 11});
+    CHECK(dnn::rows_conv_preferred(lambda, "x64:gemm:jit"));
+    CHECK_FALSE(dnn::rows_conv_preferred(lambda, "jit:avx512_core"));
+    CHECK_FALSE(dnn::rows_conv_preferred(geometry(8, 16, 16, 16, 16, 3, 3, {1, 1, 1, 1}), "x64:gemm:jit"));
+    ConvGeometry strided = lambda;
+    strided.stride_h = 2;
+    CHECK_FALSE(dnn::rows_conv_supported(strided));
+    ConvGeometry grouped = lambda;
+    grouped.groups = 4;
+    CHECK_FALSE(dnn::rows_conv_supported(grouped));
+    // oneDNN 2.6 runs both backward passes of this window as im2col + GEMM.
+    CHECK(dnn::describe_conv_kernel(lambda, dnn::ConvPass::BackwardWeights, true, dnn::ConvLayout::Auto) ==
+          "rows:sgemm (plain)");
+}
+
+TEST_CASE("a compiled 23x23 convolution runs on the rows kernel and matches the reference", "[conv][rows]") {
+    Graph g;
+    Value x = g.input("x", {4, 4, 10, 10});
+    Value w = g.input("w", {16, 4, 23, 23});
+    Conv2dOptions o;
+    o.padding = pad_all(11);
+    Value y = conv2d(x, w, std::nullopt, o);
+    Value loss = mean(y * y);
+    auto grads = grad(loss, {x, w});
+    std::vector<Value> fetches{y, grads[0], grads[1]};
+    CompiledGraph fast = compile(g, fetches);
+    CompileOptions ref_options;
+    ref_options.reference_kernels = true;
+    CompiledGraph ref = compile(g, fetches, ref_options);
+    Feeds feeds{{x, uniform_tensor(x.shape(), 5)}, {w, uniform_tensor(w.shape(), 6)}};
+    auto a = fast.run(feeds), b = ref.run(feeds);
+    for (std::size_t i = 0; i < fetches.size(); ++i) {
+        INFO("fetch " << i);
+        CHECK(max_relative_difference(a[i], b[i]) < 1e-4);
+    }
+}
