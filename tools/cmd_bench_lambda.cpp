@@ -83,9 +83,10 @@ void print_table(const nlohmann::json& result, const LambdaBenchOptions& o) {
                    result.value("loadavg_before", ""), result.value("loadavg_after", ""));
     fmt::print("\nparams and fwd MACs: analytic (tools/bench_lambda.cpp); f+b ms: one run() of forward + the gradients of "
                "<y, dy> for x and every parameter; ×conv: against the 3x3 conv at the same size, this run.\n"
-               "infer pk / train pk: the planner's arena for y alone / for the training program. RSS: peak RSS increase "
-               "of a forked child compiling and running the training program; ÷plan: RSS / (train pk + the fed x "
-               "and dy), 1 ± 0.15 is the target.\n"
+               "infer pk / train pk: the planner's arena for y alone / for the training program. RSS: peak increase of "
+               "anonymous memory (RSS less mapped library code) over the timed steps of a forked child that compiled "
+               "and ran the training program (--json rss_total_bytes: all of VmHWM, code and first step included); "
+               "÷plan: RSS / (train pk + the fed x and dy), 1 ± 0.15 is the target.\n"
                "paper: the tensors of the paper's space complexity — attention maps b·h·n·m·4 B; lambda E "
                "(k·n·m·u) + λp (b·n·k·v); lambda conv λp (b·n·k·v) — planned: the planner's buffers holding them "
                "(forward copies included); ratio = planned / paper.\n");

@@ -10,6 +10,12 @@
 
 namespace gg::dnn {
 
+// oneDNN generates its sgemm kernels (about 7 MiB of code, shared by the process) on the first
+// GEMM call. Kernels run no code generation in run() (graph/kernel.h), so every factory that
+// may reach oneDNN's GEMM calls this once first; the program's compile() then pays for it and
+// the first step's time and RSS are the steady state's. Idempotent and thread-safe.
+void warm_gemm_code();
+
 class Context {
 public:
     Context();  // CPU engine 0 and an in-order stream on it

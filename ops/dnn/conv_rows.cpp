@@ -7,6 +7,8 @@
 #include <dnnl.hpp>
 #include <omp.h>
 
+#include "ops/dnn/context.h"
+
 namespace gg::dnn {
 
 namespace {
@@ -28,6 +30,7 @@ public:
                                        (pass == ConvPass::BackwardWeights ? weights_bytes() : 0);
         scratch_ = weights_bytes() + per_thread * static_cast<std::size_t>(outer_threads_);
         per_thread_ = per_thread;
+        warm_gemm_code();
     }
 
     std::size_t scratch_bytes() const override { return scratch_; }
