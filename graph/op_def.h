@@ -76,6 +76,16 @@ struct SampleInput {
     std::optional<Tensor> data;      // explicit values (indices, labels, distinct maxima)
 };
 
+// A floating sample input of this shape, drawn from `domain`.
+inline SampleInput floating(Shape shape, Domain domain = Domain::AllReals) {
+    return SampleInput{TensorDesc{std::move(shape), DType::F64}, domain, std::nullopt};
+}
+// A sample input with these exact values (its dtype is the tensor's).
+inline SampleInput given(Tensor values) {
+    TensorDesc d = values.desc();
+    return SampleInput{std::move(d), Domain::AllReals, std::move(values)};
+}
+
 struct OpSample {
     std::string label;
     std::vector<SampleInput> inputs;

@@ -8,17 +8,18 @@ namespace gg {
 
 namespace {
 
-SampleInput in(Shape s) { return SampleInput{TensorDesc{std::move(s), DType::F64}, Domain::AllReals, std::nullopt}; }
 
 OpSample with_bias(std::string label, Shape x, Shape w, Shape b, Conv2dOptions o) {
-    return OpSample{std::move(label), {in(std::move(x)), in(std::move(w)), in(std::move(b))}, o, true};
+    return OpSample{std::move(label), {floating(std::move(x)), floating(std::move(w)), floating(std::move(b))}, o,
+                    true};
 }
 OpSample no_bias(std::string label, Shape x, Shape w, Conv2dOptions o) {
-    return OpSample{std::move(label), {in(std::move(x)), in(std::move(w))}, o, true};
+    return OpSample{std::move(label), {floating(std::move(x)), floating(std::move(w))}, o, true};
 }
 // Backward ops: two operands and the result's shape.
 OpSample backward(std::string label, Shape a, Shape b, Shape result, Conv2dOptions o) {
-    return OpSample{std::move(label), {in(std::move(a)), in(std::move(b))}, ConvBackwardAttrs{o, std::move(result)}, true};
+    return OpSample{std::move(label), {floating(std::move(a)), floating(std::move(b))},
+                    ConvBackwardAttrs{o, std::move(result)}, true};
 }
 
 using D = TensorDesc;

@@ -57,8 +57,6 @@ std::unique_ptr<Kernel> where_kernel(const KernelContext& c) {
     });
 }
 
-SampleInput given(const Tensor& t) { return SampleInput{TensorDesc{t.shape(), t.dtype()}, Domain::AllReals, t}; }
-SampleInput floating(const Shape& s) { return SampleInput{TensorDesc{s, DType::F64}, Domain::AllReals, std::nullopt}; }
 
 }  // namespace
 

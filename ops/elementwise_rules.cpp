@@ -50,10 +50,9 @@ const std::vector<std::pair<const char*, Shape>>& sample_shapes() {
     return shapes;
 }
 
-SampleInput floating(const Shape& s, Domain d) { return SampleInput{TensorDesc{s, DType::F64}, d, std::nullopt}; }
 
 SampleInput given(const std::vector<double>& v, const Shape& s) {
-    return SampleInput{TensorDesc{s, DType::F64}, Domain::AllReals, Tensor::from_vector<double>(v, s)};
+    return given(Tensor::from_vector<double>(v, s));
 }
 
 }  // namespace

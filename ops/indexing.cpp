@@ -288,10 +288,9 @@ Tensor indices(const Shape& s, int64_t size) {
     return Tensor::from_vector<int64_t>(v, s);
 }
 
-SampleInput f64_in(Shape s) { return SampleInput{TensorDesc{std::move(s), DType::F64}, Domain::AllReals, std::nullopt}; }
 SampleInput idx_in(Shape s, int64_t size) {
     Tensor t = indices(s, size);
-    return SampleInput{t.desc(), Domain::AllReals, t};
+    return given(t);
 }
 
 using D = TensorDesc;
@@ -334,10 +333,10 @@ void register_indexing_ops(OpRegistry& r) {
         })
         .samples([] {
             return std::vector<OpSample>{
-                {"2d axis 1", {f64_in({3, 4}), idx_in({3, 2}, 4)}, AxisAttrs{1}, true},
-                {"2d axis 0", {f64_in({3, 4}), idx_in({2, 4}, 3)}, AxisAttrs{0}, true},
-                {"3d repeats along the axis", {f64_in({2, 3, 4}), idx_in({2, 5, 4}, 3)}, AxisAttrs{1}, true},
-                {"index smaller off the axis", {f64_in({3, 4, 5}), idx_in({2, 3, 2}, 5)}, AxisAttrs{-1}, true},
+                {"2d axis 1", {floating({3, 4}), idx_in({3, 2}, 4)}, AxisAttrs{1}, true},
+                {"2d axis 0", {floating({3, 4}), idx_in({2, 4}, 3)}, AxisAttrs{0}, true},
+                {"3d repeats along the axis", {floating({2, 3, 4}), idx_in({2, 5, 4}, 3)}, AxisAttrs{1}, true},
+                {"index smaller off the axis", {floating({3, 4, 5}), idx_in({2, 3, 2}, 5)}, AxisAttrs{-1}, true},
             };
         })
         .error_samples([] {
@@ -360,9 +359,10 @@ void register_indexing_ops(OpRegistry& r) {
         })
         .samples([] {
             return std::vector<OpSample>{
-                {"2d axis 1 with repeats", {f64_in({3, 6}), idx_in({3, 6}, 4)}, ScatterAttrs{{3, 4}, 1}, true},
-                {"2d axis 0", {f64_in({2, 4}), idx_in({2, 4}, 3)}, ScatterAttrs{{3, 4}, 0}, true},
-                {"3d smaller off the axis", {f64_in({2, 3, 2}), idx_in({2, 3, 2}, 5)}, ScatterAttrs{{3, 4, 5}, -1}, true},
+                {"2d axis 1 with repeats", {floating({3, 6}), idx_in({3, 6}, 4)}, ScatterAttrs{{3, 4}, 1}, true},
+                {"2d axis 0", {floating({2, 4}), idx_in({2, 4}, 3)}, ScatterAttrs{{3, 4}, 0}, true},
+                {"3d smaller off the axis", {floating({2, 3, 2}), idx_in({2, 3, 2}, 5)}, ScatterAttrs{{3, 4, 5}, -1},
+                 true},
             };
         })
         .error_samples([] {
@@ -386,9 +386,9 @@ void register_indexing_ops(OpRegistry& r) {
         })
         .samples([] {
             return std::vector<OpSample>{
-                {"embedding-like axis 0", {f64_in({6, 4}), idx_in({2, 5}, 6)}, AxisAttrs{0}, true},
-                {"axis 1 with repeats", {f64_in({2, 3, 4}), idx_in({5}, 3)}, AxisAttrs{1}, true},
-                {"scalar index", {f64_in({3, 4}), idx_in({}, 4)}, AxisAttrs{-1}, true},
+                {"embedding-like axis 0", {floating({6, 4}), idx_in({2, 5}, 6)}, AxisAttrs{0}, true},
+                {"axis 1 with repeats", {floating({2, 3, 4}), idx_in({5}, 3)}, AxisAttrs{1}, true},
+                {"scalar index", {floating({3, 4}), idx_in({}, 4)}, AxisAttrs{-1}, true},
             };
         })
         .error_samples([] {
@@ -409,9 +409,9 @@ void register_indexing_ops(OpRegistry& r) {
         })
         .samples([] {
             return std::vector<OpSample>{
-                {"embedding gradient", {f64_in({2, 5, 4}), idx_in({2, 5}, 6)}, ScatterAttrs{{6, 4}, 0}, true},
-                {"axis 1 with repeats", {f64_in({2, 5, 4}), idx_in({5}, 3)}, ScatterAttrs{{2, 3, 4}, 1}, true},
-                {"scalar index", {f64_in({3}), idx_in({}, 4)}, ScatterAttrs{{3, 4}, -1}, true},
+                {"embedding gradient", {floating({2, 5, 4}), idx_in({2, 5}, 6)}, ScatterAttrs{{6, 4}, 0}, true},
+                {"axis 1 with repeats", {floating({2, 5, 4}), idx_in({5}, 3)}, ScatterAttrs{{2, 3, 4}, 1}, true},
+                {"scalar index", {floating({3}), idx_in({}, 4)}, ScatterAttrs{{3, 4}, -1}, true},
             };
         })
         .error_samples([] {

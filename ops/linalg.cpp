@@ -110,8 +110,8 @@ InputGrads matmul_gradient(GradContext& g) {
 }
 
 OpSample mm(std::string label, Shape a, Shape b, bool ta = false, bool tb = false) {
-    auto in = [](Shape s) { return SampleInput{TensorDesc{std::move(s), DType::F64}, Domain::AllReals, std::nullopt}; };
-    return OpSample{std::move(label), {in(std::move(a)), in(std::move(b))}, MatmulAttrs{ta, tb}, true};
+    return OpSample{std::move(label), {floating(std::move(a)), floating(std::move(b))},
+                    MatmulAttrs{ta, tb}, true};
 }
 
 std::vector<OpSample> matmul_samples() {

@@ -112,19 +112,18 @@ InputGrads cross_entropy_gradient(GradContext& g) {
 
 SampleInput labels_input(std::vector<int64_t> v) {
     const auto n = static_cast<int64_t>(v.size());
-    return SampleInput{TensorDesc{{n}, DType::I64}, Domain::AllReals, Tensor::from_vector<int64_t>(v, {n})};
+    return given(Tensor::from_vector<int64_t>(v, {n}));
 }
 
-SampleInput logits_input(Shape s) { return SampleInput{TensorDesc{std::move(s), DType::F64}, Domain::AllReals, std::nullopt}; }
 
 std::vector<OpSample> cross_entropy_samples() {
     std::vector<double> big(12);
     for (std::size_t i = 0; i < big.size(); ++i) big[i] = 30.0 * std::sin(2.3 * static_cast<double>(i) + 0.5);
     SampleInput large{TensorDesc{{3, 4}, DType::F64}, Domain::AllReals, Tensor::from_vector<double>(big, {3, 4})};
     return {
-        {"plain", {logits_input({4, 5}), labels_input({2, 0, 4, 1})}, CrossEntropyAttrs{0.0}, true},
-        {"smoothing_0.1", {logits_input({4, 5}), labels_input({3, 3, 0, 4})}, CrossEntropyAttrs{0.1}, true},
-        {"single_row", {logits_input({1, 3}), labels_input({1})}, CrossEntropyAttrs{0.0}, true},
+        {"plain", {floating({4, 5}), labels_input({2, 0, 4, 1})}, CrossEntropyAttrs{0.0}, true},
+        {"smoothing_0.1", {floating({4, 5}), labels_input({3, 3, 0, 4})}, CrossEntropyAttrs{0.1}, true},
+        {"single_row", {floating({1, 3}), labels_input({1})}, CrossEntropyAttrs{0.0}, true},
         {"large_logits", {large, labels_input({0, 3, 2})}, CrossEntropyAttrs{0.1}, true},
     };
 }
@@ -246,8 +245,8 @@ void register_loss_ops(OpRegistry& r) {
         .not_differentiable("its gradient is zero by definition: it marks its input as a constant")
         .samples([] {
             return std::vector<OpSample>{
-                {"2d", {logits_input({3, 4})}, std::any{}, false},
-                {"scalar", {logits_input({})}, std::any{}, false},
+                {"2d", {floating({3, 4})}, std::any{}, false},
+                {"scalar", {floating({})}, std::any{}, false},
                 {"labels", {labels_input({3, 1, 2})}, std::any{}, false},
             };
         })

@@ -360,9 +360,6 @@ InputGrads layer_norm_gradient(GradContext& g) {
 }
 
 // ---- samples --------------------------------------------------------------------------------
-SampleInput f64_in(Shape s, Domain d = Domain::AllReals) {
-    return SampleInput{TensorDesc{std::move(s), DType::F64}, d, std::nullopt};
-}
 
 const std::vector<Shape> kBatchShapes = {{4, 3}, {2, 3, 2, 2}, {3, 2, 5}, {2, 2, 2, 1, 3}};
 
@@ -372,8 +369,8 @@ std::vector<OpSample> batch_norm_samples() {
         const Shape c{x[1]};
         Tensor counter = Tensor::zeros({}, DType::I64);
         out.push_back(OpSample{shape_str(x),
-                               {f64_in(x), f64_in(c), f64_in(c), f64_in(c), f64_in(c, Domain::Positive),
-                                SampleInput{counter.desc(), Domain::AllReals, counter}},
+                               {floating(x), floating(c), floating(c), floating(c), floating(c, Domain::Positive),
+                                given(counter)},
                                BatchNormAttrs{0.1, x.size() == 3 ? 1e-3 : 1e-5}, true});
     }
     return out;
@@ -384,7 +381,7 @@ std::vector<OpSample> batch_norm_backward_samples() {
     for (const Shape& x : kBatchShapes) {
         const Shape c{x[1]};
         out.push_back(OpSample{shape_str(x),
-                               {f64_in(x), f64_in(x), f64_in(c), f64_in(c), f64_in(c, Domain::Positive)},
+                               {floating(x), floating(x), floating(c), floating(c), floating(c, Domain::Positive)},
                                BatchNormAttrs{0.1, 1e-5}, true});
     }
     return out;
@@ -502,10 +499,10 @@ void register_normalization_ops(OpRegistry& r) {
         .gradient(layer_norm_gradient)  // dx = s·(dy − ⟨dy⟩ − y·⟨dy·y⟩) (+ terms through mean, invstd)
         .samples([] {
             return std::vector<OpSample>{
-                {"rows", {f64_in({3, 5})}, LayerNormAttrs{1, 1e-5}, true},
-                {"last two dims", {f64_in({2, 3, 4})}, LayerNormAttrs{2, 1e-5}, true},
-                {"last dim of rank 3", {f64_in({2, 3, 4})}, LayerNormAttrs{1, 1e-3}, true},
-                {"rank 1", {f64_in({6})}, LayerNormAttrs{1, 1e-5}, true},
+                {"rows", {floating({3, 5})}, LayerNormAttrs{1, 1e-5}, true},
+                {"last two dims", {floating({2, 3, 4})}, LayerNormAttrs{2, 1e-5}, true},
+                {"last dim of rank 3", {floating({2, 3, 4})}, LayerNormAttrs{1, 1e-3}, true},
+                {"rank 1", {floating({6})}, LayerNormAttrs{1, 1e-5}, true},
             };
         })
         .error_samples([] {

@@ -257,7 +257,6 @@ std::vector<PadCase> pad_cases() {
     };
 }
 
-SampleInput f64(Shape s) { return SampleInput{TensorDesc{std::move(s), DType::F64}, Domain::AllReals, std::nullopt}; }
 TensorDesc f64d(Shape s) { return TensorDesc{std::move(s), DType::F64}; }
 
 }  // namespace
@@ -289,7 +288,7 @@ void register_pad_ops(OpRegistry& r) {
         })
         .samples([] {
             std::vector<OpSample> out;
-            for (const auto& c : pad_cases()) out.push_back(OpSample{c.label, {f64(c.shape)}, c.attrs});
+            for (const auto& c : pad_cases()) out.push_back(OpSample{c.label, {floating(c.shape)}, c.attrs});
             return out;
         })
         .error_samples([] {
@@ -324,7 +323,8 @@ void register_pad_ops(OpRegistry& r) {
         .samples([] {
             std::vector<OpSample> out;
             for (const auto& c : pad_cases())
-                out.push_back(OpSample{c.label, {f64(padded_shape(c.attrs, c.shape))}, PadGradAttrs{c.shape, c.attrs}});
+                out.push_back(
+                    OpSample{c.label, {floating(padded_shape(c.attrs, c.shape))}, PadGradAttrs{c.shape, c.attrs}});
             return out;
         })
         .error_samples([] {

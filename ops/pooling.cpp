@@ -216,10 +216,6 @@ Tensor distinct_values(const Shape& s) {
     return Tensor::from_vector<double>(v, s);
 }
 
-SampleInput f64_in(Shape s, std::optional<Tensor> data = std::nullopt) {
-    return SampleInput{TensorDesc{std::move(s), DType::F64}, Domain::AllReals, std::move(data)};
-}
-
 Pool2dOptions opts(std::array<int64_t, 2> k, std::array<int64_t, 2> s, std::array<int64_t, 4> p = {0, 0, 0, 0},
                    bool include_pad = true) {
     return Pool2dOptions{k, s, p, include_pad};
@@ -244,7 +240,7 @@ std::vector<PoolCase> pool_cases() {
 
 std::vector<OpSample> max_pool_samples() {
     std::vector<OpSample> out;
-    for (auto& c : pool_cases()) out.push_back(OpSample{c.label, {f64_in(c.x, distinct_values(c.x))}, c.o, true});
+    for (auto& c : pool_cases()) out.push_back(OpSample{c.label, {given(distinct_values(c.x))}, c.o, true});
     return out;
 }
 
@@ -256,7 +252,7 @@ std::vector<OpSample> max_pool_backward_samples() {
         Tensor x = distinct_values(c.x), y(TensorDesc{{geo.n, geo.c, geo.oh, geo.ow}, DType::F64});
         Tensor idx(TensorDesc{y.shape(), DType::I64});
         reference::max_pool2d<double>(geo, x.data<double>(), y.data<double>(), idx.data<int64_t>());
-        out.push_back(OpSample{c.label, {f64_in(y.shape()), SampleInput{idx.desc(), Domain::AllReals, idx}},
+        out.push_back(OpSample{c.label, {floating(y.shape()), given(idx)},
                                PoolBackwardAttrs{c.o, c.x}, true});
     }
     return out;
@@ -265,10 +261,10 @@ std::vector<OpSample> max_pool_backward_samples() {
 std::vector<OpSample> avg_pool_samples() {
     std::vector<OpSample> out;
     for (auto& c : pool_cases()) {
-        out.push_back(OpSample{c.label, {f64_in(c.x)}, c.o, true});
+        out.push_back(OpSample{c.label, {floating(c.x)}, c.o, true});
         Pool2dOptions ex = c.o;
         ex.count_include_pad = false;
-        out.push_back(OpSample{c.label + " exclude pad", {f64_in(c.x)}, ex, true});
+        out.push_back(OpSample{c.label + " exclude pad", {floating(c.x)}, ex, true});
     }
     return out;
 }
@@ -279,7 +275,7 @@ std::vector<OpSample> avg_pool_backward_samples() {
         for (bool include : {true, false}) {
             Pool2dOptions o = c.o;
             o.count_include_pad = include;
-            out.push_back(OpSample{c.label + (include ? "" : " exclude pad"), {f64_in(pooled_shape(o, c.x))},
+            out.push_back(OpSample{c.label + (include ? "" : " exclude pad"), {floating(pooled_shape(o, c.x))},
                                    PoolBackwardAttrs{o, c.x}, true});
         }
     return out;
@@ -403,9 +399,9 @@ void register_pooling_ops(OpRegistry& r) {
         })
         .samples([] {
             return std::vector<OpSample>{
-                {"scale 2", {f64_in({2, 3, 3, 4})}, UpsampleAttrs{2}, true},
-                {"scale 3", {f64_in({1, 2, 2, 3})}, UpsampleAttrs{3}, true},
-                {"scale 1", {f64_in({1, 2, 2, 2})}, UpsampleAttrs{1}, true},
+                {"scale 2", {floating({2, 3, 3, 4})}, UpsampleAttrs{2}, true},
+                {"scale 3", {floating({1, 2, 2, 3})}, UpsampleAttrs{3}, true},
+                {"scale 1", {floating({1, 2, 2, 2})}, UpsampleAttrs{1}, true},
             };
         })
         .error_samples([] {

@@ -81,7 +81,6 @@ std::unique_ptr<Kernel> dropout_kernel(const KernelContext& c) {
     });
 }
 
-SampleInput f64_in(Shape s) { return SampleInput{TensorDesc{std::move(s), DType::F64}, Domain::AllReals, std::nullopt}; }
 
 }  // namespace
 
@@ -102,10 +101,10 @@ void register_random_ops(OpRegistry& r) {
         })
         .samples([] {
             return std::vector<OpSample>{
-                {"p 0.5", {f64_in({4, 5})}, DropoutAttrs{0.5, 0}, true},
-                {"p 0.2 rank 3", {f64_in({2, 3, 4})}, DropoutAttrs{0.2, 3}, true},
-                {"p 0 keeps everything", {f64_in({6})}, DropoutAttrs{0.0, 0}, true},
-                {"p 1 drops everything", {f64_in({2, 3})}, DropoutAttrs{1.0, 0}, true},
+                {"p 0.5", {floating({4, 5})}, DropoutAttrs{0.5, 0}, true},
+                {"p 0.2 rank 3", {floating({2, 3, 4})}, DropoutAttrs{0.2, 3}, true},
+                {"p 0 keeps everything", {floating({6})}, DropoutAttrs{0.0, 0}, true},
+                {"p 1 drops everything", {floating({2, 3})}, DropoutAttrs{1.0, 0}, true},
             };
         })
         .error_samples([] {

@@ -239,16 +239,15 @@ KernelFactory concat_kernel() {
 }
 
 // ---- samples ------------------------------------------------------------------------------
-SampleInput f64(Shape s) { return SampleInput{TensorDesc{std::move(s), DType::F64}, Domain::AllReals, std::nullopt}; }
 TensorDesc f64d(Shape s) { return TensorDesc{std::move(s), DType::F64}; }
 
 std::vector<OpSample> slice_samples() {
     return {
-        {"1d step 1", {f64({6})}, SliceAttrs{{1}, {5}, {1}}},
-        {"2d steps 2", {f64({5, 6})}, SliceAttrs{{0, 1}, {5, 6}, {2, 2}}},
-        {"2d negative start and end", {f64({4, 5})}, SliceAttrs{{-3, 0}, {4, -1}, {1, 3}}},
-        {"3d mixed, end clamps", {f64({3, 4, 5})}, SliceAttrs{{1, -4, 0}, {3, 100, 5}, {1, 2, 2}}},
-        {"4d default steps", {f64({2, 3, 2, 4})}, SliceAttrs{{0, 1, 0, 1}, {2, 3, 1, 3}, {}}},
+        {"1d step 1", {floating({6})}, SliceAttrs{{1}, {5}, {1}}},
+        {"2d steps 2", {floating({5, 6})}, SliceAttrs{{0, 1}, {5, 6}, {2, 2}}},
+        {"2d negative start and end", {floating({4, 5})}, SliceAttrs{{-3, 0}, {4, -1}, {1, 3}}},
+        {"3d mixed, end clamps", {floating({3, 4, 5})}, SliceAttrs{{1, -4, 0}, {3, 100, 5}, {1, 2, 2}}},
+        {"4d default steps", {floating({2, 3, 2, 4})}, SliceAttrs{{0, 1, 0, 1}, {2, 3, 1, 3}, {}}},
     };
 }
 
@@ -322,11 +321,11 @@ void register_shape_ops(OpRegistry& r) {
         })
         .samples([] {
             return std::vector<OpSample>{
-                {"3d to 2d", {f64({2, 3, 4})}, ReshapeAttrs{{6, 4}}},
-                {"-1 resolved by the shape rule", {f64({2, 3, 4})}, ReshapeAttrs{{4, -1}}},
-                {"1d to 3d", {f64({24})}, ReshapeAttrs{{2, 3, 4}}},
-                {"to scalar", {f64({1, 1})}, ReshapeAttrs{{}}},
-                {"scalar to 1d", {f64({})}, ReshapeAttrs{{1}}},
+                {"3d to 2d", {floating({2, 3, 4})}, ReshapeAttrs{{6, 4}}},
+                {"-1 resolved by the shape rule", {floating({2, 3, 4})}, ReshapeAttrs{{4, -1}}},
+                {"1d to 3d", {floating({24})}, ReshapeAttrs{{2, 3, 4}}},
+                {"to scalar", {floating({1, 1})}, ReshapeAttrs{{}}},
+                {"scalar to 1d", {floating({})}, ReshapeAttrs{{1}}},
             };
         })
         .error_samples([] {
@@ -362,11 +361,11 @@ void register_shape_ops(OpRegistry& r) {
         })
         .samples([] {
             return std::vector<OpSample>{
-                {"2d transpose", {f64({3, 4})}, PermuteAttrs{{1, 0}}},
-                {"3d rotate", {f64({2, 3, 4})}, PermuteAttrs{{2, 0, 1}}},
-                {"3d last two (tiled)", {f64({2, 9, 10})}, PermuteAttrs{{0, 2, 1}}},
-                {"4d nchw to nhwc", {f64({2, 3, 2, 4})}, PermuteAttrs{{0, 2, 3, 1}}},
-                {"4d scrambled, negative", {f64({2, 3, 2, 4})}, PermuteAttrs{{-1, 1, 0, 2}}},
+                {"2d transpose", {floating({3, 4})}, PermuteAttrs{{1, 0}}},
+                {"3d rotate", {floating({2, 3, 4})}, PermuteAttrs{{2, 0, 1}}},
+                {"3d last two (tiled)", {floating({2, 9, 10})}, PermuteAttrs{{0, 2, 1}}},
+                {"4d nchw to nhwc", {floating({2, 3, 2, 4})}, PermuteAttrs{{0, 2, 3, 1}}},
+                {"4d scrambled, negative", {floating({2, 3, 2, 4})}, PermuteAttrs{{-1, 1, 0, 2}}},
             };
         })
         .error_samples([] {
@@ -438,7 +437,7 @@ void register_shape_ops(OpRegistry& r) {
                 const auto& a = std::any_cast<const SliceAttrs&>(s.attrs);
                 Shape x = s.inputs[0].desc.shape, sliced;
                 canonical_slice(a, x, &sliced);
-                out.push_back(OpSample{s.label, {f64(sliced)}, SliceGradAttrs{x, a}});
+                out.push_back(OpSample{s.label, {floating(sliced)}, SliceGradAttrs{x, a}});
             }
             return out;
         })
@@ -468,11 +467,13 @@ void register_shape_ops(OpRegistry& r) {
         })
         .samples([] {
             return std::vector<OpSample>{
-                {"2 inputs, last axis", {f64({2, 3}), f64({2, 4})}, ConcatAttrs{1}},
-                {"3 inputs, middle axis", {f64({2, 1, 3}), f64({2, 2, 3}), f64({2, 3, 3})}, ConcatAttrs{1}},
-                {"first axis", {f64({3, 2}), f64({2, 2})}, ConcatAttrs{0}},
-                {"3 inputs, negative axis", {f64({2, 2, 1}), f64({2, 2, 3}), f64({2, 2, 2})}, ConcatAttrs{-1}},
-                {"single input", {f64({2, 3})}, ConcatAttrs{0}},
+                {"2 inputs, last axis", {floating({2, 3}), floating({2, 4})}, ConcatAttrs{1}},
+                {"3 inputs, middle axis", {floating({2, 1, 3}), floating({2, 2, 3}), floating({2, 3, 3})},
+                 ConcatAttrs{1}},
+                {"first axis", {floating({3, 2}), floating({2, 2})}, ConcatAttrs{0}},
+                {"3 inputs, negative axis", {floating({2, 2, 1}), floating({2, 2, 3}), floating({2, 2, 2})},
+                 ConcatAttrs{-1}},
+                {"single input", {floating({2, 3})}, ConcatAttrs{0}},
             };
         })
         .error_samples([] {

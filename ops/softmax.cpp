@@ -126,15 +126,13 @@ std::unique_ptr<Kernel> softmax_factory(const KernelContext& c) {
     });
 }
 
-SampleInput floating_input(Shape s) { return SampleInput{TensorDesc{std::move(s), DType::F64}, Domain::AllReals, std::nullopt}; }
 
 // Logits of magnitude up to 30: exp(30) overflows nothing, but a naive softmax of such rows
 // in f32 loses every small probability; the stable kernel must stay exact.
 SampleInput large_logits(Shape s) {
     std::vector<double> v(static_cast<std::size_t>(numel(s)));
     for (std::size_t i = 0; i < v.size(); ++i) v[i] = 30.0 * std::cos(1.7 * static_cast<double>(i) + 0.3);
-    Tensor t = Tensor::from_vector<double>(v, s);
-    return SampleInput{TensorDesc{std::move(s), DType::F64}, Domain::AllReals, t};
+    return given(Tensor::from_vector<double>(v, s));
 }
 
 std::vector<OpSample> softmax_samples() {
@@ -142,15 +140,15 @@ std::vector<OpSample> softmax_samples() {
         return OpSample{std::move(label), {std::move(in)}, SoftmaxAttrs{axis}, true};
     };
     return {
-        s("2d_axis0", floating_input({3, 5}), 0),
-        s("2d_axis1", floating_input({3, 5}), 1),
-        s("2d_axis-1", floating_input({4, 6}), -1),
-        s("3d_axis0", floating_input({3, 2, 4}), 0),
-        s("3d_axis1", floating_input({2, 3, 4}), 1),
-        s("3d_axis-1", floating_input({2, 3, 4}), -1),
-        s("4d_axis1", floating_input({2, 3, 2, 3}), 1),
-        s("4d_axis-1", floating_input({2, 2, 3, 3}), -1),
-        s("1d", floating_input({7}), 0),
+        s("2d_axis0", floating({3, 5}), 0),
+        s("2d_axis1", floating({3, 5}), 1),
+        s("2d_axis-1", floating({4, 6}), -1),
+        s("3d_axis0", floating({3, 2, 4}), 0),
+        s("3d_axis1", floating({2, 3, 4}), 1),
+        s("3d_axis-1", floating({2, 3, 4}), -1),
+        s("4d_axis1", floating({2, 3, 2, 3}), 1),
+        s("4d_axis-1", floating({2, 2, 3, 3}), -1),
+        s("1d", floating({7}), 0),
         s("large_logits_axis-1", large_logits({3, 4}), -1),
         s("large_logits_axis0", large_logits({4, 3}), 0),
     };
