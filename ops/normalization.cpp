@@ -404,6 +404,13 @@ std::vector<ErrorSample> batch_norm_error_samples() {
 }  // namespace
 
 // ---- builders -------------------------------------------------------------------------------
+BatchNormOptions batch_norm_options(const Node& node) {
+    if (!node.op || node.op->name != "batch_norm")
+        throw_graph("batch_norm_options: node \"{}\" is {}, not batch_norm", node.name, node.op ? node.op->name : "empty");
+    const auto& at = std::any_cast<const BatchNormAttrs&>(node.attrs);
+    return BatchNormOptions{at.momentum, at.eps, true};
+}
+
 Value batch_norm(Value x, Value weight, Value bias, Value running_mean, Value running_var, Value num_batches_tracked,
                  BatchNormOptions o, const std::string& name) {
     Graph& g = common_graph("batch_norm", {x, weight, bias, running_mean, running_var, num_batches_tracked});

@@ -1,4 +1,5 @@
-// Everything in optim/: optimizers, the factory, gradient clipping and LR schedules.
+// Everything in optim/: optimizers, the factory, gradient clipping, LR schedules and precise
+// batch-norm statistics.
 //
 //   #include "optim/optim.h"
 //   gg::optim::Adam opt(g, params, {.lr = 3e-4});
@@ -10,6 +11,7 @@
 #include "optim/clip.h"
 #include "optim/make_optimizer.h"
 #include "optim/optimizer.h"
+#include "optim/precise_bn.h"
 #include "optim/reduce_lr_on_plateau.h"
 #include "optim/rmsprop.h"
 #include "optim/schedule.h"

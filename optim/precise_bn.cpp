@@ -1,0 +1,73 @@
+#include "optim/precise_bn.h"
+
+#include "graph/errors.h"
+#include "graph/node.h"
+#include "graph/op_def.h"
+#include "ops/normalization.h"
+
+namespace gg::optim {
+
+namespace {
+
+// The store name behind a batch_norm input, if it is graph state (not a fed input).
+std::string state_name(const Graph& g, const Value& v) {
+    const Node& n = g.node(v.node);
+    return n.op->name == "parameter" && g.store().contains(n.name) ? n.name : std::string();
+}
+
+std::vector<Value> fetches_of(Graph& g, Value output) {
+    std::vector<Value> f{output};
+    for (int32_t id = 0; id < g.num_nodes(); ++id) {
+        const Node& n = g.node(id);
+        if (n.op->name != "batch_norm" || n.is_gradient) continue;
+        if (state_name(g, n.inputs[3]).empty() || state_name(g, n.inputs[4]).empty()) continue;
+        f.push_back(Value{&g, id, 1});
+        f.push_back(Value{&g, id, 2});
+    }
+    return f;
+}
+
+}  // namespace
+
+PreciseBatchNorm::PreciseBatchNorm(Graph& g, Value output)
+    : g_(g), forward_(compile(g, fetches_of(g, output), CompileOptions{.training = true})) {
+    const std::vector<Value> f = fetches_of(g, output);
+    for (std::size_t i = 1; i + 1 < f.size(); i += 2) {
+        const Node& n = g.node(f[i].node);
+        const Value& x = n.inputs[0];
+        layers_.push_back({f[i], f[i + 1], state_name(g, n.inputs[3]), state_name(g, n.inputs[4]),
+                           batch_norm_options(n).eps, x.numel() / x.dim(1)});
+    }
+}
+
+void PreciseBatchNorm::recalibrate(const std::function<Feeds(int64_t)>& feeds, int64_t batches) {
+    if (batches <= 0) throw_graph("precise batch norm: batches must be positive, got {}", batches);
+    std::vector<std::vector<double>> mean_sum(layers_.size()), var_sum(layers_.size());
+    for (int64_t b = 0; b < batches; ++b) {
+        const std::vector<Tensor> out = forward_.run(feeds(b));
+        for (std::size_t l = 0; l < layers_.size(); ++l) {
+            const Tensor& mean = out[1 + 2 * l];
+            const Tensor& invstd = out[2 + 2 * l];
+            const Layer& L = layers_[l];
+            // Unbiased like the running update: PyTorch refuses one value per channel too.
+            const double unbias = L.count > 1 ? static_cast<double>(L.count) / static_cast<double>(L.count - 1) : 1.0;
+            mean_sum[l].resize(static_cast<std::size_t>(mean.numel()));
+            var_sum[l].resize(static_cast<std::size_t>(mean.numel()));
+            for (int64_t c = 0; c < mean.numel(); ++c) {
+                const double is = invstd.get(c);
+                mean_sum[l][static_cast<std::size_t>(c)] += mean.get(c);
+                var_sum[l][static_cast<std::size_t>(c)] += (1.0 / (is * is) - L.eps) * unbias;
+            }
+        }
+    }
+    for (std::size_t l = 0; l < layers_.size(); ++l) {
+        Tensor& rm = g_.store().get(layers_[l].running_mean);
+        Tensor& rv = g_.store().get(layers_[l].running_var);
+        for (int64_t c = 0; c < rm.numel(); ++c) {
+            rm.set(c, mean_sum[l][static_cast<std::size_t>(c)] / static_cast<double>(batches));
+            rv.set(c, var_sum[l][static_cast<std::size_t>(c)] / static_cast<double>(batches));
+        }
+    }
+}
+
+}  // namespace gg::optim
