@@ -45,8 +45,8 @@ Value bottleneck(Value x, int64_t planes, int64_t stride, const std::string& nam
     // layer and everything after run at the output size (pooling conv1's output instead costs
     // 4x in conv1 and bn1, and a second pooling of a wider tensor).
     Value xs = stride == 2 ? pool2(x) : x;
-    Value h = relu(batch_norm(conv(xs, planes, 1, 1, 0, "conv1", 1, false), "bn1"));
-    h = relu(batch_norm(layer(h, "conv2"), "bn2"));
+    Value h = batch_norm(conv(xs, planes, 1, 1, 0, "conv1", 1, false), "bn1", {.relu = true});
+    h = batch_norm(layer(h, "conv2"), "bn2", {.relu = true});
     h = batch_norm(conv(h, planes * kExpansion, 1, 1, 0, "conv3", 1, false), "bn3");
     Value shortcut = x;
     if (stride != 1 || x.dim(1) != planes * kExpansion) {
@@ -58,7 +58,7 @@ Value bottleneck(Value x, int64_t planes, int64_t stride, const std::string& nam
 
 template <typename Block>
 Value global_resnet(Value x, int64_t num_classes, Block&& block) {
-    Value h = relu(batch_norm(conv(x, kStemWidth, 3, 1, 1, "conv1", 1, false), "bn1"));
+    Value h = batch_norm(conv(x, kStemWidth, 3, 1, 1, "conv1", 1, false), "bn1", {.relu = true});
     h = basic_block(h, kStemWidth, 1, "layer1.0");
     h = block(h, "layer2.0");  // → H/2 (14x14)
     h = block(h, "layer3.0");  // → H/4 (7x7)

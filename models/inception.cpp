@@ -20,7 +20,7 @@ namespace {
 Value basic_conv(Value x, int64_t out_channels, int64_t kernel, int64_t stride, const std::string& name) {
     NameScope scope(*x.graph, name);
     Value h = conv(x, out_channels, kernel, stride, (kernel - 1) / 2, "conv", 1, false);
-    return relu(batch_norm(h, "bn", {.eps = 1e-3}));
+    return batch_norm(h, "bn", {.eps = 1e-3, .relu = true});
 }
 
 }  // namespace

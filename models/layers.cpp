@@ -79,9 +79,8 @@ Value conv_bn(Value x, int64_t out_channels, int64_t kernel, int64_t stride, con
               bool relu) {
     NameScope scope(*x.graph, name);
     // No conv bias: batch norm subtracts the mean right after, and β plays the bias's role.
-    Value y = conv(x, out_channels, kernel, stride, (kernel - 1) / 2, "0", groups, false);
-    y = batch_norm(y, "1");
-    return relu ? gg::relu(y) : y;
+    const Value y = conv(x, out_channels, kernel, stride, (kernel - 1) / 2, "0", groups, false);
+    return batch_norm(y, "1", {.relu = relu});
 }
 
 Value flatten(Value x) { return reshape(x, {x.dim(0), -1}); }

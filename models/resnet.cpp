@@ -21,7 +21,7 @@ namespace gg::models {
 Value basic_block(Value x, int64_t channels, int64_t stride, const std::string& name) {
     NameScope scope(*x.graph, name);
     // Convolutions have no bias: the batch norm after each one has its own (β).
-    Value h = relu(batch_norm(conv(x, channels, 3, stride, 1, "conv1", 1, false), "bn1"));
+    Value h = batch_norm(conv(x, channels, 3, stride, 1, "conv1", 1, false), "bn1", {.relu = true});
     h = batch_norm(conv(h, channels, 3, 1, 1, "conv2", 1, false), "bn2");
     Value shortcut = x;
     if (stride != 1 || x.dim(1) != channels) {
@@ -35,7 +35,7 @@ Value resnet(Value x, int64_t depth, int64_t num_classes, int64_t width) {
     if (depth < 8 || (depth - 2) % 6 != 0)
         throw std::invalid_argument(fmt::format("resnet: depth must be 6n + 2 (8, 14, 20, 32, ...), got {}", depth));
     const int64_t blocks_per_stage = (depth - 2) / 6;
-    Value h = relu(batch_norm(conv(x, width, 3, 1, 1, "conv1", 1, false), "bn1"));
+    Value h = batch_norm(conv(x, width, 3, 1, 1, "conv1", 1, false), "bn1", {.relu = true});
     for (int64_t stage = 0; stage < 3; ++stage) {
         const int64_t channels = width << stage;  // 16, 32, 64 for width 16
         for (int64_t b = 0; b < blocks_per_stage; ++b) {

@@ -27,8 +27,8 @@ namespace {
 
 Value double_conv(Value x, int64_t channels, const std::string& name) {
     NameScope scope(*x.graph, name);
-    Value h = relu(batch_norm(conv(x, channels, 3, 1, 1, "0", 1, false), "1"));
-    return relu(batch_norm(conv(h, channels, 3, 1, 1, "3", 1, false), "4"));
+    Value h = batch_norm(conv(x, channels, 3, 1, 1, "0", 1, false), "1", {.relu = true});
+    return batch_norm(conv(h, channels, 3, 1, 1, "3", 1, false), "4", {.relu = true});
 }
 
 }  // namespace

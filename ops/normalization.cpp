@@ -22,6 +22,7 @@
 #include <cmath>
 
 #include "graph/op_registry.h"
+#include "ops/activation.h"
 #include "ops/dnn/batch_norm.h"
 #include "ops/dnn/layout.h"
 #include "ops/elementwise.h"
@@ -38,7 +39,16 @@ namespace {
 struct BatchNormAttrs {
     double momentum = 0.1;
     double eps = 1e-5;
+    bool relu = false;  // y = max(0, normalised)
 };
+
+// y = max(0, y) over the whole output, for the loop kernels (oneDNN fuses it instead).
+template <typename T>
+void relu_in_place(T* y, int64_t n) {
+    parallel_range(n, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) y[i] = y[i] > T(0) ? y[i] : T(0);
+    });
+}
 struct LayerNormAttrs {
     int64_t dims = 1;  // normalised trailing dimensions
     double eps = 1e-5;
@@ -104,11 +114,13 @@ std::unique_ptr<Kernel> batch_norm_loops(const KernelContext& c) {
             auto out = [&](int i) { return static_cast<T*>(a.outputs[i]); };
             if (!training) {
                 reference::batch_norm_eval<T>(g, at.eps, in(0), in(1), in(2), in(3), in(4), out(0), out(1), out(2));
+                if (at.relu) relu_in_place(out(0), g.n * g.c * g.inner);
                 return;
             }
             T* var = static_cast<T*>(a.scratch);
             if constexpr (Fast) fast::batch_norm_train<T>(g, at.eps, in(0), in(1), in(2), out(0), out(1), out(2), var);
             else reference::batch_norm_train<T>(g, at.eps, in(0), in(1), in(2), out(0), out(1), out(2), var);
+            if (at.relu) relu_in_place(out(0), g.n * g.c * g.inner);
             // State inputs (OpDef::updates_state) are written in place.
             update_running_stats<T>(g, at.momentum, out(1), var, const_cast<T*>(in(3)), const_cast<T*>(in(4)),
                                     static_cast<int64_t*>(const_cast<void*>(a.inputs[5])));
@@ -205,7 +217,7 @@ std::unique_ptr<Kernel> batch_norm_fast_kernel(const KernelContext& c) {
     if (x && c.inputs[0].dtype == DType::F32 && plain_from(c, 1)) {
         const bool free = output_free(c, 0);
         auto k = dnn::make_batch_norm_forward_kernel(c.resources, g, at.eps, at.momentum, c.training, x->desc(),
-                                                     free ? x->desc() : x->plain());
+                                                     free ? x->desc() : x->plain(), at.relu);
         if (k) {
             if (free) (*c.output_layouts)[0] = xl;
             return k;
@@ -261,11 +273,14 @@ struct Channels {
 // With x̂ = (x − μ)·s (μ, s = save_mean, save_invstd), the backward op gives
 //   dx = γ·s·(dy − ⟨dy⟩ − x̂·⟨dy·x̂⟩), dγ = Σ dy·x̂, dβ = Σ dy   (⟨·⟩: mean per channel)
 // and μ, s depend on x through dμ/dx = 1/M, ds/dx = −s²·x̂/M.
+// With relu, dy first goes through relu's gradient (y > 0 exactly where the normalised x is).
 InputGrads batch_norm_gradient(GradContext& g) {
     Value x = g.input(0), mu = g.output(1), s = g.output(2);
     Graph& graph = g.graph();
-    auto outs = graph.add_node(op_def("batch_norm_backward"), {x, g.grad_output(0), g.input(1), mu, s},
-                               g.attrs<BatchNormAttrs>());
+    BatchNormAttrs at = g.attrs<BatchNormAttrs>();
+    const Value dy = at.relu ? relu_backward(g.grad_output(0), g.output(0)) : g.grad_output(0);
+    at.relu = false;  // the backward op's attrs: only eps matters there
+    auto outs = graph.add_node(op_def("batch_norm_backward"), {x, dy, g.input(1), mu, s}, at);
     Value dx = outs[0];
     const Channels k(x.shape());
     if (g.has_grad_output(1)) dx = dx + k.ch(g.grad_output(1)) / k.count;
@@ -373,6 +388,14 @@ std::vector<OpSample> batch_norm_samples() {
                                 given(counter)},
                                BatchNormAttrs{0.1, x.size() == 3 ? 1e-3 : 1e-5}, true});
     }
+    // Fused relu: about half the outputs are clipped; their gradient is 0 (x away from the kink).
+    for (const Shape& x : {Shape{4, 3}, Shape{2, 3, 2, 2}}) {
+        const Shape c{x[1]};
+        out.push_back(OpSample{shape_str(x) + " relu",
+                               {floating(x), floating(c), floating(c), floating(c), floating(c, Domain::Positive),
+                                given(Tensor::zeros({}, DType::I64))},
+                               BatchNormAttrs{0.1, 1e-5, true}, true});
+    }
     return out;
 }
 
@@ -408,14 +431,14 @@ BatchNormOptions batch_norm_options(const Node& node) {
     if (!node.op || node.op->name != "batch_norm")
         throw_graph("batch_norm_options: node \"{}\" is {}, not batch_norm", node.name, node.op ? node.op->name : "empty");
     const auto& at = std::any_cast<const BatchNormAttrs&>(node.attrs);
-    return BatchNormOptions{at.momentum, at.eps, true};
+    return BatchNormOptions{at.momentum, at.eps, true, at.relu};
 }
 
 Value batch_norm(Value x, Value weight, Value bias, Value running_mean, Value running_var, Value num_batches_tracked,
                  BatchNormOptions o, const std::string& name) {
     Graph& g = common_graph("batch_norm", {x, weight, bias, running_mean, running_var, num_batches_tracked});
     return g.add_node(op_def("batch_norm"), {x, weight, bias, running_mean, running_var, num_batches_tracked},
-                      BatchNormAttrs{o.momentum, o.eps}, name)
+                      BatchNormAttrs{o.momentum, o.eps, o.relu}, name)
         .at(0);
 }
 

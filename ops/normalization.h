@@ -20,6 +20,9 @@ struct BatchNormOptions {
     double momentum = 0.1;
     double eps = 1e-5;
     bool affine = true;  // learnable weight (γ, init 1) and bias (β, init 0)
+    // y = max(0, batch_norm(x)), in the same pass (oneDNN's fuse_norm_relu on blocked
+    // layouts): the usual conv → bn → relu without a separate relu over memory.
+    bool relu = false;
 };
 
 // Creates the parameters and state under `name` ("name.weight", "name.bias",
@@ -36,7 +39,7 @@ Value batch_norm(Value x, Value weight, Value bias, Value running_mean, Value ru
 
 // The momentum and eps of a batch_norm node (e.g. to turn its save_invstd output back into
 // the batch variance: 1/invstd² − eps; affine is reported true, the node takes weight and
-// bias either way). Throws if the node is not a batch_norm.
+// bias either way), and whether it applies relu. Throws if the node is not a batch_norm.
 BatchNormOptions batch_norm_options(const Node& node);
 
 struct LayerNormOptions {

@@ -109,10 +109,14 @@ protected:
 class ForwardKernel final : public BatchNormKernel {
 public:
     ForwardKernel(Context& ctx, BoundPrimitive p, const BatchNormGeometry& g, double eps, double momentum, bool training,
-                  const md& data, const md& y)
+                  const md& data, const md& y, const md& workspace)
         : BatchNormKernel(ctx, std::move(p), g, eps), momentum_(momentum), training_(training) {
         src_ = data_arg(DNNL_ARG_SRC, data, data, false);
         dst_ = data_arg(DNNL_ARG_DST, data, y, true);
+        if (workspace.get_size() > 0) {
+            workspace_ = p_.bind(DNNL_ARG_WORKSPACE, workspace);
+            workspace_offset_ = plan_.take(workspace.get_size());
+        }
     }
 
     void run(const KernelArgs& a) override {
@@ -129,6 +133,7 @@ public:
         // Training: oneDNN writes the batch mean and variance; evaluation: it reads the running ones.
         p_.set(mean_, training_ ? save_mean : running_mean);
         p_.set(var_, var);
+        if (workspace_ >= 0) p_.set(workspace_, static_cast<char*>(a.scratch) + workspace_offset_);
         p_.execute(a.scratch);
         dst_.after(ctx_);
         for (int64_t c = 0; c < g_.c; ++c) save_invstd[c] = static_cast<float>(1.0 / std::sqrt(double(var[c]) + eps_));
@@ -144,6 +149,8 @@ private:
     double momentum_;
     bool training_;
     DataArg src_, dst_;
+    int workspace_ = -1;
+    std::size_t workspace_offset_ = 0;
 };
 
 class BackwardKernel final : public BatchNormKernel {
@@ -187,15 +194,16 @@ private:
 };
 
 // γ and β always; global statistics (the running ones, given) unless the batch's are computed.
-flags bn_flags(bool global_stats) {
-    const flags f = flags::use_scale | flags::use_shift;
+flags bn_flags(bool global_stats, bool relu = false) {
+    flags f = flags::use_scale | flags::use_shift;
+    if (relu) f = f | flags::fuse_norm_relu;
     return global_stats ? f | flags::use_global_stats : f;
 }
 
 dnnl::batch_normalization_forward::primitive_desc forward_pd(Context& ctx, const md& data, double eps, bool training,
-                                                             bool global_stats) {
+                                                             bool global_stats, bool relu = false) {
     const auto kind = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
-    return {dnnl::batch_normalization_forward::desc(kind, data, static_cast<float>(eps), bn_flags(global_stats)),
+    return {dnnl::batch_normalization_forward::desc(kind, data, static_cast<float>(eps), bn_flags(global_stats, relu)),
             user_scratchpad(), ctx.engine()};
 }
 
@@ -205,13 +213,14 @@ bool empty(const BatchNormGeometry& g) { return g.n == 0 || g.c == 0 || g.inner 
 
 std::unique_ptr<Kernel> make_batch_norm_forward_kernel(KernelResources& resources, const BatchNormGeometry& g,
                                                        double eps, double momentum, bool training, const md& data,
-                                                       const md& y) {
+                                                       const md& y, bool relu) {
     if (empty(g)) return nullptr;
     Context& ctx = resources.get<Context>();
     try {
-        auto pd = forward_pd(ctx, data, eps, training, !training);
+        auto pd = forward_pd(ctx, data, eps, training, !training, relu);
         BoundPrimitive p(ctx, dnnl::batch_normalization_forward(pd), pd.scratchpad_desc());
-        return std::make_unique<ForwardKernel>(ctx, std::move(p), g, eps, momentum, training, data, y);
+        return std::make_unique<ForwardKernel>(ctx, std::move(p), g, eps, momentum, training, data, y,
+                                               pd.workspace_desc());
     } catch (const dnnl::error&) {
         return nullptr;
     }

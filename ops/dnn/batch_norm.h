@@ -27,9 +27,12 @@ namespace gg::dnn {
 // outputs (y, save_mean, save_invstd). In training the running statistics and the counter
 // are updated in place. x is held in `data`; y is written in `y`. nullptr when oneDNN
 // declines (the caller falls back to the loops).
+// relu: y = max(0, ·) fused into the primitive (fuse_norm_relu; its training workspace, the
+// relu mask oneDNN's own backward would read, goes to scratch and is not kept).
 std::unique_ptr<Kernel> make_batch_norm_forward_kernel(KernelResources& resources, const BatchNormGeometry& geo,
                                                        double eps, double momentum, bool training,
-                                                       const dnnl::memory::desc& data, const dnnl::memory::desc& y);
+                                                       const dnnl::memory::desc& data, const dnnl::memory::desc& y,
+                                                       bool relu = false);
 // Everything plain (x seen as nchw [N, C, 1, inner]).
 std::unique_ptr<Kernel> make_batch_norm_forward_kernel(KernelResources& resources, const BatchNormGeometry& geo,
                                                        double eps, double momentum, bool training);
