@@ -32,6 +32,13 @@ struct KernelArgs {
     uint64_t step;      // run counter: random ops key their draws on it
 };
 
+// Kernels carving several buffers out of their scratch keep each at this alignment (the
+// arena's, what oneDNN and vector loads want).
+constexpr std::size_t kScratchAlignment = 64;
+inline std::size_t scratch_aligned(std::size_t bytes) {
+    return (bytes + kScratchAlignment - 1) / kScratchAlignment * kScratchAlignment;
+}
+
 class Kernel {
 public:
     virtual ~Kernel() = default;

@@ -156,9 +156,9 @@ public:
         for (std::size_t i = 0; i < inputs_; ++i)
             if (LayoutPtr l = c.input_layout(i)) {
                 Conversion conv{i, l->make_to_plain(c.resources), offset, 0};
-                offset += aligned(c.inputs[i].bytes());
+                offset += scratch_aligned(c.inputs[i].bytes());
                 conv.scratch = offset;
-                offset += aligned(conv.kernel->scratch_bytes());
+                offset += scratch_aligned(conv.kernel->scratch_bytes());
                 conversions_.push_back(std::move(conv));
             }
         inner_offset_ = offset;
@@ -184,7 +184,6 @@ private:
         std::unique_ptr<Kernel> kernel;
         std::size_t offset, scratch;
     };
-    static std::size_t aligned(std::size_t b) { return (b + 63) / 64 * 64; }
 
     std::unique_ptr<Kernel> inner_;
     std::vector<Conversion> conversions_;

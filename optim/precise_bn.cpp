@@ -15,30 +15,32 @@ std::string state_name(const Graph& g, const Value& v) {
     return n.op->name == "parameter" && g.store().contains(n.name) ? n.name : std::string();
 }
 
-std::vector<Value> fetches_of(Graph& g, Value output) {
-    std::vector<Value> f{output};
+}  // namespace
+
+std::vector<PreciseBatchNorm::Layer> PreciseBatchNorm::find_layers(Graph& g) {
+    std::vector<Layer> layers;
     for (int32_t id = 0; id < g.num_nodes(); ++id) {
         const Node& n = g.node(id);
         if (n.op->name != "batch_norm" || n.is_gradient) continue;
-        if (state_name(g, n.inputs[3]).empty() || state_name(g, n.inputs[4]).empty()) continue;
-        f.push_back(Value{&g, id, 1});
-        f.push_back(Value{&g, id, 2});
+        const std::string mean = state_name(g, n.inputs[3]), var = state_name(g, n.inputs[4]);
+        if (mean.empty() || var.empty()) continue;
+        const Value& x = n.inputs[0];
+        layers.push_back({Value{&g, id, 1}, Value{&g, id, 2}, mean, var, batch_norm_options(n).eps, x.numel() / x.dim(1)});
+    }
+    return layers;
+}
+
+std::vector<Value> PreciseBatchNorm::fetches(Value output) const {
+    std::vector<Value> f{output};
+    for (const Layer& l : layers_) {
+        f.push_back(l.mean);
+        f.push_back(l.invstd);
     }
     return f;
 }
 
-}  // namespace
-
 PreciseBatchNorm::PreciseBatchNorm(Graph& g, Value output)
-    : g_(g), forward_(compile(g, fetches_of(g, output), CompileOptions{.training = true})) {
-    const std::vector<Value> f = fetches_of(g, output);
-    for (std::size_t i = 1; i + 1 < f.size(); i += 2) {
-        const Node& n = g.node(f[i].node);
-        const Value& x = n.inputs[0];
-        layers_.push_back({f[i], f[i + 1], state_name(g, n.inputs[3]), state_name(g, n.inputs[4]),
-                           batch_norm_options(n).eps, x.numel() / x.dim(1)});
-    }
-}
+    : g_(g), layers_(find_layers(g)), forward_(compile(g, fetches(output), CompileOptions{.training = true})) {}
 
 void PreciseBatchNorm::recalibrate(const std::function<Feeds(int64_t)>& feeds, int64_t batches) {
     if (batches <= 0) throw_graph("precise batch norm: batches must be positive, got {}", batches);

@@ -39,6 +39,9 @@ private:
         double eps;
         int64_t count;  // elements per channel in one batch
     };
+    static std::vector<Layer> find_layers(Graph& g);
+    std::vector<Value> fetches(Value output) const;  // output, then each layer's mean and invstd
+
     Graph& g_;
     std::vector<Layer> layers_;
     CompiledGraph forward_;

@@ -4,7 +4,6 @@
 // the lambda convolution's 23x23 window.
 #include <catch2/catch.hpp>
 
-#include <cstdlib>
 #include <memory>
 #include <vector>
 
@@ -32,47 +31,46 @@ ConvGeometry geometry(int64_t n, int64_t c, int64_t o, int64_t h, int64_t w, int
     return g;
 }
 
-std::vector<float> values(const Shape& s, uint64_t seed) {
-    Tensor t = uniform_tensor(s, seed);
-    const float* p = t.data<float>();
-    return {p, p + t.numel()};
-}
-
-// Runs the rows kernel of `pass` on inputs `in` into an output of `out_elems` floats.
-std::vector<float> run_rows(const ConvGeometry& g, dnn::ConvPass pass, const std::vector<const float*>& in,
-                            std::size_t out_elems) {
+// Runs the rows kernel of `pass` on `in` into a tensor shaped `out`.
+Tensor run_rows(const ConvGeometry& g, dnn::ConvPass pass, const std::vector<const Tensor*>& in, const Shape& out) {
     auto k = dnn::make_rows_conv_kernel(g, pass);
     REQUIRE(k);
-    std::vector<float> out(out_elems, 123.0f);  // garbage the kernel must overwrite
-    void* scratch = std::aligned_alloc(64, (k->scratch_bytes() + 63) / 64 * 64 + 64);
-    std::vector<const void*> inputs(in.begin(), in.end());
-    void* outputs[] = {out.data()};
-    k->run({inputs.data(), outputs, scratch, 0});
-    std::free(scratch);
-    return out;
+    Tensor y = Tensor::full(out, 123.0);  // garbage the kernel must overwrite
+    Tensor scratch(TensorDesc{{static_cast<int64_t>(k->scratch_bytes() / sizeof(float)) + 1}, DType::F32});
+    std::vector<const void*> inputs;
+    for (const Tensor* t : in) inputs.push_back(t->data<float>());
+    void* outputs[] = {y.data<float>()};
+    k->run({inputs.data(), outputs, scratch.data<float>(), 0});
+    return y;
 }
 
-double max_diff(const std::vector<float>& a, const std::vector<float>& b) {
-    double m = 0, scale = 1e-6;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        m = std::max(m, static_cast<double>(std::abs(a[i] - b[i])));
-        scale = std::max(scale, static_cast<double>(std::abs(b[i])));
+// The reference loops' result of `pass` (f32 inputs, exact double accumulation).
+Tensor reference_pass(const ConvGeometry& g, dnn::ConvPass pass, const Tensor& a, const Tensor& b, const Tensor& bias,
+                      const Shape& out) {
+    Tensor y = Tensor::zeros(out);
+    const float* pb = g.bias ? bias.data<float>() : nullptr;
+    switch (pass) {
+        case dnn::ConvPass::Forward: reference::conv2d_forward(g, a.data<float>(), b.data<float>(), pb, y.data<float>()); break;
+        case dnn::ConvPass::BackwardData:
+            reference::conv2d_backward_data(g, a.data<float>(), b.data<float>(), pb, y.data<float>());
+            break;
+        case dnn::ConvPass::BackwardWeights:
+            reference::conv2d_backward_weights(g, a.data<float>(), b.data<float>(), y.data<float>());
+            break;
     }
-    return m / scale;
+    return y;
 }
 
 void check_all_passes(const ConvGeometry& g) {
-    const auto x = values(g.x_shape(), 1), w = values(g.w_shape(), 2), dy = values(g.y_shape(), 3);
-    const auto b = values({std::max(g.o, g.c)}, 4);
-    std::vector<float> ref_y(dy.size()), ref_dx(x.size()), ref_dw(w.size());
-    reference::conv2d_forward(g, x.data(), w.data(), g.bias ? b.data() : nullptr, ref_y.data());
-    reference::conv2d_backward_data(g, dy.data(), w.data(), g.bias ? b.data() : nullptr, ref_dx.data());
-    reference::conv2d_backward_weights(g, x.data(), dy.data(), ref_dw.data());
-
-    CHECK(max_diff(run_rows(g, dnn::ConvPass::Forward, {x.data(), w.data(), b.data()}, dy.size()), ref_y) < 1e-5);
-    CHECK(max_diff(run_rows(g, dnn::ConvPass::BackwardData, {dy.data(), w.data(), b.data()}, x.size()), ref_dx) <
-          1e-5);
-    CHECK(max_diff(run_rows(g, dnn::ConvPass::BackwardWeights, {x.data(), dy.data()}, w.size()), ref_dw) < 1e-5);
+    const Tensor x = uniform_tensor(g.x_shape(), 1), w = uniform_tensor(g.w_shape(), 2), dy = uniform_tensor(g.y_shape(), 3);
+    const Tensor b = uniform_tensor({std::max(g.o, g.c)}, 4);
+    using P = dnn::ConvPass;
+    CHECK(max_relative_difference(run_rows(g, P::Forward, {&x, &w, &b}, g.y_shape()),
+                                  reference_pass(g, P::Forward, x, w, b, g.y_shape())) < 1e-5);
+    CHECK(max_relative_difference(run_rows(g, P::BackwardData, {&dy, &w, &b}, g.x_shape()),
+                                  reference_pass(g, P::BackwardData, dy, w, b, g.x_shape())) < 1e-5);
+    CHECK(max_relative_difference(run_rows(g, P::BackwardWeights, {&x, &dy}, g.w_shape()),
+                                  reference_pass(g, P::BackwardWeights, x, dy, b, g.w_shape())) < 1e-5);
 }
 
 }  // namespace

@@ -18,15 +18,13 @@ using md = dnnl::memory::desc;
 md nchw_md(const BatchNormGeometry& g) { return plain_f32({g.n, g.c, 1, g.inner}); }
 md channel_md(const BatchNormGeometry& g) { return plain_f32({g.c}); }
 
-std::size_t aligned(std::size_t b) { return (b + 63) / 64 * 64; }
-
 // Our scratch: oneDNN's scratchpad, the per-channel variance (the ops keep invstd, like
 // PyTorch, oneDNN wants the variance), then copies of data tensors held in another layout.
 struct ScratchPlan {
     std::size_t bytes;
     std::size_t take(std::size_t n) {
         const std::size_t at = bytes;
-        bytes += aligned(n);
+        bytes += scratch_aligned(n);
         return at;
     }
 };
@@ -84,7 +82,7 @@ public:
 
 protected:
     BatchNormKernel(Context& ctx, BoundPrimitive p, const BatchNormGeometry& g, double eps)
-        : ctx_(ctx), p_(std::move(p)), g_(g), eps_(eps), plan_{aligned(p_.scratch_bytes())} {
+        : ctx_(ctx), p_(std::move(p)), g_(g), eps_(eps), plan_{scratch_aligned(p_.scratch_bytes())} {
         var_offset_ = plan_.take(static_cast<std::size_t>(g.c) * sizeof(float));
         scale_ = p_.bind(DNNL_ARG_SCALE, channel_md(g));
         shift_ = p_.bind(DNNL_ARG_SHIFT, channel_md(g));

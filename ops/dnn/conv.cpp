@@ -25,8 +25,6 @@ using dt = dnnl::memory::data_type;
 using tag = dnnl::memory::format_tag;
 using md = dnnl::memory::desc;
 
-std::size_t align64(std::size_t bytes) { return (bytes + 63) / 64 * 64; }
-
 // Descriptors of the geometry's tensors: plain (what the graph stores) or any (the
 // primitive's choice). Grouped weights are 5-D goihw, which is PyTorch's [O, C/g, kh, kw].
 md x_md(const ConvGeometry& g, bool any) { return md({g.n, g.c, g.h, g.w}, dt::f32, any ? tag::any : tag::nchw); }
@@ -247,7 +245,7 @@ public:
         if (plan.scratchpad.get_size() > 0) {
             scratchpad_ = dnnl::memory(plan.scratchpad, eng, DNNL_MEMORY_NONE);
             args_.emplace(DNNL_ARG_SCRATCHPAD, scratchpad_);
-            offset = align64(plan.scratchpad.get_size());
+            offset = scratch_aligned(plan.scratchpad.get_size());
         }
         for (const ArgSpec& a : plan.args) {
             Binding b{a.output, a.index, dnnl::memory(a.user, eng, DNNL_MEMORY_NONE), {}, {}, SIZE_MAX};
@@ -259,7 +257,7 @@ public:
                 b.reorder = a.output ? dnnl::reorder(dnnl::reorder::primitive_desc(eng, a.inner, eng, a.user))
                                      : dnnl::reorder(dnnl::reorder::primitive_desc(eng, a.user, eng, a.inner));
                 b.scratch_offset = offset;
-                offset += align64(a.inner.get_size());
+                offset += scratch_aligned(a.inner.get_size());
             }
             args_.emplace(a.arg, b.inner);  // memory objects are handles: set_data_handle() shows through
             bindings_.push_back(std::move(b));
@@ -282,7 +280,9 @@ public:
         for (Binding& b : bindings_)
             if (b.reorder && b.output) b.reorder.execute(s, b.inner, b.user);
         s.wait();
-        if (bias_input_ >= 0) add_bias(static_cast<const float*>(a.inputs[bias_input_]), static_cast<float*>(a.outputs[0]));
+        if (bias_input_ >= 0)
+            add_channel_bias(static_cast<const float*>(a.inputs[bias_input_]), static_cast<float*>(a.outputs[0]),
+                             planes_, channels_, plane_size_);
     }
 
     std::size_t scratch_bytes() const override { return scratch_bytes_; }
@@ -296,16 +296,6 @@ private:
         std::size_t scratch_offset;
     };
 
-    void add_bias(const float* b, float* y) const {
-        parallel_range(planes_, [&](int64_t p0, int64_t p1) {
-            for (int64_t p = p0; p < p1; ++p) {
-                const float v = b[p % channels_];
-                float* row = y + p * plane_size_;
-                for (int64_t i = 0; i < plane_size_; ++i) row[i] += v;
-            }
-        }, grain_for(plane_size_));
-    }
-
     Context& ctx_;
     dnnl::primitive prim_;
     dnnl::memory scratchpad_;
@@ -317,6 +307,16 @@ private:
 };
 
 }  // namespace
+
+void add_channel_bias(const float* b, float* y, int64_t planes, int64_t channels, int64_t plane) {
+    parallel_range(planes, [&](int64_t p0, int64_t p1) {
+        for (int64_t p = p0; p < p1; ++p) {
+            const float v = b[p % channels];
+            float* row = y + p * plane;
+            for (int64_t i = 0; i < plane; ++i) row[i] += v;
+        }
+    }, grain_for(plane));
+}
 
 ConvLayout conv_layout_from_env() {
     const char* v = std::getenv("GG_CONV_LAYOUT");

@@ -50,6 +50,10 @@ std::unique_ptr<Kernel> make_conv_kernel(KernelResources& resources, const ConvG
 std::unique_ptr<Kernel> make_conv_kernel(const KernelContext& ctx, const ConvGeometry& geo, ConvPass pass,
                                          ConvLayout layout = conv_layout_from_env());
 
+// y[p] += b[p % channels] over `planes` planes of `plane` floats: the per-channel bias of a
+// [N, channels, ...] output, for kernels whose primitive adds none.
+void add_channel_bias(const float* b, float* y, int64_t planes, int64_t channels, int64_t plane);
+
 // What make_conv_kernel would run, for reports: the oneDNN implementation (e.g.
 // "brg:avx512_core"), whether reorders happen, and the scratch bytes. Empty if none.
 std::string describe_conv_kernel(const ConvGeometry& geo, ConvPass pass, bool training,

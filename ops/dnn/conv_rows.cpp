@@ -13,8 +13,6 @@ namespace gg::dnn {
 
 namespace {
 
-std::size_t align64(std::size_t bytes) { return (bytes + 63) / 64 * 64; }
-
 class RowsConvKernel final : public Kernel {
 public:
     RowsConvKernel(const ConvGeometry& g, ConvPass pass)
@@ -22,14 +20,13 @@ public:
           pass_(pass),
           kc_(g.c * g.kw),
           rows_floats_(g.h * g.ow * kc_),
-          weights_floats_(g.kh * g.o * kc_),
-          threads_(std::max(1, omp_get_max_threads())) {
+          weights_floats_(g.kh * g.o * kc_) {
         // With fewer images than threads, images run one after another and sgemm threads itself.
-        outer_threads_ = g.n >= threads_ ? threads_ : 1;
-        const std::size_t per_thread = align64(sizeof(float) * static_cast<std::size_t>(rows_floats_)) +
-                                       (pass == ConvPass::BackwardWeights ? weights_bytes() : 0);
-        scratch_ = weights_bytes() + per_thread * static_cast<std::size_t>(outer_threads_);
-        per_thread_ = per_thread;
+        const int threads = std::max(1, omp_get_max_threads());
+        outer_threads_ = g.n >= threads ? threads : 1;
+        // Scratch: W_i (or the summed dW_i), then per thread its unfolded rows (and partial dW_i).
+        per_thread_ = rows_bytes() + (pass == ConvPass::BackwardWeights ? weights_bytes() : 0);
+        scratch_ = weights_bytes() + per_thread_ * static_cast<std::size_t>(outer_threads_);
         warm_gemm_code();
     }
 
@@ -38,38 +35,36 @@ public:
     void run(const KernelArgs& a) override {
         auto* scratch = static_cast<char*>(a.scratch);
         auto* packed = reinterpret_cast<float*>(scratch);  // W_i, or the summed dW_i
-        auto thread_scratch = [&](int t) { return scratch + weights_bytes() + per_thread_ * static_cast<std::size_t>(t); };
+        auto rows_of = [&](int t) {
+            return reinterpret_cast<float*>(scratch + weights_bytes() + per_thread_ * static_cast<std::size_t>(t));
+        };
+        auto partial_of = [&](int t) { return reinterpret_cast<float*>(reinterpret_cast<char*>(rows_of(t)) + rows_bytes()); };
         const auto* in0 = static_cast<const float*>(a.inputs[0]);
         const auto* in1 = static_cast<const float*>(a.inputs[1]);
         auto* out = static_cast<float*>(a.outputs[0]);
         if (pass_ != ConvPass::BackwardWeights) pack_weights(in1, packed);
 
         auto per_image = [&](int t, int64_t n) {
-            auto* rows = reinterpret_cast<float*>(thread_scratch(t));
+            float* rows = rows_of(t);
             switch (pass_) {
                 case ConvPass::Forward: forward_image(in0 + n * x_image(), packed, rows, out + n * y_image()); break;
                 case ConvPass::BackwardData:
                     backward_data_image(in0 + n * y_image(), packed, rows, out + n * x_image());
                     break;
-                case ConvPass::BackwardWeights: {
-                    auto* partial = reinterpret_cast<float*>(thread_scratch(t) + align64(sizeof(float) * rows_floats_));
-                    backward_weights_image(in0 + n * x_image(), in1 + n * y_image(), rows, partial);
+                case ConvPass::BackwardWeights:
+                    backward_weights_image(in0 + n * x_image(), in1 + n * y_image(), rows, partial_of(t));
                     break;
-                }
             }
         };
-        auto clear_partials = [&](int t) {
-            if (pass_ == ConvPass::BackwardWeights)
-                std::memset(thread_scratch(t) + align64(sizeof(float) * rows_floats_), 0, weights_bytes());
-        };
+        // Every partial is summed below, also those of threads the runtime may not start.
+        if (pass_ == ConvPass::BackwardWeights)
+            for (int t = 0; t < outer_threads_; ++t) std::memset(partial_of(t), 0, weights_bytes());
         if (outer_threads_ == 1) {
-            clear_partials(0);
             for (int64_t n = 0; n < g_.n; ++n) per_image(0, n);
         } else {
 #pragma omp parallel num_threads(outer_threads_)
             {
                 const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-                clear_partials(t);
                 for (int64_t n = t; n < g_.n; n += nt) per_image(t, n);
             }
         }
@@ -77,18 +72,23 @@ public:
             const int64_t total = weights_floats_;
             std::memset(packed, 0, weights_bytes());
             for (int t = 0; t < outer_threads_; ++t) {
-                const auto* partial = reinterpret_cast<const float*>(thread_scratch(t) + align64(sizeof(float) * rows_floats_));
+                const float* partial = partial_of(t);
                 for (int64_t e = 0; e < total; ++e) packed[e] += partial[e];
             }
             unpack_weights(packed, out);
         }
-        if (pass_ != ConvPass::BackwardWeights && g_.bias) add_bias(static_cast<const float*>(a.inputs[2]), out);
+        // Forward: y[n][o] += b[o]. Backward data (conv_transpose2d): dx[n][c] += b[c].
+        if (pass_ == ConvPass::Forward && g_.bias)
+            add_channel_bias(static_cast<const float*>(a.inputs[2]), out, g_.n * g_.o, g_.o, g_.oh * g_.ow);
+        if (pass_ == ConvPass::BackwardData && g_.bias)
+            add_channel_bias(static_cast<const float*>(a.inputs[2]), out, g_.n * g_.c, g_.c, g_.h * g_.w);
     }
 
 private:
     int64_t x_image() const { return g_.c * g_.h * g_.w; }
     int64_t y_image() const { return g_.o * g_.oh * g_.ow; }
-    std::size_t weights_bytes() const { return align64(sizeof(float) * static_cast<std::size_t>(weights_floats_)); }
+    std::size_t rows_bytes() const { return scratch_aligned(sizeof(float) * static_cast<std::size_t>(rows_floats_)); }
+    std::size_t weights_bytes() const { return scratch_aligned(sizeof(float) * static_cast<std::size_t>(weights_floats_)); }
 
     // The output rows kernel row i reaches: Y in [y0, y1) reads input row Y + i − pt.
     bool reach(int64_t i, int64_t& y0, int64_t& y1) const {
@@ -175,23 +175,12 @@ private:
         }
     }
 
-    // Forward: y[n][o] += b[o]. Backward data (conv_transpose2d): dx[n][c] += b[c].
-    void add_bias(const float* b, float* out) const {
-        const bool fwd = pass_ == ConvPass::Forward;
-        const int64_t channels = fwd ? g_.o : g_.c, plane = fwd ? g_.oh * g_.ow : g_.h * g_.w;
-        for (int64_t p = 0; p < g_.n * channels; ++p) {
-            const float v = b[p % channels];
-            float* row = out + p * plane;
-            for (int64_t e = 0; e < plane; ++e) row[e] += v;
-        }
-    }
-
     ConvGeometry g_;
     ConvPass pass_;
     int64_t kc_;              // C·kw: the unfolded row's width
     int64_t rows_floats_;     // one image unfolded: H·OW·C·kw
     int64_t weights_floats_;  // kh·O·C·kw
-    int threads_, outer_threads_ = 1;
+    int outer_threads_ = 1;
     std::size_t per_thread_ = 0, scratch_ = 0;
 };
 
