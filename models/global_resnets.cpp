@@ -85,15 +85,16 @@ Value attention_bottleneck(Value x, int64_t planes, int64_t stride, const Attent
 }
 
 Value lambda_resnet(Value x, int64_t num_classes) {
-    // The paper's defaults: k = 16, 4 heads, u = 1, global context with relative positions.
-    const LambdaOptions o{.dim = kPlanes, .k = 16, .heads = 4, .u = 1, .r = 0};
+    // The paper's defaults: k = 16, 4 heads, u = 1, global context with relative positions
+    // (the bottleneck sets dim to its planes).
+    const LambdaOptions o{.k = 16, .heads = 4, .u = 1, .r = 0};
     return global_resnet(x, num_classes,
                          [&](Value h, const std::string& name) { return lambda_bottleneck(h, kPlanes, 2, o, name); });
 }
 
 Value attention_resnet(Value x, int64_t num_classes) {
     // As BoTNet: 4 heads, relative position bias, no output projection (conv3 follows).
-    const AttentionOptions o{.dim = kPlanes, .heads = 4, .relative_bias = true, .out_proj = false};
+    const AttentionOptions o{.heads = 4, .relative_bias = true, .out_proj = false};
     return global_resnet(x, num_classes,
                          [&](Value h, const std::string& name) { return attention_bottleneck(h, kPlanes, 2, o, name); });
 }

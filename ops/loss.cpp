@@ -75,9 +75,7 @@ void cross_entropy_kernel(const std::string& node, int64_t n, int64_t c, double 
 #pragma omp parallel for reduction(+ : total) schedule(static) if (n * c > kParallelGrain)
     for (int64_t i = 0; i < n; ++i) {
         const T* row = x + i * c;
-        T m = row[0];
-#pragma omp simd reduction(max : m)
-        for (int64_t j = 0; j < c; ++j) m = std::max(m, row[j]);
+        const T m = row_max(row, c);
         const T s = exp_shifted(row, m, static_cast<T*>(nullptr), c);
         T sx = 0;
 #pragma omp simd reduction(+ : sx)

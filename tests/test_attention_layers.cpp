@@ -18,16 +18,16 @@
 #include "models/attention_layers.h"
 #include "models/model_zoo.h"
 #include "ops/ops.h"
+#include "test_support.h"
 
 using namespace gg;
 using Catch::Matchers::Contains;
 
 namespace {
 
+// f64 by default: these tests feed gradcheck and the reference einsums.
 Tensor random_tensor(const Shape& shape, uint64_t seed, DType dt = DType::F64, double lo = -1.0, double hi = 1.0) {
-    Tensor t = Tensor::zeros(shape, dt);
-    for (int64_t i = 0; i < t.numel(); ++i) t.set(i, lo + (hi - lo) * uniform01(seed, 17, static_cast<uint64_t>(i)));
-    return t;
+    return testing::uniform_tensor(shape, seed, dt, lo, hi);
 }
 
 // A layer under test, built on x with its weights from src.
@@ -529,6 +529,13 @@ TEST_CASE("ViT and the global ResNets: shapes, parameter counts, one training st
         check_classifier_step(g, x, logits);
     }
     SECTION("the zoo knows them") {
-        for (const char* name : {"lambda_resnet", "attention_resnet", "vit"}) CHECK(models::find_model(name).name == name);
+        // Registered with a builder that makes the model for their default input.
+        for (const char* name : {"lambda_resnet", "attention_resnet", "vit"}) {
+            const models::ModelEntry& e = models::find_model(name);
+            Graph g;
+            Shape in{2};
+            in.insert(in.end(), e.default_input.begin(), e.default_input.end());
+            CHECK(e.build(g.input("x", in), 10).shape() == Shape{2, 10});
+        }
     }
 }

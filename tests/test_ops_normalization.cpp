@@ -12,6 +12,8 @@
 #include "graph/rng.h"
 #include "op_test_util.h"
 #include "ops/dnn/batch_norm.h"
+#include "ops/dnn/bound_primitive.h"
+#include "test_support.h"
 #include "ops/dnn/layout.h"
 #include "ops/normalization.h"
 #include "ops/ops.h"
@@ -46,10 +48,7 @@ void channel_stats(const Tensor& x, std::vector<double>& mean, std::vector<doubl
 
 using tag = dnnl::memory::format_tag;
 
-dnnl::memory::desc plain_md(const Shape& s) {
-    return {dnnl::memory::dims(s.begin(), s.end()), dnnl::memory::data_type::f32,
-            s.size() == 4 ? tag::nchw : (s.size() == 2 ? tag::nc : tag::ncdhw)};
-}
+dnnl::memory::desc plain_md(const Shape& s) { return dnn::plain_f32(dnnl::memory::dims(s.begin(), s.end())); }
 dnnl::memory::desc blocked_md(const Shape& s, tag t) {
     return {dnnl::memory::dims(s.begin(), s.end()), dnnl::memory::data_type::f32, t};
 }
@@ -95,10 +94,7 @@ void run_kernel(Kernel& k, const std::vector<const void*>& in, const std::vector
 
 void require_close(const Tensor& a, const Tensor& b, double tol = 1e-4) {
     REQUIRE(a.numel() == b.numel());
-    for (int64_t i = 0; i < a.numel(); ++i) {
-        INFO("index " << i);
-        REQUIRE(std::abs(a.get(i) - b.get(i)) <= tol + tol * std::abs(b.get(i)));
-    }
+    REQUIRE(testing::max_relative_difference(a, b) <= tol);
 }
 
 }  // namespace

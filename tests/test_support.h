@@ -36,6 +36,7 @@ inline Tensor iota(Shape shape, DType dt = DType::F64, double start = 1.0) {
 }
 
 // Seeded uniform values in [lo, hi): test data that is reproducible and far from ties.
+// (Its own draws, not init::uniform's: every fast-vs-reference tolerance here was set on them.)
 inline Tensor uniform_tensor(const Shape& shape, uint64_t seed, DType dt = DType::F32, double lo = -1.0,
                              double hi = 1.0) {
     Tensor t(TensorDesc{shape, dt});

@@ -153,7 +153,7 @@ nlohmann::json planned(const Graph& g, const CompiledGraph& cg, const DominantTe
             offsets.insert(plan.offsets[req]);
         }
         bytes += st.output_bytes;
-        nodes.push_back((st.conversion ? "to_plain " : node.op_name() + " ") + node.name);
+        nodes.push_back((st.conversion ? "(layout conversion) " : node.op_name() + " ") + node.name);
     }
     return {{"tensor", t.name},
             {"elements", t.elements},
@@ -182,10 +182,9 @@ std::size_t status_kib(const char* key) {
     return 0;
 }
 
-Tensor random_tensor(const TensorDesc& d, uint64_t stream) {
+Tensor random_tensor(const TensorDesc& d, uint64_t seed) {
     Tensor t(d);
-    float* p = t.data<float>();
-    for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<float>(2.0 * uniform01(7, stream, static_cast<uint64_t>(i)) - 1.0);
+    init::uniform(-1.0, 1.0)(t, seed);
     return t;
 }
 
