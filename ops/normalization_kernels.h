@@ -16,7 +16,7 @@ namespace gg::fast {
 
 template <typename T>
 void batch_norm_train(const BatchNormGeometry& g, double eps, const T* x, const T* w, const T* b, T* y, T* mean,
-                      T* invstd, T* biased_var) {
+                      T* invstd, T* biased_var, bool relu = false) {
     const double count = static_cast<double>(g.per_channel());
     reference::for_each_channel(g, [&](int64_t ch) {
         const double k = static_cast<double>(x[ch * g.inner]);
@@ -35,7 +35,7 @@ void batch_norm_train(const BatchNormGeometry& g, double eps, const T* x, const 
         }
         const double shift_mean = s / count;
         const double var = std::max(0.0, ss / count - shift_mean * shift_mean);
-        reference::normalize_channel(g, ch, eps, k + shift_mean, var, x, w, b, y, mean, invstd, biased_var);
+        reference::normalize_channel(g, ch, eps, k + shift_mean, var, x, w, b, y, mean, invstd, biased_var, relu);
     });
 }
 

@@ -68,18 +68,25 @@ double row_squared_deviation(const T* x, int64_t n, double mu) {
     return s;
 }
 
+// y = x·scale + shift, clamped at 0 when relu (batch_norm's fused relu, in the same pass).
 template <typename T>
-void row_affine(const T* x, T* y, int64_t n, T scale, T shift) {
+void row_affine(const T* x, T* y, int64_t n, T scale, T shift, bool relu = false) {
+    if (relu) {
+#pragma omp simd
+        for (int64_t k = 0; k < n; ++k) y[k] = std::max(x[k] * scale + shift, T(0));
+        return;
+    }
 #pragma omp simd
     for (int64_t k = 0; k < n; ++k) y[k] = x[k] * scale + shift;
 }
 
-// y = x·scale + shift over every run of channel ch.
+// y = x·scale + shift (clamped at 0 when relu) over every run of channel ch.
 template <typename T>
-void channel_affine(const BatchNormGeometry& g, int64_t ch, const T* x, T* y, double scale, double shift) {
+void channel_affine(const BatchNormGeometry& g, int64_t ch, const T* x, T* y, double scale, double shift,
+                    bool relu = false) {
     for (int64_t i = 0; i < g.n; ++i) {
         const int64_t off = (i * g.c + ch) * g.inner;
-        row_affine(x + off, y + off, g.inner, static_cast<T>(scale), static_cast<T>(shift));
+        row_affine(x + off, y + off, g.inner, static_cast<T>(scale), static_cast<T>(shift), relu);
     }
 }
 
@@ -88,40 +95,40 @@ void channel_affine(const BatchNormGeometry& g, int64_t ch, const T* x, T* y, do
 // y = (x − mean)·invstd·w + b as one affine map.
 template <typename T>
 void normalize_channel(const BatchNormGeometry& g, int64_t ch, double eps, double mu, double var, const T* x,
-                       const T* w, const T* b, T* y, T* mean, T* invstd, T* biased_var) {
+                       const T* w, const T* b, T* y, T* mean, T* invstd, T* biased_var, bool relu = false) {
     const double is = 1.0 / std::sqrt(var + eps);
     mean[ch] = static_cast<T>(mu);
     invstd[ch] = static_cast<T>(is);
     biased_var[ch] = static_cast<T>(var);
     const double scale = w[ch] * is;
-    channel_affine(g, ch, x, y, scale, b[ch] - mu * scale);
+    channel_affine(g, ch, x, y, scale, b[ch] - mu * scale, relu);
 }
 
 // y = (x − mean)·invstd·w + b with batch statistics; writes mean, invstd and the biased
 // variance per channel (two passes: the one-pass formula cancels badly).
 template <typename T>
 void batch_norm_train(const BatchNormGeometry& g, double eps, const T* x, const T* w, const T* b, T* y, T* mean, T* invstd,
-                      T* biased_var) {
+                      T* biased_var, bool relu = false) {
     const double count = static_cast<double>(g.per_channel());
     for_each_channel(g, [&](int64_t ch) {
         double s = 0, ss = 0;
         for (int64_t i = 0; i < g.n; ++i) s += row_sum(x + (i * g.c + ch) * g.inner, g.inner);
         const double mu = s / count;
         for (int64_t i = 0; i < g.n; ++i) ss += row_squared_deviation(x + (i * g.c + ch) * g.inner, g.inner, mu);
-        normalize_channel(g, ch, eps, mu, ss / count, x, w, b, y, mean, invstd, biased_var);
+        normalize_channel(g, ch, eps, mu, ss / count, x, w, b, y, mean, invstd, biased_var, relu);
     });
 }
 
 // Evaluation: the running statistics normalise; mean and invstd outputs report them.
 template <typename T>
 void batch_norm_eval(const BatchNormGeometry& g, double eps, const T* x, const T* w, const T* b, const T* running_mean,
-                     const T* running_var, T* y, T* mean, T* invstd) {
+                     const T* running_var, T* y, T* mean, T* invstd, bool relu = false) {
     for_each_channel(g, [&](int64_t ch) {
         const double is = 1.0 / std::sqrt(static_cast<double>(running_var[ch]) + eps);
         mean[ch] = running_mean[ch];
         invstd[ch] = static_cast<T>(is);
         const double scale = w[ch] * is;
-        channel_affine(g, ch, x, y, scale, b[ch] - running_mean[ch] * scale);
+        channel_affine(g, ch, x, y, scale, b[ch] - running_mean[ch] * scale, relu);
     });
 }
 
