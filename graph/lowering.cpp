@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <unordered_map>
 
 #include "graph/graph.h"
 #include "graph/graph_algorithms.h"
@@ -95,8 +96,9 @@ private:
     // Value v in layout `to` (null: plain), through one conversion step made once per (value,
     // layout); -1 when the layout cannot be produced from v's (Layout::make_from_plain).
     int converted(int v, const LayoutPtr& to) {
-        for (const Conversion& c : conversions_)
-            if (c.source == v && same_layout(c.to, to)) return c.result;
+        std::vector<Conversion>& made = conversions_[v];  // usually none or one per value
+        for (const Conversion& c : made)
+            if (same_layout(c.to, to)) return c.result;
         const LoweredValue& src = p_.values[static_cast<std::size_t>(v)];
         LoweredStep step;
         step.kernel = to ? to->make_from_plain(resources_) : src.layout->make_to_plain(resources_);
@@ -113,7 +115,7 @@ private:
         const int c = add_value(std::move(copy));
         step.outputs = {c};
         p_.steps.push_back(std::move(step));
-        conversions_.push_back({v, to, c});
+        made.push_back({to, c});
         return c;
     }
 
@@ -231,11 +233,10 @@ private:
     LoweredProgram p_;
     std::map<Key, int> value_of_;
     struct Conversion {
-        int source;
         LayoutPtr to;  // null: plain
         int result;
     };
-    std::vector<Conversion> conversions_;
+    std::unordered_map<int, std::vector<Conversion>> conversions_;  // by source value
     std::map<Key, bool> fetched_, plain_consumer_;
 };
 
