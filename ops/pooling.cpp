@@ -124,7 +124,7 @@ std::unique_ptr<Kernel> max_pool_fast(const KernelContext& c) {
     return fast::make_max_pool2d_kernel(geometry(c.attrs_as<Pool2dOptions>(), c.inputs[0].shape));
 }
 
-template <bool Fast>
+// One loop for both kernel slots: the scatter has no faster form worth a second copy.
 std::unique_ptr<Kernel> max_pool_backward_kernel(const KernelContext& c) {
     const auto& at = c.attrs_as<PoolBackwardAttrs>();
     const Pool2dGeometry geo = geometry(at.options, at.input_shape);
@@ -134,10 +134,7 @@ std::unique_ptr<Kernel> max_pool_backward_kernel(const KernelContext& c) {
             const auto* dy = static_cast<const T*>(a.inputs[0]);
             const auto* idx = static_cast<const int64_t*>(a.inputs[1]);
             auto* dx = static_cast<T*>(a.outputs[0]);
-            bool ok;
-            if constexpr (Fast) ok = fast::max_pool2d_backward<T>(geo, dy, idx, dx);
-            else ok = reference::max_pool2d_backward<T>(geo, dy, idx, dx);
-            if (!ok) throw_runtime("max_pool2d_backward \"{}\": an argmax index is outside its {}x{} plane", node, geo.h, geo.w);
+            if (!reference::max_pool2d_backward<T>(geo, dy, idx, dx)) throw_runtime("max_pool2d_backward \"{}\": an argmax index is outside its {}x{} plane", node, geo.h, geo.w);
         });
     });
 }
@@ -349,8 +346,7 @@ void register_pooling_ops(OpRegistry& r) {
         .arity(2)
         .describe("dy scattered (summed) to the argmax positions of max_pool2d: dx [N,C,H,W]")
         .infer_shape(infer_pool_backward)
-        .cpu_kernel(max_pool_backward_kernel<true>)
-        .reference(max_pool_backward_kernel<false>)
+        .cpu_kernel(max_pool_backward_kernel)
         .non_differentiable_inputs({1})
         .gradient([](GradContext& g) {  // d(dy) = ddx gathered at the argmax (the adjoint of a scatter)
             Value ddx = g.grad_output(0), idx = g.input(1);

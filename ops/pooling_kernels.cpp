@@ -141,32 +141,5 @@ std::unique_ptr<Kernel> make_max_pool2d_kernel(const Pool2dGeometry& g) {
     });
 }
 
-template <typename T>
-bool max_pool2d_backward(const Pool2dGeometry& g, const T* dy, const int64_t* argmax, T* dx) {
-    std::atomic<bool> ok{true};
-    const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
-    for_plane_chunks(g, out_plane + in_plane, [&](int64_t p0, int64_t p1) {
-        bool good = true;
-        std::fill(dx + p0 * in_plane, dx + p1 * in_plane, T(0));
-        for (int64_t p = p0; p < p1; ++p) {
-            T* __restrict dxp = dx + p * in_plane;
-            const T* dyp = dy + p * out_plane;
-            const int64_t* ap = argmax + p * out_plane;
-            for (int64_t o = 0; o < out_plane; ++o) {
-                const int64_t i = ap[o];
-                if (static_cast<uint64_t>(i) >= static_cast<uint64_t>(in_plane)) [[unlikely]] {
-                    good = false;
-                    continue;
-                }
-                dxp[i] += dyp[o];
-            }
-        }
-        if (!good) ok.store(false, std::memory_order_relaxed);
-    });
-    return ok.load();
-}
-
-template bool max_pool2d_backward<float>(const Pool2dGeometry&, const float*, const int64_t*, float*);
-template bool max_pool2d_backward<double>(const Pool2dGeometry&, const double*, const int64_t*, double*);
 
 }  // namespace gg::fast

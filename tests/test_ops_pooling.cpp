@@ -127,7 +127,7 @@ TEST_CASE("oneDNN average pooling matches the reference loops on realistic sizes
     }
 }
 
-TEST_CASE("the fast max-pooling loops match the reference exactly (values, argmax, ties, NaN)",
+TEST_CASE("the fast max-pooling loop matches the reference exactly (values, argmax, ties, NaN)",
           "[ops][pooling][kernels]") {
     struct Case {
         Shape x;
@@ -146,8 +146,8 @@ TEST_CASE("the fast max-pooling loops match the reference exactly (values, argma
         {{1, 1, 1, 1}, {.kernel = {1, 1}}},
     };
     for (const Case& c : cases)
-        for (DType dt : {DType::F32, DType::F64})
-            for (int values = 0; values < 3; ++values) {  // random; few distinct values (ties); with NaNs
+        for (int values = 0; values < 3; ++values) {  // random; few distinct values (ties); with NaNs
+                const DType dt = DType::F32;                 // the fast loop is f32 only
                 INFO(shape_str(c.x) << " " << dtype_name(dt) << " values " << values);
                 Tensor x = random_tensor(c.x, dt, 11);
                 for (int64_t i = 0; i < x.numel(); ++i) {
@@ -161,34 +161,18 @@ TEST_CASE("the fast max-pooling loops match the reference exactly (values, argma
                 const Shape ys{geo.n, geo.c, geo.oh, geo.ow};
                 Tensor y1(TensorDesc{ys, dt}), y2(TensorDesc{ys, dt});
                 Tensor a1(TensorDesc{ys, DType::I64}), a2(TensorDesc{ys, DType::I64});
-                Tensor dy = random_tensor(ys, dt, 12), dx1(x.desc()), dx2(x.desc());
-                // The reference forward gives y2 and the argmax both backward loops scatter by. The
-                // fast forward is f32 only: f64 compares the backward loops alone.
-                const bool fast_forward = dt == DType::F32;
-                bool ok1 = false, ok2 = false;
-                dispatch_float(dt, [&](auto zero) {
-                    using T = decltype(zero);
-                    reference::max_pool2d<T>(geo, x.data<T>(), y2.data<T>(), a2.data<int64_t>());
-                    ok1 = fast::max_pool2d_backward<T>(geo, dy.data<T>(), a2.data<int64_t>(), dx1.data<T>());
-                    ok2 = reference::max_pool2d_backward<T>(geo, dy.data<T>(), a2.data<int64_t>(), dx2.data<T>());
-                });
-                if (fast_forward) {
-                    auto k = fast::make_max_pool2d_kernel(geo);
-                    REQUIRE(k);
-                    const void* in[] = {x.raw()};
-                    void* out[] = {y1.raw(), a1.raw()};
-                    k->run(KernelArgs{in, out, nullptr, 0});
-                }
-                CHECK(ok1);
-                CHECK(ok2);
+                reference::max_pool2d<float>(geo, x.data<float>(), y2.data<float>(), a2.data<int64_t>());
+                auto k = fast::make_max_pool2d_kernel(geo);
+                REQUIRE(k);
+                const void* in[] = {x.raw()};
+                void* out[] = {y1.raw(), a1.raw()};
+                k->run(KernelArgs{in, out, nullptr, 0});
                 int64_t diff = 0;
-                if (fast_forward)
-                    for (int64_t i = 0; i < y1.numel(); ++i) {
-                        const double u = y1.get(i), v = y2.get(i);
-                        diff += (std::isnan(u) != std::isnan(v)) || (!std::isnan(u) && u != v);
-                        diff += a1.get(i) != a2.get(i);
-                    }
-                for (int64_t i = 0; i < dx1.numel(); ++i) diff += dx1.get(i) != dx2.get(i);
+                for (int64_t i = 0; i < y1.numel(); ++i) {
+                    const double u = y1.get(i), v = y2.get(i);
+                    diff += (std::isnan(u) != std::isnan(v)) || (!std::isnan(u) && u != v);
+                    diff += a1.get(i) != a2.get(i);
+                }
                 CHECK(diff == 0);
             }
 
@@ -196,11 +180,13 @@ TEST_CASE("the fast max-pooling loops match the reference exactly (values, argma
     const Pool2dGeometry geo = pool2d_geometry({1, 2, 2, 2}, {2, 2}, {2, 2}, {0, 0, 0, 0});
     std::vector<float> dy{1, 2}, dx(8, -1);
     std::vector<int64_t> bad{3, 4};
-    CHECK_FALSE(fast::max_pool2d_backward<float>(geo, dy.data(), bad.data(), dx.data()));
+    CHECK_FALSE(reference::max_pool2d_backward<float>(geo, dy.data(), bad.data(), dx.data()));
     CHECK(dx == std::vector<float>{0, 0, 0, 1, 0, 0, 0, 0});
 }
 
-TEST_CASE("max_pool2d registers the fast loops, the reference on request", "[ops][pooling][kernels]") {
+// max_pool2d has a fast loop and its reference; max_pool2d_backward has one loop (reported as
+// the reference: fast_kernel is false for it in both programs).
+TEST_CASE("max_pool2d registers the fast loop, the reference on request", "[ops][pooling][kernels]") {
     for (bool reference : {false, true}) {
         Graph g;
         auto x = g.input("x", {4, 3, 8, 8});
@@ -217,7 +203,7 @@ TEST_CASE("max_pool2d registers the fast loops, the reference on request", "[ops
             fast += s.fast_kernel ? 1 : 0;
         }
         CHECK(pools == 2);
-        CHECK(fast == (reference ? 0 : 2));
+        CHECK(fast == (reference ? 0 : 1));
     }
 }
 

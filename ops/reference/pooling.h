@@ -130,21 +130,27 @@ void max_pool2d(const Pool2dGeometry& g, const T* x, T* y, int64_t* argmax) {
 
 // dx = Σ dy scattered to the argmax positions. Returns false (and skips the element) when an
 // index is outside the plane; the caller turns that into an error naming the node.
+// The plane sizes are locals and dx is __restrict: otherwise every store to dx may alias g,
+// dy and argmax, and the loop reloads them (2x slower on LeNet's pools).
 template <typename T>
 bool max_pool2d_backward(const Pool2dGeometry& g, const T* dy, const int64_t* argmax, T* dx) {
     std::atomic<bool> ok{true};
-    for_each_plane(g, g.out_plane() + g.in_plane(), [&](int64_t p) {
-        T* dxp = dx + p * g.in_plane();
-        std::fill(dxp, dxp + g.in_plane(), T(0));
-        const int64_t o0 = p * g.out_plane();
-        for (int64_t o = o0; o < o0 + g.out_plane(); ++o) {
-            const int64_t i = argmax[o];
-            if (i < 0 || i >= g.in_plane()) {
-                ok.store(false, std::memory_order_relaxed);
+    const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
+    for_each_plane(g, out_plane + in_plane, [&](int64_t p) {
+        T* __restrict dxp = dx + p * in_plane;
+        const T* dyp = dy + p * out_plane;
+        const int64_t* ap = argmax + p * out_plane;
+        std::fill(dxp, dxp + in_plane, T(0));
+        bool good = true;
+        for (int64_t o = 0; o < out_plane; ++o) {
+            const int64_t i = ap[o];
+            if (static_cast<uint64_t>(i) >= static_cast<uint64_t>(in_plane)) [[unlikely]] {
+                good = false;
                 continue;
             }
-            dxp[i] += dy[o];
+            dxp[i] += dyp[o];
         }
+        if (!good) ok.store(false, std::memory_order_relaxed);
     });
     return ok.load();
 }
