@@ -197,7 +197,8 @@ private:
         };
         build();
         // A Native op's fast kernel handles opaque inputs; when it declined (or reference
-        // kernels were asked for), the reference loops run and need plain memory.
+        // kernels were asked for), the inputs are converted to plain and the op asked again:
+        // its fast factory may have plain loops, else the reference loops run.
         if (use == LayoutUse::Native && !step.fast && n.op->reference_kernel) {
             bool opaque = false;
             for (int v : ins) opaque = opaque || layout_of(v) != nullptr;

@@ -140,62 +140,11 @@ std::unique_ptr<Kernel> batch_norm_backward_loops(const KernelContext& c) {
     });
 }
 
-// Runs a plain-loop kernel after converting the inputs held in opaque layouts to plain copies
-// in scratch: for layouts the oneDNN kernels decline. Outputs stay plain.
-class PlainInputsKernel final : public Kernel {
-public:
-    PlainInputsKernel(const KernelContext& c, std::unique_ptr<Kernel> inner) : inner_(std::move(inner)) {
-        inputs_ = c.inputs.size();
-        buffer_.resize(inputs_);
-        std::size_t offset = 0;
-        for (std::size_t i = 0; i < inputs_; ++i)
-            if (LayoutPtr l = c.input_layout(i)) {
-                Conversion conv{i, l->make_to_plain(c.resources), offset, 0};
-                offset += scratch_aligned(c.inputs[i].bytes());
-                conv.scratch = offset;
-                offset += scratch_aligned(conv.kernel->scratch_bytes());
-                conversions_.push_back(std::move(conv));
-            }
-        inner_offset_ = offset;
-        scratch_bytes_ = offset + inner_->scratch_bytes();
-    }
-
-    void run(const KernelArgs& a) override {
-        auto* scratch = static_cast<char*>(a.scratch);
-        std::vector<const void*>& ins = buffer_;
-        ins.assign(a.inputs, a.inputs + inputs_);
-        for (Conversion& conv : conversions_) {
-            void* copy = scratch + conv.offset;
-            conv.kernel->run(KernelArgs{&a.inputs[conv.input], &copy, scratch + conv.scratch, a.step});
-            ins[conv.input] = copy;
-        }
-        inner_->run(KernelArgs{ins.data(), a.outputs, inner_->scratch_bytes() ? scratch + inner_offset_ : nullptr, a.step});
-    }
-    std::size_t scratch_bytes() const override { return scratch_bytes_; }
-
-private:
-    struct Conversion {
-        std::size_t input;
-        std::unique_ptr<Kernel> kernel;
-        std::size_t offset, scratch;
-    };
-
-    std::unique_ptr<Kernel> inner_;
-    std::vector<Conversion> conversions_;
-    std::vector<const void*> buffer_;  // the inner kernel's input pointers (sized once)
-    std::size_t inputs_ = 0, inner_offset_ = 0, scratch_bytes_ = 0;
-};
-
 // Inputs first, first + 1, ... are all held plain.
 bool plain_from(const KernelContext& c, std::size_t first) {
     for (std::size_t i = first; i < c.inputs.size(); ++i)
         if (c.input_layout(i)) return false;
     return true;
-}
-
-std::unique_ptr<Kernel> with_plain_inputs(const KernelContext& c, std::unique_ptr<Kernel> inner) {
-    if (plain_from(c, 0)) return inner;
-    return std::make_unique<PlainInputsKernel>(c, std::move(inner));
 }
 
 bool output_free(const KernelContext& c, std::size_t o) {
@@ -217,7 +166,8 @@ std::unique_ptr<Kernel> batch_norm_fast_kernel(const KernelContext& c) {
             return k;
         }
     }
-    return with_plain_inputs(c, batch_norm_loops<true>(c));
+    // Opaque inputs oneDNN declined: compile() converts them to plain and asks again.
+    return plain_from(c, 0) ? batch_norm_loops<true>(c) : nullptr;
 }
 
 // x or dy in a oneDNN layout (f32): oneDNN's backward on that layout (x's when both are
@@ -238,7 +188,7 @@ std::unique_ptr<Kernel> batch_norm_backward_fast_kernel(const KernelContext& c) 
             return k;
         }
     }
-    return with_plain_inputs(c, batch_norm_backward_loops(c));
+    return plain_from(c, 0) ? batch_norm_backward_loops(c) : nullptr;  // as above
 }
 
 // ---- batch_norm gradient rules --------------------------------------------------------------
@@ -490,7 +440,7 @@ void register_normalization_ops(OpRegistry& r) {
         .describe("per-channel normalisation of [N,C,...]: batch stats + running update (training) or running stats")
         .infer_shape(infer_batch_norm)
         .cpu_kernel(batch_norm_fast_kernel)
-        .reference([](const KernelContext& c) { return with_plain_inputs(c, batch_norm_loops<false>(c)); })
+        .reference(batch_norm_loops<false>)
         .layout(LayoutUse::Native)  // oneDNN's batch norm on blocked x (see the top of the file)
         .updates_state({3, 4, 5})
         .non_differentiable_inputs({3, 4, 5})
@@ -503,7 +453,7 @@ void register_normalization_ops(OpRegistry& r) {
         .describe("(x, dy, γ, mean, invstd) → (dx, dγ, dβ) of training-mode batch_norm")
         .infer_shape(infer_batch_norm_backward)
         .cpu_kernel(batch_norm_backward_fast_kernel)
-        .reference([](const KernelContext& c) { return with_plain_inputs(c, batch_norm_backward_loops(c)); })
+        .reference(batch_norm_backward_loops)
         .layout(LayoutUse::Native)
         .gradient(batch_norm_backward_gradient)  // see the derivation above the rule
         .samples(batch_norm_backward_samples)
