@@ -82,6 +82,10 @@ struct KernelContext {
     template <typename T>
     const T& attrs_as() const;
     LayoutPtr input_layout(std::size_t i) const { return i < input_layouts.size() ? input_layouts[i] : nullptr; }
+    // Whether a Native kernel may set output o's layout (see output_layout_free).
+    bool output_layout_settable(std::size_t o) const {
+        return output_layouts && o < output_layout_free.size() && output_layout_free[o];
+    }
     LayoutPtr output_layout(std::size_t o) const {
         return output_layouts && o < output_layouts->size() ? (*output_layouts)[o] : nullptr;
     }

@@ -147,10 +147,6 @@ bool plain_from(const KernelContext& c, std::size_t first) {
     return true;
 }
 
-bool output_free(const KernelContext& c, std::size_t o) {
-    return c.output_layouts && o < c.output_layout_free.size() && c.output_layout_free[o];
-}
-
 // x in a oneDNN layout (f32): oneDNN's batch norm on it, y in it too when allowed.
 std::unique_ptr<Kernel> batch_norm_fast_kernel(const KernelContext& c) {
     const BatchNormGeometry g = checked_geometry(c);
@@ -158,7 +154,7 @@ std::unique_ptr<Kernel> batch_norm_fast_kernel(const KernelContext& c) {
     const LayoutPtr xl = c.input_layout(0);
     const dnn::DnnLayout* x = dnn::as_dnn(xl);
     if (x && c.inputs[0].dtype == DType::F32 && plain_from(c, 1)) {
-        const bool free = output_free(c, 0);
+        const bool free = c.output_layout_settable(0);
         auto k = dnn::make_batch_norm_forward_kernel(c.resources, g, at.eps, at.momentum, c.training, x->desc(),
                                                      free ? x->desc() : x->plain(), at.relu);
         if (k) {
@@ -179,7 +175,7 @@ std::unique_ptr<Kernel> batch_norm_backward_fast_kernel(const KernelContext& c) 
     if ((x || d) && (x || !xl) && (d || !dl) && c.inputs[0].dtype == DType::F32 && plain_from(c, 2)) {
         const LayoutPtr& chosen = x ? xl : dl;
         const dnn::DnnLayout& l = x ? *x : *d;
-        const bool free = output_free(c, 0);
+        const bool free = c.output_layout_settable(0);
         auto k = dnn::make_batch_norm_backward_kernel(c.resources, g, c.attrs_as<BatchNormBackwardAttrs>().eps, c.training,
                                                       l.desc(), x ? x->desc() : l.plain(), d ? d->desc() : l.plain(),
                                                       free ? l.desc() : l.plain());

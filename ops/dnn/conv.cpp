@@ -368,7 +368,7 @@ std::unique_ptr<Kernel> make_conv_kernel(const KernelContext& c, const ConvGeome
     for (std::size_t i = 0; i < io.in.size(); ++i)
         if (const DnnLayout* d = as_dnn(c.input_layout(i))) io.in[i] = d->desc();
     const bool post_bias = pass == ConvPass::BackwardData && g.bias;  // added by plain loops after
-    io.output_free = !post_bias && c.output_layouts && !c.output_layout_free.empty() && c.output_layout_free[0] &&
+    io.output_free = !post_bias && c.output_layout_settable(0) &&
                      !c.output_consumers_layout_aware.empty() && c.output_consumers_layout_aware[0];
     std::optional<Plan> plan = choose_plan(ctx, g, pass, c.training, layout, io);
     if (!io.any_opaque() && use_rows(g, plan, layout)) return make_rows_conv_kernel(g, pass);
