@@ -205,7 +205,10 @@ TEST_CASE("the oneDNN batch-norm kernels (for blocked layouts) match the loops",
             Tensor rm2 = rm.clone(), rv2 = rv.clone();
             Tensor y(x.desc()), mean(rm.desc()), invstd(rm.desc());
             KernelResources res;
-            auto k = dnn::make_batch_norm_forward_kernel(res, g, eps, momentum, training);
+            // Any rank as [N, C, 1, inner]: one descriptor serves every rank, and 4-D gets oneDNN's
+            // optimised ncsp implementation (3-D ncw falls back to its slow reference one in 2.6).
+            const auto nchw = dnn::plain_f32({g.n, g.c, 1, g.inner});
+            auto k = dnn::make_batch_norm_forward_kernel(res, g, eps, momentum, training, nchw, nchw);
             REQUIRE(k);
             run_kernel(*k, {x.raw(), w.raw(), b.raw(), rm.raw(), rv.raw(), nbt.raw()}, {y.raw(), mean.raw(), invstd.raw()});
 
@@ -227,7 +230,7 @@ TEST_CASE("the oneDNN batch-norm kernels (for blocked layouts) match the loops",
             // Backward from the saved statistics.
             Tensor dy = random_tensor(shape, DType::F32, 5), dx(x.desc()), dw(rm.desc()), db(rm.desc());
             Tensor dx2(x.desc()), dw2(rm.desc()), db2(rm.desc());
-            auto kb = dnn::make_batch_norm_backward_kernel(res, g, eps);
+            auto kb = dnn::make_batch_norm_backward_kernel(res, g, eps, true, nchw, nchw, nchw, nchw);
             REQUIRE(kb);
             run_kernel(*kb, {x.raw(), dy.raw(), w.raw(), mean2.raw(), invstd2.raw()}, {dx.raw(), dw.raw(), db.raw()});
             reference::batch_norm_backward<float>(g, xp, dy.data<float>(), w.data<float>(), mean2.data<float>(),

@@ -12,10 +12,6 @@ namespace {
 using flags = dnnl::normalization_flags;
 using md = dnnl::memory::desc;
 
-// Plain x is described as [N, C, 1, inner] (nchw): batch norm only needs the channel axis, so
-// one descriptor serves every rank, and 4-D gets oneDNN's optimised ncsp implementation (3-D
-// ncw falls back to its slow reference one in 2.6).
-md nchw_md(const BatchNormGeometry& g) { return plain_f32({g.n, g.c, 1, g.inner}); }
 md channel_md(const BatchNormGeometry& g) { return plain_f32({g.c}); }
 
 // Our scratch: oneDNN's scratchpad, the per-channel variance (the ops keep invstd, like
@@ -224,10 +220,6 @@ std::unique_ptr<Kernel> make_batch_norm_forward_kernel(KernelResources& resource
     }
 }
 
-std::unique_ptr<Kernel> make_batch_norm_forward_kernel(KernelResources& resources, const BatchNormGeometry& g,
-                                                       double eps, double momentum, bool training) {
-    return make_batch_norm_forward_kernel(resources, g, eps, momentum, training, nchw_md(g), nchw_md(g));
-}
 
 std::unique_ptr<Kernel> make_batch_norm_backward_kernel(KernelResources& resources, const BatchNormGeometry& g,
                                                         double eps, bool batch_stats, const md& data, const md& x,
@@ -247,10 +239,5 @@ std::unique_ptr<Kernel> make_batch_norm_backward_kernel(KernelResources& resourc
     }
 }
 
-std::unique_ptr<Kernel> make_batch_norm_backward_kernel(KernelResources& resources, const BatchNormGeometry& g,
-                                                        double eps) {
-    const md plain = nchw_md(g);
-    return make_batch_norm_backward_kernel(resources, g, eps, true, plain, plain, plain, plain);
-}
 
 }  // namespace gg::dnn

@@ -33,9 +33,6 @@ std::unique_ptr<Kernel> make_batch_norm_forward_kernel(KernelResources& resource
                                                        double eps, double momentum, bool training,
                                                        const dnnl::memory::desc& data, const dnnl::memory::desc& y,
                                                        bool relu = false);
-// Everything plain (x seen as nchw [N, C, 1, inner]).
-std::unique_ptr<Kernel> make_batch_norm_forward_kernel(KernelResources& resources, const BatchNormGeometry& geo,
-                                                       double eps, double momentum, bool training);
 
 // Inputs (x, dy, weight, save_mean, save_invstd); outputs (dx, dweight, dbias). batch_stats
 // false (evaluation programs): mean and invstd are constants, dx = γ·invstd·dy, like the loops.
@@ -44,8 +41,5 @@ std::unique_ptr<Kernel> make_batch_norm_backward_kernel(KernelResources& resourc
                                                         double eps, bool batch_stats, const dnnl::memory::desc& data,
                                                         const dnnl::memory::desc& x, const dnnl::memory::desc& dy,
                                                         const dnnl::memory::desc& dx);
-// Everything plain, training formula.
-std::unique_ptr<Kernel> make_batch_norm_backward_kernel(KernelResources& resources, const BatchNormGeometry& geo,
-                                                        double eps);
 
 }  // namespace gg::dnn
