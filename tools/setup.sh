@@ -6,8 +6,12 @@
 #
 # GG_BUILD_DIR overrides the build directory (default: build), e.g. to keep a second tree.
 
-GG_PACKAGES=(cmake ninja-build g++ libdnnl-dev libboost-graph-dev libfmt-dev catch2
-             libcli11-dev nlohmann-json3-dev zlib1g-dev dataset-fashion-mnist
+# Installed with --no-install-recommends, so everything configure needs is listed, including
+# what a package only recommends: Debian's oneDNN CMake config calls find_package(OpenCL),
+# which needs ocl-icd-opencl-dev although libdnnl-dev merely recommends it.
+# tools/fresh-check.sh proves this list on a fresh Debian 12 root.
+GG_PACKAGES=(cmake ninja-build g++ pkg-config libdnnl-dev ocl-icd-opencl-dev libboost-graph-dev libfmt-dev
+             catch2 libcli11-dev nlohmann-json3-dev zlib1g-dev dataset-fashion-mnist
              gnuplot-nox)  # gnuplot-nox: `graphgrad bench lambda-vs-attention --plot`
 GG_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 GG_BUILD_DIR="${GG_BUILD_DIR:-build}"
