@@ -11,11 +11,11 @@
 
 #include <catch2/catch.hpp>
 
-#include "graph/gradcheck.h"
-#include "graph/graph.h"
-#include "graph/op_def.h"
-#include "graph/tensor.h"
-#include "ops/register_ops.h"
+#include "graphgrad/graph/gradcheck_op.h"
+#include "graphgrad/graph/graph.h"
+#include "graphgrad/graph/op_def.h"
+#include "graphgrad/graph/tensor.h"
+#include "graphgrad/ops/internal/register_ops.h"
 
 namespace gg::testing {
 

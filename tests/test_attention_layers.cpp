@@ -13,11 +13,11 @@
 
 #include <fmt/format.h>
 
-#include "graph/gradcheck.h"
-#include "graph/rng.h"
-#include "models/attention_layers.h"
-#include "models/model_zoo.h"
-#include "ops/ops.h"
+#include "graphgrad/graph/gradcheck.h"
+#include "graphgrad/graph/rng.h"
+#include "graphgrad/models/attention_layers.h"
+#include "graphgrad/models/model_zoo.h"
+#include "graphgrad/ops/ops.h"
 #include "test_support.h"
 
 using namespace gg;

@@ -4,9 +4,10 @@
 
 #include <cmath>
 
-#include "graph/op_registry.h"
-#include "graph/rng.h"
-#include "ops/ops.h"
+#include "graphgrad/ops/internal/register_ops.h"
+#include "graphgrad/graph/op_registry.h"
+#include "graphgrad/graph/rng.h"
+#include "graphgrad/ops/ops.h"
 
 using namespace gg;
 using Catch::Matchers::Contains;

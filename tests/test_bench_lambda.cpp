@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "tools/bench_lambda.h"
+#include "graphgrad/bench/bench_lambda.h"
 
 TEST_CASE("lambda-vs-attention: measured memory equals the plan, no reference kernels", "[bench][lambda]") {
     gg::LambdaBenchOptions o;

@@ -6,9 +6,9 @@
 
 #include <map>
 
-#include "graph/op_def.h"
-#include "models/model_zoo.h"
-#include "ops/ops.h"
+#include "graphgrad/graph/op_def.h"
+#include "graphgrad/models/model_zoo.h"
+#include "graphgrad/ops/ops.h"
 #include "test_support.h"
 
 using namespace gg;

@@ -7,10 +7,10 @@
 #include <memory>
 #include <vector>
 
-#include "ops/dnn/conv.h"
-#include "ops/dnn/conv_rows.h"
-#include "ops/ops.h"
-#include "ops/reference/conv.h"
+#include "graphgrad/ops/dnn/conv.h"
+#include "graphgrad/ops/dnn/conv_rows.h"
+#include "graphgrad/ops/ops.h"
+#include "graphgrad/ops/reference/conv.h"
 #include "test_support.h"
 
 using namespace gg;

@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "ops/ops.h"
+#include "graphgrad/ops/ops.h"
 
 using namespace gg;
 using Catch::Matchers::Contains;

@@ -3,8 +3,8 @@
 
 #include <cmath>
 
-#include "graph/graph_algorithms.h"
-#include "ops/ops.h"
+#include "graphgrad/graph/graph_algorithms.h"
+#include "graphgrad/ops/ops.h"
 
 using namespace gg;
 using Catch::Matchers::Contains;

@@ -15,9 +15,9 @@
 #include <fstream>
 #include <thread>
 
-#include "graph/rng.h"
+#include "graphgrad/graph/rng.h"
 #include "test_support.h"
-#include "io/checkpoint.h"
+#include "graphgrad/io/checkpoint.h"
 
 using namespace gg;
 using namespace gg::io;

@@ -8,10 +8,10 @@
 #include <filesystem>
 #include <set>
 
-#include "graph/rng.h"
+#include "graphgrad/graph/rng.h"
 #include "test_support.h"
-#include "io/dataset.h"
-#include "io/idx.h"
+#include "graphgrad/io/dataset.h"
+#include "graphgrad/io/idx.h"
 
 using namespace gg;
 using namespace gg::io;

@@ -9,9 +9,9 @@
 #include <fstream>
 #include <iterator>
 
-#include "graph/rng.h"
+#include "graphgrad/graph/rng.h"
 #include "test_support.h"
-#include "io/idx.h"
+#include "graphgrad/io/idx.h"
 
 using namespace gg;
 using namespace gg::io;

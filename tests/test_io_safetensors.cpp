@@ -8,8 +8,8 @@
 #include <cstring>
 #include <filesystem>
 
-#include "graph/rng.h"
-#include "io/safetensors.h"
+#include "graphgrad/graph/rng.h"
+#include "graphgrad/io/safetensors.h"
 
 using namespace gg;
 using namespace gg::io;

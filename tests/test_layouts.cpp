@@ -4,8 +4,9 @@
 // blocked formats so the executor is tested on its own.
 #include <catch2/catch.hpp>
 
-#include "graph/op_registry.h"
-#include "ops/ops.h"
+#include "graphgrad/ops/internal/register_ops.h"
+#include "graphgrad/graph/op_registry.h"
+#include "graphgrad/ops/ops.h"
 
 using namespace gg;
 

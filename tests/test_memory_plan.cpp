@@ -1,8 +1,8 @@
 // The planner as a pure function: reuse, in-place, pinning and the no-overlap invariant.
 #include <catch2/catch.hpp>
 
-#include "graph/memory_plan.h"
-#include "graph/rng.h"
+#include "graphgrad/graph/memory_plan.h"
+#include "graphgrad/graph/rng.h"
 
 using gg::PlanRequest;
 

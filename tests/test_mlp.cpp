@@ -1,9 +1,9 @@
 // An MLP trained with SGD on generated data: the loss must fall and accuracy rise.
 #include <catch2/catch.hpp>
 
-#include "graph/rng.h"
-#include "ops/ops.h"
-#include "optim/optimizer.h"
+#include "graphgrad/graph/rng.h"
+#include "graphgrad/ops/ops.h"
+#include "graphgrad/optim/optimizer.h"
 
 using namespace gg;
 

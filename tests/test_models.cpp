@@ -7,9 +7,9 @@
 #include <functional>
 #include <string>
 
-#include "graph/rng.h"
-#include "models/model_zoo.h"
-#include "ops/ops.h"
+#include "graphgrad/graph/rng.h"
+#include "graphgrad/models/model_zoo.h"
+#include "graphgrad/ops/ops.h"
 
 using namespace gg;
 using Catch::Matchers::Contains;

@@ -5,8 +5,8 @@
 
 #include <cstring>
 
-#include "models/model_zoo.h"
-#include "ops/ops.h"
+#include "graphgrad/models/model_zoo.h"
+#include "graphgrad/ops/ops.h"
 #include "test_support.h"
 
 using namespace gg;

@@ -8,11 +8,12 @@
 #include <cmath>
 #include <cstdlib>
 
-#include "graph/gradcheck.h"
-#include "graph/rng.h"
-#include "ops/conv.h"
-#include "ops/dnn/conv.h"
-#include "ops/ops.h"
+#include "graphgrad/ops/internal/register_ops.h"
+#include "graphgrad/graph/gradcheck_op.h"
+#include "graphgrad/graph/rng.h"
+#include "graphgrad/ops/conv.h"
+#include "graphgrad/ops/dnn/conv.h"
+#include "graphgrad/ops/ops.h"
 #include "test_support.h"
 
 using namespace gg;

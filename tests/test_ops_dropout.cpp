@@ -6,10 +6,11 @@
 
 #include <cmath>
 
-#include "graph/gradcheck.h"
-#include "graph/rng.h"
-#include "ops/ops.h"
-#include "ops/random.h"
+#include "graphgrad/ops/internal/register_ops.h"
+#include "graphgrad/graph/gradcheck_op.h"
+#include "graphgrad/graph/rng.h"
+#include "graphgrad/ops/ops.h"
+#include "graphgrad/ops/random.h"
 
 using namespace gg;
 

@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "ops/ops.h"
+#include "graphgrad/ops/ops.h"
 
 namespace {
 

@@ -3,10 +3,10 @@
 // summing repeated ids, and parallel scatters agreeing with a serial loop on large inputs.
 #include <catch2/catch.hpp>
 
-#include "graph/rng.h"
+#include "graphgrad/graph/rng.h"
 #include "op_test_util.h"
-#include "ops/indexing.h"
-#include "ops/ops.h"
+#include "graphgrad/ops/indexing.h"
+#include "graphgrad/ops/ops.h"
 #include "test_support.h"
 
 using namespace gg;

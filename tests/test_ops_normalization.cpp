@@ -7,16 +7,16 @@
 
 #include <cmath>
 
-#include "graph/gradcheck.h"
-#include "graph/op_registry.h"
-#include "graph/rng.h"
+#include "graphgrad/graph/gradcheck.h"
+#include "graphgrad/graph/op_registry.h"
+#include "graphgrad/graph/rng.h"
 #include "op_test_util.h"
-#include "ops/dnn/batch_norm.h"
-#include "ops/dnn/bound_primitive.h"
+#include "graphgrad/ops/dnn/batch_norm.h"
+#include "graphgrad/ops/dnn/bound_primitive.h"
 #include "test_support.h"
-#include "ops/dnn/layout.h"
-#include "ops/normalization.h"
-#include "ops/ops.h"
+#include "graphgrad/ops/dnn/layout.h"
+#include "graphgrad/ops/normalization.h"
+#include "graphgrad/ops/ops.h"
 
 using namespace gg;
 

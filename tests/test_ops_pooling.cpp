@@ -6,11 +6,11 @@
 
 #include <cmath>
 
-#include "graph/rng.h"
+#include "graphgrad/graph/rng.h"
 #include "op_test_util.h"
-#include "ops/ops.h"
-#include "ops/pooling.h"
-#include "ops/pooling_kernels.h"
+#include "graphgrad/ops/ops.h"
+#include "graphgrad/ops/pooling.h"
+#include "graphgrad/ops/kernels/pooling_kernels.h"
 #include "test_support.h"
 
 using namespace gg;

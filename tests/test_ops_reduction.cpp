@@ -7,9 +7,10 @@
 #include <limits>
 #include <numeric>
 
-#include "graph/gradcheck.h"
-#include "ops/kernel_util.h"
-#include "ops/ops.h"
+#include "graphgrad/ops/internal/register_ops.h"
+#include "graphgrad/graph/gradcheck_op.h"
+#include "graphgrad/ops/kernels/kernel_util.h"
+#include "graphgrad/ops/ops.h"
 #include "test_support.h"
 
 using namespace gg;

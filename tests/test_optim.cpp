@@ -6,8 +6,8 @@
 #include <cmath>
 #include <functional>
 
-#include "ops/ops.h"
-#include "optim/optim.h"
+#include "graphgrad/ops/ops.h"
+#include "graphgrad/optim/optim.h"
 
 using namespace gg;
 using namespace gg::optim;

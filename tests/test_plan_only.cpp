@@ -6,8 +6,8 @@
 #include <fstream>
 #include <string>
 
-#include "models/attention_layers.h"
-#include "ops/ops.h"
+#include "graphgrad/models/attention_layers.h"
+#include "graphgrad/ops/ops.h"
 
 using namespace gg;
 using Catch::Matchers::Contains;

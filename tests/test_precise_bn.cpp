@@ -6,8 +6,8 @@
 #include <cmath>
 #include <vector>
 
-#include "ops/ops.h"
-#include "optim/precise_bn.h"
+#include "graphgrad/ops/ops.h"
+#include "graphgrad/optim/precise_bn.h"
 
 using namespace gg;
 

@@ -5,10 +5,10 @@
 
 #include <cmath>
 
-#include "graph/gradcheck.h"
-#include "graph/op_registry.h"
+#include "graphgrad/graph/gradcheck_op.h"
+#include "graphgrad/graph/op_registry.h"
 #include "op_test_util.h"
-#include "ops/register_ops.h"
+#include "graphgrad/ops/internal/register_ops.h"
 
 using namespace gg;
 

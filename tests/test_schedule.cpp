@@ -5,7 +5,7 @@
 #include <cmath>
 #include <numbers>
 
-#include "optim/optim.h"
+#include "graphgrad/optim/optim.h"
 
 using namespace gg;
 using namespace gg::optim;

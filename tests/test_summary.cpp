@@ -2,18 +2,18 @@
 // parameter counts, multiply-adds, receptive fields and layer grouping.
 #include <catch2/catch.hpp>
 
-#include "models/model_zoo.h"
-#include "ops/conv.h"
-#include "ops/ops.h"
-#include "ops/pooling.h"
-#include "tools/model_summary.h"
+#include "graphgrad/models/model_zoo.h"
+#include "graphgrad/ops/conv.h"
+#include "graphgrad/ops/ops.h"
+#include "graphgrad/ops/pooling.h"
+#include "graphgrad/train/model_summary.h"
 
 using namespace gg;
-using gg::cli::ReceptiveField;
+using gg::train::ReceptiveField;
 
 namespace {
 
-const cli::LayerSummary& layer(const cli::ModelSummary& s, const std::string& name) {
+const train::LayerSummary& layer(const train::ModelSummary& s, const std::string& name) {
     for (const auto& l : s.layers)
         if (l.name == name) return l;
     FAIL("no layer named " << name);
@@ -23,18 +23,18 @@ const cli::LayerSummary& layer(const cli::ModelSummary& s, const std::string& na
 }  // namespace
 
 TEST_CASE("layers are named by their scope prefix", "[tools][summary]") {
-    CHECK(cli::layer_group("conv1.conv2d_7") == "conv1");
-    CHECK(cli::layer_group("conv1.weight") == "conv1");
-    CHECK(cli::layer_group("layer1.0.conv2.conv2d_31") == "layer1.0");
-    CHECK(cli::layer_group("features.3.1.running_mean") == "features.3");
-    CHECK(cli::layer_group("relu_12") == "relu_12");
+    CHECK(train::layer_group("conv1.conv2d_7") == "conv1");
+    CHECK(train::layer_group("conv1.weight") == "conv1");
+    CHECK(train::layer_group("layer1.0.conv2.conv2d_31") == "layer1.0");
+    CHECK(train::layer_group("features.3.1.running_mean") == "features.3");
+    CHECK(train::layer_group("relu_12") == "relu_12");
 }
 
 TEST_CASE("LeNet-5 has 61,706 parameters", "[tools][summary][models]") {
     Graph g;
     Value x = g.input("x", {1, 1, 28, 28});
     Value logits = models::lenet5(x, 10);
-    cli::ModelSummary s = cli::summarize_graph(g, x, logits);
+    train::ModelSummary s = train::summarize_graph(g, x, logits);
     CHECK(s.params == 61706);
     CHECK(s.state == 0);
     CHECK(layer(s, "conv1").params == 6 * 1 * 25 + 6);
@@ -58,7 +58,7 @@ TEST_CASE("two stacked 3x3 stride-2 convs have a receptive field of 7", "[tools]
     Conv2dOptions o{.stride = {2, 2}, .padding = pad_all(1)};
     Value h = conv2d(x, w1, std::nullopt, o, "c1");
     Value y = conv2d(h, w2, std::nullopt, o, "c2");
-    cli::ModelSummary s = cli::summarize_graph(g, x, y);
+    train::ModelSummary s = train::summarize_graph(g, x, y);
     REQUIRE(s.layers.size() == 3);
     CHECK(*layer(s, "c1").receptive_field == ReceptiveField{3, 3});
     CHECK(*layer(s, "c2").receptive_field == ReceptiveField{7, 7});  // 3 + (3 − 1)·2
@@ -75,7 +75,7 @@ TEST_CASE("a depthwise-separable layer has Dk^2*M + M*N weights", "[tools][summa
     Value pw = g.parameter("pw", {n, m, 1, 1}, init::kaiming_uniform());
     Value h = conv2d(x, dw, std::nullopt, {.padding = pad_all(1), .groups = m}, "depthwise");
     Value y = conv2d(h, pw, std::nullopt, {}, "pointwise");
-    cli::ModelSummary s = cli::summarize_graph(g, x, y);
+    train::ModelSummary s = train::summarize_graph(g, x, y);
     CHECK(s.params == dk * dk * m + m * n);
     CHECK(layer(s, "depthwise").macs == m * hw * hw * dk * dk);  // one input channel per group
     CHECK(layer(s, "pointwise").macs == n * hw * hw * m);
@@ -85,7 +85,7 @@ TEST_CASE("a depthwise-separable layer has Dk^2*M + M*N weights", "[tools][summa
     Graph g2;
     Value x2 = g2.input("x", {1, m, hw, hw});
     Value y2 = models::depthwise_separable(x2, n, 1, "ds");
-    cli::ModelSummary s2 = cli::summarize_graph(g2, x2, y2);
+    train::ModelSummary s2 = train::summarize_graph(g2, x2, y2);
     CHECK(s2.params == dk * dk * m + m * n + 2 * (m + n));
     CHECK(s2.state >= 2 * (m + n));  // running mean and variance (num_batches_tracked if it is a node input)
 }
@@ -97,7 +97,7 @@ TEST_CASE("matmul multiply-adds and pooling strides come from shapes", "[tools][
     Value flat = reshape(p, {4, 14 * 14});
     Value w = g.parameter("w", {14 * 14, 10}, init::kaiming_uniform());
     Value y = matmul(flat, w, "fc");
-    cli::ModelSummary s = cli::summarize_graph(g, x, y);
+    train::ModelSummary s = train::summarize_graph(g, x, y);
     CHECK(layer(s, "fc").macs == 4 * 10 * 14 * 14);
     CHECK(s.macs == 4 * 10 * 14 * 14);
     CHECK(*s.receptive_field == ReceptiveField{2, 2});
@@ -105,7 +105,7 @@ TEST_CASE("matmul multiply-adds and pooling strides come from shapes", "[tools][
 }
 
 TEST_CASE("summarize_model reports the planner's training and inference peaks", "[tools][summary][models]") {
-    cli::ModelSummary s = cli::summarize_model("lenet5", {1, 28, 28}, 8);
+    train::ModelSummary s = train::summarize_model("lenet5", {1, 28, 28}, 8);
     CHECK(s.params == 61706);
     CHECK(s.input == Shape{8, 1, 28, 28});
     CHECK(s.inference_peak_bytes > 0);

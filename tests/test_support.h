@@ -10,8 +10,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "graph/rng.h"
-#include "graph/tensor.h"
+#include "graphgrad/graph/rng.h"
+#include "graphgrad/graph/tensor.h"
 
 namespace gg::testing {
 

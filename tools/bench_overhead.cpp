@@ -13,7 +13,7 @@
 #include <fmt/format.h>
 
 #include "cli_common.h"
-#include "ops/ops.h"
+#include "graphgrad/ops/ops.h"
 
 namespace gg::cli {
 namespace {

@@ -19,7 +19,15 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "graphgrad/bench/timing.h"
+#include "graphgrad/graph/errors.h"
+#include "graphgrad/train/report_format.h"
+
 namespace gg::cli {
+
+// The CLI is a thin caller of the library's harness, summaries and benchmarks.
+using namespace gg::train;
+using namespace gg::bench;
 
 // A subcommand registers its options on its parent and returns what to run when chosen.
 // Running after parsing (not inside a CLI11 callback) lets each command return its exit
@@ -29,10 +37,9 @@ struct Command {
     std::function<int()> run;
 };
 
-// Bad command-line usage that CLI11 cannot see (e.g. an unknown op name): exit status 2.
-struct UsageError : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
+// Bad command-line usage that CLI11 cannot see (e.g. an unknown op name): exit status 2,
+// like the library's OptionError (an unknown model, a negative batch).
+using UsageError = OptionError;
 
 Command add_ops_command(CLI::App& app);
 Command add_gradcheck_command(CLI::App& app);
@@ -50,56 +57,5 @@ Command add_bench_train_step_command(CLI::App& bench);
 Command add_bench_lambda_command(CLI::App& bench);
 
 inline void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << "\n"; }
-
-// Median of a sample (copied: callers keep their raw order).
-inline double median(std::vector<double> v) {
-    if (v.empty()) return 0;
-    auto mid = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
-    std::nth_element(v.begin(), mid, v.end());
-    if (v.size() % 2 == 1) return *mid;
-    return (*mid + *std::max_element(v.begin(), mid)) / 2;
-}
-
-// Wall-clock nanoseconds of one call of f.
-template <typename F>
-double time_ns(F&& f) {
-    auto t0 = std::chrono::steady_clock::now();
-    f();
-    auto t1 = std::chrono::steady_clock::now();
-    return static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
-}
-
-// "/proc/loadavg"'s three averages ("0.52 0.61 0.70"), printed next to benchmark timings:
-// on a shared 2-core machine other load explains slow runs.
-inline std::string loadavg() {
-    std::ifstream f("/proc/loadavg");
-    std::string a, b, c;
-    f >> a >> b >> c;
-    return a + " " + b + " " + c;
-}
-
-// 61706 → "61,706": parameter and MAC counts are read by eye.
-inline std::string with_commas(int64_t v) {
-    std::string digits = std::to_string(v < 0 ? -v : v), out;
-    for (std::size_t i = 0; i < digits.size(); ++i) {
-        if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-        out += digits[i];
-    }
-    return v < 0 ? "-" + out : out;
-}
-
-// "12.3 KiB" style sizes for human output.
-inline std::string human_bytes(std::size_t bytes) {
-    const char* units[] = {"B", "KiB", "MiB", "GiB"};
-    double v = static_cast<double>(bytes);
-    int u = 0;
-    while (v >= 1024 && u < 3) {
-        v /= 1024;
-        ++u;
-    }
-    char buf[32];
-    std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
-    return buf;
-}
 
 }  // namespace gg::cli

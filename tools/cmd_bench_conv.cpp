@@ -10,7 +10,7 @@
 
 #include <fmt/format.h>
 
-#include "bench_conv.h"
+#include "graphgrad/bench/bench_conv.h"
 #include "cli_common.h"
 
 namespace gg::cli {

@@ -21,7 +21,7 @@
 
 #include <fmt/format.h>
 
-#include "bench_lambda.h"
+#include "graphgrad/bench/bench_lambda.h"
 #include "cli_common.h"
 
 namespace gg::cli {

@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "bench_matmul.h"
+#include "graphgrad/bench/bench_matmul.h"
 #include "cli_common.h"
 
 namespace gg::cli {

@@ -16,11 +16,11 @@
 #include <fmt/format.h>
 
 #include "cli_common.h"
-#include "graph/op_def.h"
-#include "graph/rng.h"
-#include "model_program.h"
-#include "ops/ops.h"
-#include "optim/optim.h"
+#include "graphgrad/graph/op_def.h"
+#include "graphgrad/graph/rng.h"
+#include "graphgrad/train/model_program.h"
+#include "graphgrad/ops/ops.h"
+#include "graphgrad/optim/optim.h"
 
 namespace gg::cli {
 namespace {

@@ -13,8 +13,8 @@
 #include <fmt/format.h>
 
 #include "cli_common.h"
-#include "graph/graph_algorithms.h"
-#include "model_program.h"
+#include "graphgrad/graph/graph_algorithms.h"
+#include "graphgrad/train/model_program.h"
 
 namespace gg::cli {
 namespace {

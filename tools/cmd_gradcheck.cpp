@@ -10,9 +10,9 @@
 #include <fmt/format.h>
 
 #include "cli_common.h"
-#include "graph/gradcheck.h"
-#include "graph/op_registry.h"
-#include "ops/register_ops.h"
+#include "graphgrad/graph/gradcheck_op.h"
+#include "graphgrad/graph/op_registry.h"
+#include "graphgrad/ops/internal/register_ops.h"
 
 namespace gg::cli {
 namespace {

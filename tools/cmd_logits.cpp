@@ -12,10 +12,10 @@
 #include <fmt/format.h>
 
 #include "cli_common.h"
-#include "io/checkpoint.h"
-#include "io/safetensors.h"
-#include "model_program.h"
-#include "ops/ops.h"
+#include "graphgrad/io/checkpoint.h"
+#include "graphgrad/io/safetensors.h"
+#include "graphgrad/train/model_program.h"
+#include "graphgrad/ops/ops.h"
 
 namespace gg::cli {
 namespace {

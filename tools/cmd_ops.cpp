@@ -8,8 +8,8 @@
 #include <fmt/format.h>
 
 #include "cli_common.h"
-#include "graph/op_registry.h"
-#include "ops/register_ops.h"
+#include "graphgrad/graph/op_registry.h"
+#include "graphgrad/ops/internal/register_ops.h"
 
 namespace gg::cli {
 namespace {

@@ -10,9 +10,9 @@
 #include <fmt/format.h>
 
 #include "cli_common.h"
-#include "model_program.h"
-#include "model_summary.h"
-#include "models/model_zoo.h"
+#include "graphgrad/train/model_program.h"
+#include "graphgrad/train/model_summary.h"
+#include "graphgrad/models/model_zoo.h"
 
 namespace gg::cli {
 namespace {

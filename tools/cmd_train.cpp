@@ -16,12 +16,12 @@
 #include <fmt/format.h>
 
 #include "cli_common.h"
-#include "io/checkpoint.h"
-#include "model_program.h"
-#include "ops/ops.h"
-#include "optim/optim.h"
-#include "progress_bar.h"
-#include "train_schedule.h"
+#include "graphgrad/io/checkpoint.h"
+#include "graphgrad/train/model_program.h"
+#include "graphgrad/ops/ops.h"
+#include "graphgrad/optim/optim.h"
+#include "graphgrad/train/progress_bar.h"
+#include "graphgrad/train/schedule_by_name.h"
 
 namespace gg::cli {
 namespace {

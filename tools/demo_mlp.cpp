@@ -5,8 +5,8 @@
 #include <numeric>
 #include <random>
 
-#include "graph/rng.h"
-#include "optim/make_optimizer.h"
+#include "graphgrad/graph/rng.h"
+#include "graphgrad/optim/make_optimizer.h"
 
 namespace gg::cli {
 namespace {

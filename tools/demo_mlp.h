@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "ops/ops.h"
-#include "optim/optimizer.h"
+#include "graphgrad/ops/ops.h"
+#include "graphgrad/optim/optimizer.h"
 
 namespace gg::cli {
 

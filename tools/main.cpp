@@ -12,7 +12,7 @@
 #include <fmt/format.h>
 
 #include "cli_common.h"
-#include "graph/errors.h"
+#include "graphgrad/graph/errors.h"
 
 int main(int argc, char** argv) {
     CLI::App app{

@@ -1,0 +1,120 @@
+// compile() and run(): prune to what the fetches need, order, plan memory into one arena,
+// create every kernel (and oneDNN primitive) once; run() then only executes.
+//
+//   auto step = gg::compile(g, {loss, dw});
+//   auto out  = step.run({{x, batch_x}, {y, batch_y}});   // out[0] loss, out[1] dw
+//   step.peak_bytes();                                    // the planned arena
+//
+// Fetched results are views into the arena, valid until the next run(); clone() to keep.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "graphgrad/graph/memory_plan.h"
+#include "graphgrad/graph/node.h"
+#include "graphgrad/graph/tensor.h"
+
+namespace gg {
+
+class Graph;
+class Kernel;
+class KernelResources;
+class ParameterStore;
+
+struct CompileOptions {
+    bool reference_kernels = false;  // plain loops only (gradcheck, kernel comparisons)
+    bool check_numerics = false;     // name the first node producing NaN or Inf
+    std::optional<bool> training;    // default: true when the program holds gradient nodes
+    bool inplace = true;             // let elementwise outputs reuse dying inputs
+    // false: lower, create kernels (their scratch sizes feed the plan) and plan memory, but
+    // allocate no arena, so peak_bytes() and memory_plan() can report programs far larger
+    // than this machine's memory (bench lambda-vs-attention --plan-only). run() then throws.
+    bool allocate = true;
+};
+
+using Feeds = std::vector<std::pair<Value, Tensor>>;
+
+// Per compiled node, for summaries and reports.
+struct StepInfo {
+    int32_t node;
+    std::size_t output_bytes;
+    std::size_t scratch_bytes;
+    bool fast_kernel;  // false: the reference loops run
+    bool conversion = false;  // a layout conversion inserted by compile(), not a graph node
+    std::string output_layout;  // output 0's opaque layout (Layout::describe()), empty if plain
+};
+
+class CompiledGraph {
+public:
+    CompiledGraph(CompiledGraph&&) noexcept;
+    CompiledGraph& operator=(CompiledGraph&&) noexcept;
+    ~CompiledGraph();
+
+    std::vector<Tensor> run(const Feeds& feeds = {});
+
+    std::size_t peak_bytes() const { return plan_.arena_bytes; }  // the arena: every activation,
+                                                                   // gradient and scratch buffer
+    const MemoryPlan& memory_plan() const { return plan_; }
+    const std::vector<StepInfo>& steps() const { return step_info_; }
+    std::size_t num_steps() const { return step_info_.size(); }
+    bool training() const { return training_; }
+    bool allocated() const { return arena_ != nullptr; }  // false after allocate = false
+    uint64_t runs() const { return run_count_; }
+
+    // Per-step wall time, summed over the runs since profiling was enabled (index = steps()).
+    // Off by default: two clock reads per step cost ~40 ns.
+    void set_profiling(bool on);
+    const std::vector<double>& step_nanoseconds() const { return step_ns_; }
+
+private:
+    friend CompiledGraph compile(const Graph&, const std::vector<Value>&, const CompileOptions&);
+    CompiledGraph() = default;
+
+    struct Step {
+        Kernel* kernel;
+        int32_t node;
+        std::vector<const void*> inputs;
+        std::vector<void*> outputs;
+        void* scratch;
+        bool conversion;
+    };
+    struct FeedSlot {  // where an input's pointer goes in the steps
+        int32_t node;
+        TensorDesc desc;
+        std::string name;
+        std::vector<std::pair<std::size_t, std::size_t>> uses;  // (step, input index)
+    };
+    struct Fetch {
+        enum class Kind { Arena, External, Feed } kind;
+        TensorDesc desc;
+        void* data = nullptr;
+        Tensor external;
+        int32_t feed_node = -1;
+    };
+
+    void check_step_numerics(const Step& s) const;
+
+    const Graph* graph_ = nullptr;
+    std::unique_ptr<KernelResources> resources_;  // outlives kernels (declared first)
+    std::vector<std::unique_ptr<Kernel>> kernels_;
+    std::vector<Step> steps_;
+    std::vector<StepInfo> step_info_;
+    std::vector<FeedSlot> feeds_;
+    std::vector<Fetch> fetches_;
+    std::shared_ptr<Buffer> arena_;
+    std::shared_ptr<ParameterStore> store_;  // keeps parameters alive
+    MemoryPlan plan_;
+    bool training_ = false;
+    bool check_numerics_ = false;
+    uint64_t run_count_ = 0;
+    bool profiling_ = false;
+    std::vector<double> step_ns_;
+};
+
+CompiledGraph compile(const Graph& g, const std::vector<Value>& fetches, const CompileOptions& options = {});
+
+}  // namespace gg

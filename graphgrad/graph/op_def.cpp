@@ -1,0 +1,64 @@
+#include "graphgrad/graph/op_def.h"
+
+#include <algorithm>
+
+#include "graphgrad/graph/graph.h"
+#include "graphgrad/graph/op_registry.h"
+#include "graphgrad/graph/rng.h"
+
+namespace gg {
+
+GradContext::GradContext(Graph& graph, const Node& node, std::vector<std::optional<Value>> grad_outputs)
+    : graph_(graph), node_(node), grad_outputs_(std::move(grad_outputs)) {}
+
+std::size_t GradContext::num_inputs() const { return node_.inputs.size(); }
+
+Value GradContext::input(std::size_t i) const { return node_.inputs.at(i); }
+
+Value GradContext::output(std::size_t i) const {
+    if (i >= node_.outputs.size()) throw_graph("{}: output {} does not exist", node_.op->name, i);
+    return Value{&graph_, node_.id, static_cast<int32_t>(i)};
+}
+
+bool GradContext::has_grad_output(std::size_t i) const { return i < grad_outputs_.size() && grad_outputs_[i]; }
+
+Value GradContext::grad_output(std::size_t i) {
+    if (i >= node_.outputs.size()) throw_graph("{}: output {} does not exist", node_.op->name, i);
+    if (!has_grad_output(i)) {
+        if (grad_outputs_.size() <= i) grad_outputs_.resize(node_.outputs.size());
+        grad_outputs_[i] = graph_.constant(Tensor::zeros(node_.outputs[i].shape, node_.outputs[i].dtype));
+    }
+    return *grad_outputs_[i];
+}
+
+bool OpDef::input_differentiable(int i) const {
+    return std::find(nondiff_inputs.begin(), nondiff_inputs.end(), i) == nondiff_inputs.end();
+}
+
+ShapeFn same_as_input(int i) {
+    return [i](const InferContext& c) { return std::vector<TensorDesc>{c.input(static_cast<std::size_t>(i))}; };
+}
+
+Tensor make_sample_tensor(const SampleInput& in, DType as, uint64_t seed) {
+    if (in.data) return is_floating(in.data->dtype()) ? in.data->cast(as) : in.data->clone();
+    DType dtype = is_floating(in.desc.dtype) ? as : in.desc.dtype;
+    Tensor t(TensorDesc{in.desc.shape, dtype});
+    for (int64_t i = 0; i < t.numel(); ++i) {
+        double u = uniform01(seed, 7, static_cast<uint64_t>(i));
+        double v = 0;
+        switch (in.domain) {
+            case Domain::AllReals: v = -2.0 + 4.0 * u; break;
+            case Domain::Positive: v = 0.5 + 1.5 * u; break;
+            case Domain::AwayFromZero: {
+                double mag = 0.3 + 1.7 * uniform01(seed, 8, static_cast<uint64_t>(i));
+                v = u < 0.5 ? -mag : mag;
+                break;
+            }
+            case Domain::UnitInterval: v = 0.1 + 0.8 * u; break;
+        }
+        t.set(i, v);
+    }
+    return t;
+}
+
+}  // namespace gg

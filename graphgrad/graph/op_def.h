@@ -1,0 +1,162 @@
+// OpDef: everything about one op in one place (ARCHITECTURE.md §3): name, arity, shape rule,
+// kernels, gradient rule (or the reason there is none), samples and error samples.
+//
+//   registry.define("tanh")
+//       .arity(1)
+//       .infer_shape(same_as_input(0))
+//       .cpu_kernel(...)
+//       .gradient([](gg::GradContext& g) {      // dx = dy · (1 − y²)
+//           gg::Value y = g.output(0);
+//           return gg::InputGrads{g.grad_output(0) * (1.0 - y * y)};
+//       })
+//       .samples(...);
+#pragma once
+
+#include <any>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "graphgrad/graph/kernel.h"
+#include "graphgrad/graph/node.h"
+#include "graphgrad/graph/tensor.h"
+
+namespace gg {
+
+// ---- shape rules ------------------------------------------------------------------------
+struct InferContext {
+    std::span<const TensorDesc> inputs;
+    const std::any& attrs;
+    const char* op_name;
+
+    const TensorDesc& input(std::size_t i) const { return inputs[i]; }
+    template <typename T>
+    const T& attrs_as() const { return gg::attrs_as<T>(attrs, op_name); }
+};
+using ShapeFn = std::function<std::vector<TensorDesc>(const InferContext&)>;
+
+// ---- gradient rules ---------------------------------------------------------------------
+using InputGrads = std::vector<std::optional<Value>>;
+
+class GradContext {
+public:
+    GradContext(Graph& graph, const Node& node, std::vector<std::optional<Value>> grad_outputs);
+
+    Graph& graph() const { return graph_; }
+    const Node& node() const { return node_; }
+    std::size_t num_inputs() const;
+    Value input(std::size_t i) const;
+    Value output(std::size_t i = 0) const;
+    bool has_grad_output(std::size_t i) const;
+    // The incoming gradient of output i; zeros when nothing downstream used that output.
+    Value grad_output(std::size_t i = 0);
+    template <typename T>
+    const T& attrs() const;
+
+private:
+    Graph& graph_;
+    const Node& node_;
+    std::vector<std::optional<Value>> grad_outputs_;
+};
+using GradFn = std::function<InputGrads(GradContext&)>;
+
+// ---- samples (drive the generic tests and gradcheck) --------------------------------------
+// Where generated sample data lives: keep away from poles, branch cuts and kinks.
+enum class Domain {
+    AllReals,      // uniform in [-2, 2]
+    Positive,      // uniform in [0.5, 2]
+    AwayFromZero,  // |x| in [0.3, 2], random sign (abs, relu kinks)
+    UnitInterval,  // uniform in [0.1, 0.9]
+};
+
+struct SampleInput {
+    TensorDesc desc;                 // F64 means "floating": tests run it in f32 and f64
+    Domain domain = Domain::AllReals;
+    std::optional<Tensor> data;      // explicit values (indices, labels, distinct maxima)
+};
+
+// A floating sample input of this shape, drawn from `domain`.
+inline SampleInput floating(Shape shape, Domain domain = Domain::AllReals) {
+    return SampleInput{TensorDesc{std::move(shape), DType::F64}, domain, std::nullopt};
+}
+// A sample input with these exact values (its dtype is the tensor's).
+inline SampleInput given(Tensor values) {
+    TensorDesc d = values.desc();
+    return SampleInput{std::move(d), Domain::AllReals, std::move(values)};
+}
+
+struct OpSample {
+    std::string label;
+    std::vector<SampleInput> inputs;
+    std::any attrs;
+    bool second_order = true;        // also check gradients of the gradient
+};
+
+struct ErrorSample {
+    std::string label;
+    std::vector<TensorDesc> inputs;
+    std::any attrs;
+    std::string expected;            // substring the error message must contain
+};
+
+// Generates a sample's input tensor in dtype `as` (only for floating descs), seeded.
+Tensor make_sample_tensor(const SampleInput& in, DType as, uint64_t seed);
+
+// ---- the definition --------------------------------------------------------------------
+struct OpDef {
+    std::string name;
+    int min_arity = 0, max_arity = 0;  // max_arity -1: variadic
+    ShapeFn infer;
+    KernelFactory fast_kernel;       // e.g. oneDNN; may return nullptr (dtype it cannot run)
+    KernelFactory reference_kernel;  // plain loops, f32 and f64: the op's meaning
+    GradFn grad_rule;
+    std::string no_grad_reason;      // set by not_differentiable()
+    std::vector<int> nondiff_inputs;
+    std::function<std::vector<OpSample>()> make_samples;
+    std::function<std::vector<ErrorSample>()> make_error_samples;
+    int inplace_input = -1;          // output 0 may reuse this input's buffer
+    std::vector<int> state_inputs;   // inputs the kernel updates in place (must be graph.state())
+    LayoutUse layout_use = LayoutUse::Plain;  // see graph/layout.h
+    bool is_source = false;          // input / parameter / constant: no kernel
+    std::string summary;             // one line for `graphgrad ops`
+
+    bool differentiable() const { return static_cast<bool>(grad_rule); }
+    bool has_fast_kernel() const { return static_cast<bool>(fast_kernel); }
+    bool input_differentiable(int i) const;
+
+    // Chained setters used by registrations.
+    OpDef& arity(int n) { min_arity = max_arity = n; return *this; }
+    OpDef& arity(int lo, int hi) { min_arity = lo; max_arity = hi; return *this; }
+    OpDef& describe(std::string s) { summary = std::move(s); return *this; }
+    OpDef& infer_shape(ShapeFn f) { infer = std::move(f); return *this; }
+    // A kernel for every dtype; it also serves as the reference unless one is given.
+    OpDef& cpu_kernel(KernelFactory f) { fast_kernel = std::move(f); return *this; }
+    OpDef& reference(KernelFactory f) { reference_kernel = std::move(f); return *this; }
+    OpDef& gradient(GradFn f) { grad_rule = std::move(f); return *this; }
+    OpDef& not_differentiable(std::string why) { no_grad_reason = std::move(why); return *this; }
+    OpDef& non_differentiable_inputs(std::vector<int> idx) { nondiff_inputs = std::move(idx); return *this; }
+    OpDef& samples(std::function<std::vector<OpSample>()> f) { make_samples = std::move(f); return *this; }
+    OpDef& error_samples(std::function<std::vector<ErrorSample>()> f) { make_error_samples = std::move(f); return *this; }
+    OpDef& inplace(int input = 0) { inplace_input = input; return *this; }
+    // The kernel writes these inputs in place (e.g. batch-norm running statistics). They
+    // must be persistent state (Graph::state) or fed inputs, which live outside the arena;
+    // declare them non-differentiable too.
+    OpDef& layout(LayoutUse use) { layout_use = use; return *this; }
+    OpDef& updates_state(std::vector<int> inputs) { state_inputs = std::move(inputs); return *this; }
+};
+
+template <typename T>
+const T& GradContext::attrs() const {
+    return gg::attrs_as<T>(node_.attrs, node_.op->name.c_str());
+}
+
+template <typename T>
+const T& KernelContext::attrs_as() const {
+    return gg::attrs_as<T>(attrs, node.op->name.c_str());
+}
+
+// Common shape rules.
+ShapeFn same_as_input(int i);
+
+}  // namespace gg

@@ -1,0 +1,29 @@
+// graphgrad for users: one header for graph code, autodiff, compile/run, every op builder,
+// numerical gradient checks, optimizers and schedules, the model zoo, data sets, safetensors
+// and checkpoints, and the training harness.
+//
+//   #include <graphgrad/graphgrad.h>
+//   gg::Graph g;
+//   auto x = g.input("x", {64, 1, 28, 28});
+//   auto logits = gg::models::lenet5(x);
+//
+// Link graphgrad::graphgrad (CMake: find_package(graphgrad 0.5 CONFIG REQUIRED)) or use
+// `pkg-config --cflags --libs graphgrad`.
+#pragma once
+
+#include "graphgrad/graph/autodiff.h"
+#include "graphgrad/graph/errors.h"
+#include "graphgrad/graph/executor.h"
+#include "graphgrad/graph/gradcheck.h"
+#include "graphgrad/graph/graph.h"
+#include "graphgrad/graph/init.h"
+#include "graphgrad/graph/tensor.h"
+#include "graphgrad/io/checkpoint.h"
+#include "graphgrad/io/dataset.h"
+#include "graphgrad/io/idx.h"
+#include "graphgrad/io/safetensors.h"
+#include "graphgrad/models/attention_layers.h"
+#include "graphgrad/models/model_zoo.h"
+#include "graphgrad/ops/ops.h"
+#include "graphgrad/optim/optim.h"
+#include "graphgrad/version.h"

@@ -1,0 +1,46 @@
+// Checkpoints: a ParameterStore (parameters, batch-norm statistics, optimizer state named
+// "optim.<param>.<slot>") saved as a safetensors file with metadata such as the epoch.
+// Names and shapes are the store's, which follow PyTorch's state_dict convention, so the
+// file loads into the equivalent PyTorch module (safetensors.torch.load_file) and back.
+//
+//   gg::io::save_checkpoint(g.store(), "lenet.safetensors", {{"epoch", "3"}});
+//   auto meta = gg::io::load_checkpoint(g.store(), "lenet.safetensors");
+//   int epoch = std::stoi(meta.at("epoch"));
+//
+// Saving is atomic (see write_file_atomic): a crash mid-save leaves the previous checkpoint.
+// Loading validates everything before it copies anything, so a rejected file leaves the
+// store untouched, and it copies into the existing tensors (compiled graphs hold pointers
+// to their data, so the Tensor objects must never be replaced).
+#pragma once
+
+#include <string>
+
+#include "graphgrad/graph/graph.h"
+#include "graphgrad/io/safetensors.h"
+
+namespace gg::io {
+
+inline constexpr const char* kCheckpointFormat = "graphgrad-1";
+
+// Writes every store entry plus metadata; "format" is set to kCheckpointFormat. Without
+// optimizer state the file is a plain state_dict (what PyTorch's load_state_dict expects).
+void save_checkpoint(const ParameterStore& store, const std::string& path, const Metadata& metadata = {},
+                     bool include_optimizer_state = true);
+
+struct CheckpointLoadOptions {
+    // Accept a file without some or all of the store's "optim.*" entries (e.g. weights
+    // exported from PyTorch); those entries keep their current values.
+    bool allow_missing_optimizer_state = false;
+    // Optimizers create their state lazily on the first step, so a fresh store has no
+    // "optim.*" entries yet when resuming: add the file's ones to the store (not trainable),
+    // where the optimizer will find and continue from them.
+    bool create_optimizer_state = true;
+    // Skip file entries the store does not have instead of rejecting the file.
+    bool ignore_unexpected = false;
+};
+
+// Loads `path` into `store` and returns the file's metadata. Missing or unexpected names and
+// shape or dtype mismatches throw one DataError listing every offending name.
+Metadata load_checkpoint(ParameterStore& store, const std::string& path, const CheckpointLoadOptions& options = {});
+
+}  // namespace gg::io

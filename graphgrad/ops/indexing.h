@@ -1,0 +1,24 @@
+// Indexing: gather along an axis with i64 indices, embedding lookup, and scatter-add (the
+// gradient of both, also what relative position embeddings and word embeddings need).
+//
+//   auto e = gg::embedding(table, ids);            // table [V, D], ids i64 [B, T] → [B, T, D]
+//   auto g = gg::gather(x, 1, idx);                // out[i][j][k] = x[i][idx[i][j][k]][k]
+#pragma once
+
+#include "graphgrad/graph/node.h"
+
+namespace gg {
+
+// torch.gather semantics: index has x's rank; out has index's shape.
+Value gather(Value x, int64_t axis, Value index);
+// torch.index_select generalised: picks whole slices; index may have any shape, which replaces
+// the axis: x [A, B, C], axis 1, index [K, L] → [A, K, L, C] (embedding is index_select on axis 0).
+Value index_select(Value x, int64_t axis, Value index);
+Value embedding(Value table, Value ids);
+// Adds src into zeros of `shape` at index along axis (torch.scatter_add on zeros).
+Value scatter_add(const Shape& shape, int64_t axis, Value index, Value src);
+// Adds whole slices of src into zeros of `shape` at index along axis (index_select's gradient;
+// src has index_select's output shape).
+Value index_add(const Shape& shape, int64_t axis, Value index, Value src);
+
+}  // namespace gg

@@ -1,0 +1,7 @@
+#include "graphgrad/version.h"
+
+namespace gg {
+
+const char* version() { return GRAPHGRAD_VERSION; }
+
+}  // namespace gg
