@@ -25,8 +25,9 @@ set(GG_PUBLIC_HEADERS
     graphgrad/models/model_zoo.h graphgrad/models/attention_layers.h
     graphgrad/io/checkpoint.h graphgrad/io/data_error.h graphgrad/io/dataset.h graphgrad/io/idx.h
     graphgrad/io/safetensors.h)
-list(APPEND GG_PUBLIC_HEADERS graphgrad/train/model_program.h graphgrad/train/model_summary.h
-     graphgrad/train/schedule_by_name.h graphgrad/train/report_format.h)
+list(APPEND GG_PUBLIC_HEADERS graphgrad/train/trainer.h graphgrad/train/classification.h
+     graphgrad/train/model_program.h graphgrad/train/model_summary.h graphgrad/train/schedule_by_name.h
+     graphgrad/train/report_format.h)
 
 foreach(h ${GG_PUBLIC_HEADERS})
   get_filename_component(dir ${h} DIRECTORY)
