@@ -41,18 +41,19 @@ int run_eval(const EvalOptions& o) {
     if (o.mean) {
         norm = {*o.mean, *o.std};
         norm_source = "--mean/--std";
-    } else if (auto recorded = recorded_normalization(meta)) {
+    } else if (auto recorded = recorded_normalization(meta, o.checkpoint)) {
         norm = *recorded;
         norm_source = "the checkpoint's";
     }
     CompiledGraph eval = compile(*p->graph, {p->logits});
     EvalResult r = evaluate_classifier(eval, *p, test, norm);
 
-    std::string epoch = meta.count("epoch") ? meta.at("epoch") : "";
+    const std::optional<int64_t> epoch_done = io::metadata_int(meta, "epoch", o.checkpoint);
+    const std::string epoch = epoch_done ? std::to_string(*epoch_done) : "";
     if (o.json) {
         print_json({{"model", o.model},
                     {"checkpoint", o.checkpoint},
-                    {"epoch", epoch.empty() ? nlohmann::json(nullptr) : nlohmann::json(std::stoll(epoch))},
+                    {"epoch", epoch.empty() ? nlohmann::json(nullptr) : nlohmann::json(*epoch_done)},
                     {"test_size", r.samples},
                     {"test_loss", r.loss},
                     {"test_accuracy", r.metric},

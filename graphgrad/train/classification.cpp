@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "graphgrad/io/checkpoint.h"
 #include "graphgrad/optim/precise_bn.h"
 
 namespace gg::train {
@@ -72,16 +73,12 @@ EvalResult evaluate_classifier(CompiledGraph& eval, const ModelProgram& p, const
     return r;
 }
 
-std::optional<io::PixelStats> recorded_normalization(const io::Metadata& meta) {
-    auto m = meta.find("normalize_mean"), s = meta.find("normalize_std");
-    if (m == meta.end() || s == meta.end()) return std::nullopt;
-    try {
-        return io::PixelStats{std::stof(m->second), std::stof(s->second)};
-    } catch (const std::exception&) {
-        throw io::DataError(fmt::format("checkpoint metadata: normalize_mean \"{}\" / normalize_std \"{}\" are not "
-                                        "numbers",
-                                        m->second, s->second));
-    }
+std::optional<io::PixelStats> recorded_normalization(const io::Metadata& meta, const std::string& source) {
+    auto mean = io::metadata_double(meta, "normalize_mean", source, -1e6, 1e6);
+    auto std = io::metadata_double(meta, "normalize_std", source, 1e-12, 1e6);
+    if (!mean && !std) return std::nullopt;
+    if (!mean || !std) throw io::DataError(fmt::format("{}: metadata has only one of normalize_mean and normalize_std", source));
+    return io::PixelStats{static_cast<float>(*mean), static_cast<float>(*std)};
 }
 
 void record_normalization(io::Metadata& meta, const io::PixelStats& stats) {

@@ -76,8 +76,9 @@ struct ClassifierTrainOptions {
 TrainReport train_classifier(ModelProgram& p, const io::ImageDataset& train, const io::ImageDataset& test,
                              optim::Optimizer& optimizer, optim::LrSchedule* schedule, ClassifierTrainOptions options);
 
-// The normalisation a checkpoint's metadata records, if any.
-std::optional<io::PixelStats> recorded_normalization(const io::Metadata& meta);
+// The normalisation a checkpoint's metadata records, if any (`source` names the file in the
+// DataError a malformed record raises).
+std::optional<io::PixelStats> recorded_normalization(const io::Metadata& meta, const std::string& source = "checkpoint");
 void record_normalization(io::Metadata& meta, const io::PixelStats& stats);
 
 // The first n samples of `data` (n <= 0 or >= count: all of it), for quick runs.

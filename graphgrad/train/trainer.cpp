@@ -82,9 +82,10 @@ int64_t Trainer::resume() {
     // The optimizer exists already, so its slots are in the store and loading copies the
     // file's momentum and moments into them.
     io::load_checkpoint(task_.graph->store(), o_.resume);
-    const int64_t done = resumed_.count("epoch") ? std::stoll(resumed_.at("epoch")) : 0;
-    if (resumed_.count("best_metric")) best_before_ = std::stod(resumed_.at("best_metric"));
-    if (done > 0) resume_schedule(schedule_, done, resumed_);
+    opt_.check_state(o_.resume);
+    const int64_t done = io::metadata_int(resumed_, "epoch", o_.resume).value_or(0);
+    best_before_ = io::metadata_double(resumed_, "best_metric", o_.resume).value_or(0.0);
+    if (done > 0) resume_schedule(schedule_, done, resumed_, o_.resume);
     return done;
 }
 
