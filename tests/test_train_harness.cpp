@@ -173,3 +173,51 @@ TEST_CASE("pixel statistics and augmentation lists", "[train][io]") {
     CHECK_THROWS_WITH(io::Augmentations::parse("crop,rotate"), Catch::Contains("unknown augmentation \"rotate\""));
     CHECK_THROWS_WITH(io::Augmentations::parse("crop:0"), Catch::Contains("positive integer"));
 }
+
+namespace {
+
+// x = 1 in every batch of 3.
+class Ones final : public train::BatchSource {
+public:
+    int64_t num_batches() const override { return 3; }
+    void start_epoch(int64_t) override {}
+    int64_t fill(int64_t, std::vector<Tensor>& feeds) override {
+        feeds[0].fill(1.0);
+        return 1;
+    }
+};
+
+// Records the watched value of every step.
+class Recorder final : public train::Metric {
+public:
+    std::string name() const override { return "state"; }
+    void reset() override {}
+    void add(const std::vector<Tensor>& watched, const std::vector<Tensor>&, int64_t) override {
+        seen.push_back(watched[0].get(0));
+    }
+    double value() const override { return seen.empty() ? 0 : seen.back(); }
+    std::vector<double> seen;
+};
+
+}  // namespace
+
+TEST_CASE("carried state flows from one step into the next and restarts each epoch", "[train]") {
+    Graph g;
+    Value x = g.input("x", {1}), s0 = g.input("s0", {1});
+    Value w = g.parameter("w", {1}, init::ones());
+    Value s1 = s0 + x;  // the "recurrent" state after this chunk
+    Value loss = sum(s1 * w);
+    optim::Sgd opt(g, {w}, {.lr = 0.0});
+    train::Trainer t({.graph = &g, .inputs = {x}, .loss = loss, .params = {w}, .grads = grad(loss, {w}),
+                      .watch = {s1}, .carry = {{s1, s0}}},
+                     opt, nullptr, {.epochs = 2, .progress = false});
+    Recorder r;
+    Ones ones;
+    t.fit(ones, [] { return train::EvalResult{}; }, &r);
+    CHECK(r.seen == std::vector<double>{1, 2, 3, 1, 2, 3});
+
+    CHECK_THROWS_WITH(train::Trainer({.graph = &g, .inputs = {x}, .loss = loss, .params = {w}, .grads = grad(loss, {w}),
+                                      .carry = {{s1, w}}},
+                                     opt, nullptr, {.progress = false}),
+                      Catch::Contains("not an input"));
+}

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -18,10 +19,12 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
+// {loss, watch..., grads..., carried states...}
 std::vector<Value> step_fetches(const TrainTask& t) {
     std::vector<Value> f{t.loss};
     f.insert(f.end(), t.watch.begin(), t.watch.end());
     f.insert(f.end(), t.grads.begin(), t.grads.end());
+    for (const auto& [from, to] : t.carry) f.push_back(from);
     return f;
 }
 
@@ -37,6 +40,13 @@ const TrainTask& checked(const TrainTask& t) {
             throw OptionError(fmt::format("train: gradient {} is {}, but parameter \"{}\" is {}", i,
                                           desc_str(t.grads[i].desc()), t.params[i].name(), desc_str(t.params[i].desc())));
     if (t.inputs.empty()) throw OptionError("train: the task feeds no inputs");
+    for (const auto& [from, to] : t.carry) {
+        if (from.desc() != to.desc())
+            throw OptionError(fmt::format("train: carried state \"{}\" {} does not fit input \"{}\" {}", from.name(),
+                                          desc_str(from.desc()), to.name(), desc_str(to.desc())));
+        if (to.producer().kind() != NodeKind::Input)
+            throw OptionError(fmt::format("train: a state is carried into \"{}\", which is not an input", to.name()));
+    }
     return t;
 }
 
@@ -99,6 +109,11 @@ EpochRecord Trainer::train_epoch(int64_t epoch, BatchSource& train, Metric* metr
     for (const Value& in : task_.inputs) feeds.emplace_back(in.desc());
     Feeds bound;
     for (std::size_t i = 0; i < feeds.size(); ++i) bound.emplace_back(task_.inputs[i], feeds[i]);
+    std::vector<Tensor> carried;  // made once per epoch, zero: the first chunk starts from rest
+    for (const auto& [from, to] : task_.carry) {
+        carried.push_back(Tensor::zeros(to.shape(), to.dtype()));
+        bound.emplace_back(to, carried.back());
+    }
     std::vector<Tensor> watched, grads;
 
     const int64_t batches = train.num_batches();
@@ -117,7 +132,12 @@ EpochRecord Trainer::train_epoch(int64_t epoch, BatchSource& train, Metric* metr
             throw RuntimeError(fmt::format("training diverged: the loss is {} at epoch {}, batch {}; the last "
                                            "checkpoint (if any) is intact (try a lower learning rate or --clip 1)",
                                            loss, epoch + 1, b + 1));
-        grads.assign(out.begin() + 1 + static_cast<std::ptrdiff_t>(n_watch), out.end());
+        const auto grads_begin = out.begin() + 1 + static_cast<std::ptrdiff_t>(n_watch);
+        const auto grads_end = grads_begin + static_cast<std::ptrdiff_t>(task_.grads.size());
+        grads.assign(grads_begin, grads_end);
+        // Fetched results are views into the arena: copy the states out before the next run.
+        for (std::size_t c = 0; c < carried.size(); ++c)
+            std::memcpy(carried[c].raw(), grads_end[static_cast<std::ptrdiff_t>(c)].raw(), carried[c].bytes());
         if (o_.clip > 0) optim::clip_grad_norm(grads, o_.clip);
         opt_.step(grads);
         step_seconds += seconds_since(t0);

@@ -61,6 +61,11 @@ struct TrainTask {
     std::vector<Value> params;
     std::vector<Value> grads;
     std::vector<Value> watch;
+    // State carried from one step to the next (truncated BPTT): after every step the value
+    // of `first` (e.g. an LSTM's final state) is copied into the feed of input `second` (the
+    // next chunk's initial state), which the BatchSource does not fill. Being an input, it
+    // stops the gradient there. Zeroed at the start of every epoch.
+    std::vector<std::pair<Value, Value>> carry;
 };
 
 struct EvalResult {
