@@ -38,7 +38,7 @@ for ex in train_custom_model custom_op; do
     cmake --build "$work/$ex" -j"$jobs" > "$work/$ex.build.log" || { cat "$work/$ex.build.log" >&2; exit 1; }
 done
 (cd "$work" && "$work/custom_op/custom_op")
-(cd "$work" && "$work/train_custom_model/train_custom_model" --epochs 1 --limit-train 2048 | grep -v "batch/s")
+(cd "$work" && "$work/train_custom_model/train_custom_model" --epochs 1 --limit-train 2048 --limit-test 2000 | grep -v "batch/s")
 
 echo "== pkg-config"
 cat > "$work/pc.cpp" <<'CPP'

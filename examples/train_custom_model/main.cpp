@@ -2,7 +2,7 @@
 // trained on Fashion-MNIST with the library's training harness, then evaluated from its
 // checkpoint in a fresh graph, the way a user deploys it.
 //
-//   train_custom_model [--epochs N] [--limit-train N] [--data DIR] [--checkpoint FILE]
+//   train_custom_model [--epochs N] [--limit-train N] [--limit-test N] [--data DIR] [--checkpoint FILE]
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -48,11 +48,12 @@ gg::Value tiny_resnet(gg::Value x, int64_t classes) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    int64_t epochs = 2, limit_train = 0, batch = 128;
+    int64_t epochs = 2, limit_train = 0, limit_test = 0, batch = 128;
     std::string data = gg::io::kFashionMnistDir, checkpoint = "tiny_resnet.safetensors";
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!std::strcmp(argv[i], "--epochs")) epochs = std::atoll(argv[i + 1]);
         else if (!std::strcmp(argv[i], "--limit-train")) limit_train = std::atoll(argv[i + 1]);
+        else if (!std::strcmp(argv[i], "--limit-test")) limit_test = std::atoll(argv[i + 1]);
         else if (!std::strcmp(argv[i], "--data")) data = argv[i + 1];
         else if (!std::strcmp(argv[i], "--checkpoint")) checkpoint = argv[i + 1];
         else {
@@ -64,13 +65,14 @@ int main(int argc, char** argv) {
         fmt::print("graphgrad {}\n", gg::version());
         gg::io::ImageFolder folder = gg::io::load_image_folder(data);
         const gg::io::ImageDataset train = gg::train::take_first(folder.train, limit_train);
+        const gg::io::ImageDataset test = gg::train::take_first(folder.test, limit_test);
 
         auto p = gg::train::build_classifier_program(tiny_resnet, batch, {1, train.rows, train.cols}, /*seed=*/7,
                                                      /*with_grads=*/true);
         gg::optim::Adam opt(*p->graph, p->params, {.lr = 2e-3});
         gg::optim::CosineAnnealingLR schedule(opt, {.t_max = epochs});
         gg::train::TrainReport report = gg::train::train_classifier(
-            *p, train, folder.test, opt, &schedule,
+            *p, train, test, opt, &schedule,
             {.trainer = {.epochs = epochs, .checkpoint = checkpoint, .metadata = {{"model", "tiny_resnet"}}},
              .batch = batch,
              .augment = gg::io::Augmentations::parse("crop")});
@@ -82,7 +84,7 @@ int main(int argc, char** argv) {
         gg::io::Metadata meta = gg::io::load_checkpoint(fresh->graph->store(), checkpoint);
         gg::CompiledGraph eval = gg::compile(*fresh->graph, {fresh->logits});
         gg::train::EvalResult e =
-            gg::train::evaluate_classifier(eval, *fresh, folder.test, *gg::train::recorded_normalization(meta));
+            gg::train::evaluate_classifier(eval, *fresh, test, *gg::train::recorded_normalization(meta));
         fmt::print("reloaded: test accuracy {:.2f}% ({} images)\n", 100 * e.metric, e.samples);
         if (std::abs(e.metric - report.final_eval.metric) > 1e-9) {
             fmt::print(stderr, "the reloaded model disagrees with the trained one\n");
