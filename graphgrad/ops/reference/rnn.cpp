@@ -85,9 +85,11 @@ T sigmoid(T v) {
     return T(1) / (T(1) + std::exp(-v));
 }
 
+// simd reduction: lets the compiler vectorise the sum (a fixed, deterministic order).
 template <typename T>
 T dot(const T* a, const T* b, int64_t n) {
     T s = 0;
+#pragma omp simd reduction(+ : s)
     for (int64_t i = 0; i < n; ++i) s += a[i] * b[i];
     return s;
 }
