@@ -24,6 +24,7 @@
 #include "graphgrad/io/safetensors.h"
 #include "graphgrad/models/attention_layers.h"
 #include "graphgrad/models/model_zoo.h"
+#include "graphgrad/models/recurrent.h"
 #include "graphgrad/ops/ops.h"
 #include "graphgrad/optim/optim.h"
 #include "graphgrad/version.h"

@@ -28,13 +28,9 @@
 #include <string_view>
 
 #include "graphgrad/graph/tensor_desc.h"
+#include "graphgrad/ops/rnn_cell.h"
 
 namespace gg {
-
-enum class RnnCell : uint8_t { RnnTanh, RnnRelu, Lstm, Gru };
-
-const char* rnn_cell_name(RnnCell cell);  // "rnn_tanh", "rnn_relu", "lstm", "gru"
-int64_t rnn_gate_count(RnnCell cell);     // G: 1, 1, 4, 3
 
 struct RnnGeometry {
     RnnCell cell = RnnCell::Lstm;
