@@ -22,6 +22,7 @@
 #include "graphgrad/io/dataset.h"
 #include "graphgrad/io/idx.h"
 #include "graphgrad/io/safetensors.h"
+#include "graphgrad/io/text_corpus.h"
 #include "graphgrad/models/attention_layers.h"
 #include "graphgrad/models/model_zoo.h"
 #include "graphgrad/models/recurrent.h"
