@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "graphgrad/graph/errors.h"
+#include "graphgrad/io/safetensors.h"
 #include "rnn_test_util.h"
 
 namespace {
@@ -297,4 +298,54 @@ TEST_CASE("reference rnn: zero-length sequences and bad lengths", "[rnn][referen
                       Catch::Contains("lstm: length 4 of sequence 1 is outside [0, 3]"));
     c.lengths = {-1, 2};
     CHECK_THROWS_AS(run_reference(c, og), gg::RuntimeError);
+}
+
+TEST_CASE("reference rnn kernels equal PyTorch's nn.RNN/LSTM/GRU (f64 fixture)", "[rnn][reference][pytorch]") {
+    // tools/compare/rnn_fixture.py: PyTorch 1.13 in f64, one layer, full and packed batches.
+    const auto file = io::SafetensorsFile::open(std::string(GG_TEST_DATA_DIR) + "/rnn_pytorch.safetensors");
+    auto vec = [&](const std::string& name) { return file.tensor(name).to_doubles(); };
+    int cases = 0;
+    for (RnnCell cell : kCells)
+        for (bool bi : {false, true})
+            for (bool packed : {false, true}) {
+                const std::string key =
+                    fmt::format("{}.{}.{}.", rnn_cell_name(cell), bi ? "bi" : "uni", packed ? "packed" : "full");
+                INFO(key);
+                const Shape xs = file.entries().at(key + "x").shape;
+                const Shape hs = file.entries().at(key + "h0").shape;
+                RnnCase<double> c;
+                c.geo = {.cell = cell, .seq = xs[0], .batch = xs[1], .input = xs[2], .hidden = hs[2], .bidirectional = bi};
+                c.x = vec(key + "x");
+                c.h0 = vec(key + "h0");
+                if (c.geo.has_cell_state()) c.c0 = vec(key + "c0");
+                if (packed)
+                    for (double v : vec(key + "lengths")) c.lengths.push_back(static_cast<int64_t>(v));
+                RnnOutputGrads<double> og{vec(key + "dy"), vec(key + "dhn"), {}};
+                if (c.geo.has_cell_state()) og.dcn = vec(key + "dcn");
+                for (int d = 0; d < c.geo.directions(); ++d) {
+                    const std::string sfx = d ? "_l0_reverse" : "_l0";
+                    c.w_ih[d] = vec(key + "weight_ih" + sfx);
+                    c.w_hh[d] = vec(key + "weight_hh" + sfx);
+                    c.b_ih[d] = vec(key + "bias_ih" + sfx);
+                    c.b_hh[d] = vec(key + "bias_hh" + sfx);
+                }
+                const RnnResult<double> r = run_reference(c, og);
+                CHECK(max_rel_diff(r.y, vec(key + "y")) < 1e-12);
+                CHECK(max_rel_diff(r.hn, vec(key + "hn")) < 1e-12);
+                CHECK(max_rel_diff(r.dx, vec(key + "grad.x")) < 1e-12);
+                CHECK(max_rel_diff(r.dh0, vec(key + "grad.h0")) < 1e-12);
+                if (c.geo.has_cell_state()) {
+                    CHECK(max_rel_diff(r.cn, vec(key + "cn")) < 1e-12);
+                    CHECK(max_rel_diff(r.dc0, vec(key + "grad.c0")) < 1e-12);
+                }
+                for (int d = 0; d < c.geo.directions(); ++d) {
+                    const std::string sfx = d ? "_l0_reverse" : "_l0";
+                    CHECK(max_rel_diff(r.dw_ih[d], vec(key + "grad.weight_ih" + sfx)) < 1e-12);
+                    CHECK(max_rel_diff(r.dw_hh[d], vec(key + "grad.weight_hh" + sfx)) < 1e-12);
+                    CHECK(max_rel_diff(r.db_ih[d], vec(key + "grad.bias_ih" + sfx)) < 1e-12);
+                    CHECK(max_rel_diff(r.db_hh[d], vec(key + "grad.bias_hh" + sfx)) < 1e-12);
+                }
+                ++cases;
+            }
+    CHECK(cases == 16);
 }
