@@ -205,6 +205,15 @@ TEST_CASE("oneDNN rnn kernels: one workspace size for forward and backward, leng
     // At least the gates of every step (it also holds states and their gradients).
     CHECK(fwd.workspace_bytes() >= static_cast<std::size_t>(g.seq * g.batch * 4 * g.hidden) * sizeof(float));
     CHECK(dnn::make_rnn_forward(ctx, {.cell = RnnCell::Gru, .seq = 0, .batch = 2, .input = 3, .hidden = 4}) == nullptr);
+    // The forward wants ldigo (a transpose of PyTorch's layout); the backward reads a
+    // unidirectional LSTM's W_ih as it is when oneDNN pads nothing (I a multiple of 16
+    // floats); the GRU's gates are reordered block by block.
+    CHECK_THAT(fwd.conversions(), Catch::StartsWith("weight_ih: 1 reorder"));
+    CHECK_THAT(bwd.conversions(), Catch::StartsWith("weight_ih: 1 reorder"));  // I = 3: padded to 16
+    dnn::RnnBackward wide(ctx, {.cell = RnnCell::Lstm, .seq = 6, .batch = 2, .input = 64, .hidden = 32});
+    CHECK_THAT(wide.conversions(), Catch::StartsWith("weight_ih: bound in place"));
+    dnn::RnnForward gru(ctx, {.cell = RnnCell::Gru, .seq = 6, .batch = 2, .input = 3, .hidden = 4, .bidirectional = true});
+    CHECK_THAT(gru.conversions(), Catch::StartsWith("weight_ih: 6 reorders"));
 
     const auto c = RnnCase<float>::random(g, 1);
     const std::vector<int64_t> lengths{6, 3};

@@ -23,11 +23,16 @@ struct DirectionWeights {
     std::optional<Value> b_ih, b_hh;
 };
 
-// Gate block k ([k·H, (k+1)·H) of the last axis) of a [N, G·H] value.
-Value gate(Value v, int64_t k, int64_t H) { return slice_axis(v, -1, k * H, (k + 1) * H); }
+// The G gate blocks [N, H] of a [N, G·H] value. split, not G slices: its gradient is one
+// concat instead of G zero-padded copies of the whole value.
+std::vector<Value> gates(Value v, int64_t G, int64_t H) { return split(v, 1, std::vector<int64_t>(G, H)); }
 
-// Entry k of a [L·D, N, H] state as [N, H].
-Value state_entry(Value s, int64_t k) { return reshape(slice_axis(s, 0, k, k + 1), {s.dim(1), s.dim(2)}); }
+// The K entries [N, H] of a [K, N, H] value (states, or a layer's projections of T steps).
+std::vector<Value> unstack(Value v) {
+    std::vector<Value> out = split(v, 0, std::vector<int64_t>(static_cast<std::size_t>(v.dim(0)), 1));
+    for (Value& e : out) e = reshape(e, {v.dim(1), v.dim(2)});
+    return out;
+}
 
 // Stacks [N, H] values into [K, N, H].
 Value stack(const std::vector<Value>& vs) {
@@ -46,17 +51,17 @@ std::pair<Value, std::optional<Value>> cell_step(RnnCell cell, Value xt, Value h
         case RnnCell::RnnTanh: return {tanh(xt + hh), std::nullopt};
         case RnnCell::RnnRelu: return {relu(xt + hh), std::nullopt};
         case RnnCell::Lstm: {
-            Value pre = xt + hh;
-            Value i = sigmoid(gate(pre, 0, H)), f = sigmoid(gate(pre, 1, H));
-            Value g = tanh(gate(pre, 2, H)), o = sigmoid(gate(pre, 3, H));
+            const std::vector<Value> a = gates(xt + hh, 4, H);
+            Value i = sigmoid(a[0]), f = sigmoid(a[1]), g = tanh(a[2]), o = sigmoid(a[3]);
             Value c_next = f * *c + i * g;
             return {o * tanh(c_next), c_next};
         }
         case RnnCell::Gru: {
             if (w.b_hh) hh = hh + *w.b_hh;  // b_hn must stay inside r ⊙ (...)
-            Value r = sigmoid(gate(xt, 0, H) + gate(hh, 0, H));
-            Value z = sigmoid(gate(xt, 1, H) + gate(hh, 1, H));
-            Value n = tanh(gate(xt, 2, H) + r * gate(hh, 2, H));
+            const std::vector<Value> a = gates(xt, 3, H), b = gates(hh, 3, H);
+            Value r = sigmoid(a[0] + b[0]);
+            Value z = sigmoid(a[1] + b[1]);
+            Value n = tanh(a[2] + r * b[2]);
             return {n + z * (h - n), std::nullopt};  // (1 − z) ⊙ n + z ⊙ h
         }
     }
@@ -77,13 +82,12 @@ DirectionResult run_direction(RnnCell cell, Value xin, const DirectionWeights& w
     Value proj = matmul(reshape(xin, {T * N, C}), w.w_ih, false, true);
     // Both biases once, for every step; the GRU's b_hh is added per step (b_hn sits inside r ⊙ (...)).
     if (w.b_ih) proj = proj + (cell == RnnCell::Gru ? *w.b_ih : *w.b_ih + *w.b_hh);
-    proj = reshape(proj, {T, N, GH});
+    const std::vector<Value> steps = unstack(reshape(proj, {T, N, GH}));
 
     std::vector<Value> outputs(static_cast<std::size_t>(T));
     for (int64_t s = 0; s < T; ++s) {
         const int64_t t = reverse ? T - 1 - s : s;
-        Value xt = reshape(slice_axis(proj, 0, t, t + 1), {N, GH});
-        auto [h_next, c_next] = cell_step(cell, xt, h, c, w, H);
+        auto [h_next, c_next] = cell_step(cell, steps[static_cast<std::size_t>(t)], h, c, w, H);
         if (masks.empty()) {
             h = h_next;
             c = c_next;
@@ -140,6 +144,10 @@ RecurrentOutput recurrent(Value x, const RecurrentOptions& o, const std::string&
     std::optional<Value> zeros;  // the absent initial state
     if (!initial.h || (lstm && !initial.c)) zeros = g.constant(Tensor::zeros({N, H}, x.dtype()), name + ".zeros");
 
+    std::vector<Value> h_init, c_init;  // per layer and direction, [N, H]
+    if (initial.h) h_init = unstack(*initial.h);
+    if (initial.c) c_init = unstack(*initial.c);
+
     NameScope scope(g, name);
     const double bound = 1.0 / std::sqrt(static_cast<double>(H));
     const Initializer init = init::uniform(-bound, bound);
@@ -156,10 +164,10 @@ RecurrentOutput recurrent(Value x, const RecurrentOptions& o, const std::string&
                 w.b_ih = layer_param(g, o.params, "bias_ih" + sfx, {GH}, init, x.dtype());
                 w.b_hh = layer_param(g, o.params, "bias_hh" + sfx, {GH}, init, x.dtype());
             }
-            const int64_t k = l * D + d;
-            Value h0 = initial.h ? state_entry(*initial.h, k) : *zeros;
+            const auto k = static_cast<std::size_t>(l * D + d);
+            Value h0 = initial.h ? h_init[k] : *zeros;
             std::optional<Value> c0;
-            if (lstm) c0 = initial.c ? state_entry(*initial.c, k) : *zeros;
+            if (lstm) c0 = initial.c ? c_init[k] : *zeros;
             DirectionResult r = run_direction(o.cell, layer_in, w, h0, c0, masks, d == 1, H);
             ys.push_back(r.y);
             h_final.push_back(r.h);

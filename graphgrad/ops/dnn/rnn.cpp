@@ -212,6 +212,13 @@ public:
         return direct_ ? static_cast<std::size_t>(user_elems_) * sizeof(float) : prim_md_.get_size();
     }
 
+    // "bound in place" or "3 reorders, 802816 B" (what each run converts).
+    std::string describe(const char* name) const {
+        if (direct_) return fmt::format("{}: bound in place", name);
+        return fmt::format("{}: {} reorder{}, {} B", name, copies_.size(), copies_.size() == 1 ? "" : "s",
+                           prim_md_.get_size());
+    }
+
     void to_primitive(const std::array<const float*, 2>& user, void* buffer) {
         for (Copy& c : copies_) {
             c.user.set_data_handle(const_cast<float*>(user[static_cast<std::size_t>(c.dir)]) + c.user_offset);
@@ -288,6 +295,11 @@ RnnForward::RnnForward(Context& ctx, const RnnGeometry& geo) : ctx_(ctx), geo_(g
 }
 
 RnnForward::~RnnForward() = default;
+
+std::string RnnForward::conversions() const {
+    return fmt::format("{}; {}; bias sums {} B", w_layer_->describe("weight_ih"), w_iter_->describe("weight_hh"),
+                       bias_md_.get_size());
+}
 
 void RnnForward::run(const RnnForwardArgs<float>& a, void* scratch) {
     if (a.lengths)
@@ -372,6 +384,12 @@ RnnBackward::RnnBackward(Context& ctx, const RnnGeometry& geo) : ctx_(ctx), geo_
 }
 
 RnnBackward::~RnnBackward() = default;
+
+std::string RnnBackward::conversions() const {
+    return fmt::format("{}; {}; bias sums {} B; gradients: {}; {}; bias split {} B", w_layer_->describe("weight_ih"),
+                       w_iter_->describe("weight_hh"), bias_md_.get_size(), dw_layer_->describe("weight_ih"),
+                       dw_iter_->describe("weight_hh"), diff_bias_md_.get_size());
+}
 
 void RnnBackward::run(const RnnBackwardArgs<float>& a, void* scratch) {
     const char* who = rnn_cell_name(geo_.cell);

@@ -30,6 +30,7 @@
 #include <array>
 #include <cstddef>
 #include <memory>
+#include <string>
 #include <unordered_map>
 
 #include "graphgrad/ops/dnn/context.h"
@@ -46,6 +47,8 @@ public:
     ~RnnForward();
     std::size_t workspace_bytes() const { return workspace_bytes_; }
     std::size_t scratch_bytes() const { return scratch_bytes_; }
+    // What each run converts, for reports: "weight_ih: 1 reorder, 266240 B; ...".
+    std::string conversions() const;
     // a.workspace: workspace_bytes(); scratch: scratch_bytes(), 64-byte aligned.
     void run(const RnnForwardArgs<float>& a, void* scratch);
 
@@ -66,6 +69,7 @@ public:
     ~RnnBackward();
     std::size_t workspace_bytes() const { return workspace_bytes_; }
     std::size_t scratch_bytes() const { return scratch_bytes_; }
+    std::string conversions() const;
     void run(const RnnBackwardArgs<float>& a, void* scratch);
 
 private:
