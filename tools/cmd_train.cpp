@@ -14,33 +14,16 @@
 #include <fmt/format.h>
 
 #include "cli_common.h"
+#include "train_options.h"
 #include "graphgrad/io/checkpoint.h"
 #include "graphgrad/optim/optim.h"
 #include "graphgrad/train/classification.h"
+#include "graphgrad/train/language_model.h"
 #include "graphgrad/train/schedule_by_name.h"
 
 namespace gg::cli {
 namespace {
 
-struct TrainOptions {
-    std::string model;
-    std::string data = io::kFashionMnistDir;
-    int64_t epochs = 10;
-    int64_t batch = 128;
-    std::string optimizer = "sgd";
-    std::optional<double> lr, momentum, weight_decay;
-    bool nesterov = false;
-    double clip = 0;  // 0: no clipping
-    ScheduleOptions schedule;
-    std::string augment = "none";
-    std::string normalize = "auto";
-    std::optional<float> mean, std;
-    uint64_t seed = 1;
-    std::string checkpoint, resume;
-    int64_t limit_train = 0, limit_test = 0;
-    int64_t precise_bn = 0;  // > 0: re-estimate batch-norm running statistics on this many batches
-    bool json = false;
-};
 
 // SGD gets a recipe that trains the zoo's conv nets well (momentum 0.9, lr 0.05, weight decay
 // 5e-4); other optimizers keep PyTorch's defaults unless flags say otherwise.
@@ -80,6 +63,7 @@ nlohmann::json record_json(const EpochRecord& r) {
 }
 
 int run_train(const TrainOptions& o) {
+    if (is_language_model(o.model)) return run_train_language_model(o);
     auto t_setup = std::chrono::steady_clock::now();
     const io::Augmentations augment = io::Augmentations::parse(o.augment);
     const std::optional<io::PixelStats> norm_option = normalization(o);
@@ -161,7 +145,10 @@ int run_train(const TrainOptions& o) {
 Command add_train_command(CLI::App& app) {
     auto o = std::make_shared<TrainOptions>();
     CLI::App* sub = app.add_subcommand("train", "Train a zoo model on an IDX image folder (Fashion-MNIST by default)");
-    sub->add_option("model", o->model, "Model name (see `graphgrad summary --help`), e.g. lenet5, resnet20")->required();
+    sub->add_option("model", o->model,
+                    "Model name: a zoo classifier (see `graphgrad summary --help`), e.g. lenet5, resnet20, or a "
+                    "character-level language model: char_lstm, char_gru, char_rnn")
+        ->required();
     sub->add_option("--data", o->data, "Folder with the four IDX files (plain or .gz)")->capture_default_str();
     sub->add_option("--epochs", o->epochs, "Total epochs (a resumed run continues up to this)")->capture_default_str();
     sub->add_option("--batch", o->batch, "Minibatch size")->capture_default_str();
@@ -199,8 +186,22 @@ Command add_train_command(CLI::App& app) {
                     "Before each evaluation, re-estimate batch-norm running statistics on N training batches "
                     "with the epoch's final weights (0: off)")
         ->capture_default_str();
+    sub->add_option("--text", o->text, "Language models: a UTF-8 text file (default: the King James Bible from "
+                                       "Debian's bible-kjv)");
+    sub->add_option("--seq", o->seq, "Language models: truncated-BPTT window in characters")->capture_default_str();
+    sub->add_option("--embedding", o->embedding, "Language models: character embedding width")->capture_default_str();
+    sub->add_option("--hidden", o->hidden, "Language models: recurrent state width")->capture_default_str();
+    sub->add_option("--layers", o->layers, "Language models: recurrent layers")->capture_default_str();
+    sub->add_option("--dropout", o->dropout, "Language models: dropout between recurrent layers")->capture_default_str();
+    sub->add_option("--limit-valid", o->limit_valid, "Language models: validate on only the first N windows");
     sub->add_flag("--json", o->json, "Print JSON (per-epoch records) instead of progress and text");
-    return {sub, [o] { return run_train(*o); }};
+    return {sub, [o, sub] {
+                o->given_batch = sub->count("--batch") > 0;
+                o->given_optimizer = sub->count("--optimizer") > 0;
+                o->given_clip = sub->count("--clip") > 0;
+                o->given_schedule = sub->count("--schedule") > 0;
+                return run_train(*o);
+            }};
 }
 
 }  // namespace gg::cli

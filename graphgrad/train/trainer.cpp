@@ -94,7 +94,7 @@ int64_t Trainer::resume() {
     io::load_checkpoint(task_.graph->store(), o_.resume);
     opt_.check_state(o_.resume);
     const int64_t done = io::metadata_int(resumed_, "epoch", o_.resume).value_or(0);
-    best_before_ = io::metadata_double(resumed_, "best_metric", o_.resume).value_or(0.0);
+    best_before_ = io::metadata_double(resumed_, "best_metric", o_.resume);
     if (done > 0) resume_schedule(schedule_, done, resumed_, o_.resume);
     return done;
 }
@@ -178,7 +178,10 @@ TrainReport Trainer::fit(BatchSource& train, const std::function<EvalResult()>& 
     report.start_epoch = resume();
     if (o_.progress && report.start_epoch > 0)
         fmt::print("resumed from {} after epoch {}\n", o_.resume, report.start_epoch);
-    double best = best_before_, step_seconds = 0;
+    const bool higher = !metric || metric->higher_is_better();
+    auto better = [higher](double a, double b) { return higher ? std::max(a, b) : std::min(a, b); };
+    std::optional<double> best = best_before_;
+    double step_seconds = 0;
     int64_t steps = 0;
     const auto t_train = Clock::now();
     for (int64_t epoch = report.start_epoch; epoch < o_.epochs; ++epoch) {
@@ -187,7 +190,7 @@ TrainReport Trainer::fit(BatchSource& train, const std::function<EvalResult()>& 
         steps += train.num_batches();
         if (o_.before_eval) o_.before_eval(epoch);
         r.eval = evaluate();
-        best = std::max(best, r.eval.metric);
+        best = best ? better(*best, r.eval.metric) : r.eval.metric;
         step_schedule(schedule_, r.eval.loss);
         report.records.push_back(r);
         if (o_.progress)
@@ -196,12 +199,12 @@ TrainReport Trainer::fit(BatchSource& train, const std::function<EvalResult()>& 
                        r.epoch, o_.epochs, r.train_loss, metric_text(metric, r.train_metric), r.eval.loss,
                        metric_text(metric, r.eval.metric), r.lr, r.seconds,
                        r.ms_per_step, r.eval.seconds);
-        if (!o_.checkpoint.empty()) save(epoch + 1, r.eval, best);
+        if (!o_.checkpoint.empty()) save(epoch + 1, r.eval, *best);
     }
     report.wall_seconds = seconds_since(t_train);
     report.ms_per_step = steps ? 1e3 * step_seconds / static_cast<double>(steps) : 0.0;
     report.final_eval = report.records.empty() ? evaluate() : report.records.back().eval;
-    report.best_metric = std::max(best, report.final_eval.metric);
+    report.best_metric = best ? better(*best, report.final_eval.metric) : report.final_eval.metric;
     return report;
 }
 

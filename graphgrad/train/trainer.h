@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,8 @@ public:
     virtual double value() const = 0;
     // Percentages print as such: accuracy 0.912 shows as 91.2%.
     virtual bool is_fraction() const { return false; }
+    // Which way "best" goes (accuracy: up; bits per character: down).
+    virtual bool higher_is_better() const { return true; }
 };
 
 // What to train: a graph, the inputs a BatchSource fills, a scalar loss (a mean over the
@@ -99,7 +102,8 @@ struct TrainReport {
     std::vector<EpochRecord> records;  // the epochs this run trained (after start_epoch)
     int64_t start_epoch = 0;           // epochs done before this run (resume)
     EvalResult final_eval;             // after the last epoch (or at once if nothing was left)
-    double best_metric = 0;            // over this run and, when resumed, the runs before
+    double best_metric = 0;            // over this run and, when resumed, the runs before (per the
+                                       // metric's direction; higher without a metric)
     double wall_seconds = 0, ms_per_step = 0;
     std::size_t train_peak_bytes = 0;  // the training step's planned arena
 };
@@ -127,7 +131,7 @@ private:
     TrainerOptions o_;
     CompiledGraph step_;
     io::Metadata resumed_;
-    double best_before_ = 0;  // best metric recorded in the resumed checkpoint
+    std::optional<double> best_before_;  // best metric recorded in the resumed checkpoint
 };
 
 }  // namespace gg::train
