@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <unordered_map>
 
 #include <omp.h>
@@ -146,7 +145,7 @@ struct InNetwork {
 };
 
 InNetwork time_in_network(const ConvBenchShape& s, const Conv2dOptions& opts, const Shape& ws, BareConv& bare,
-                          int repeats) {
+                          int repeats, const CompileOptions& compile_options) {
     Graph g;
     Value x = g.input("x", {s.n, s.c, s.h, s.w});
     Value w0 = g.input("w0", {s.c, s.c, 3, 3}), w = g.input("w", ws);
@@ -157,7 +156,7 @@ InNetwork time_in_network(const ConvBenchShape& s, const Conv2dOptions& opts, co
     Value z = relu(y);
     Value dz = g.input("dz", z.shape());
     std::vector<Value> grads = grad({z}, {w0, w}, {dz});
-    CompiledGraph prog = compile(g, {z, grads[0], grads[1]});
+    CompiledGraph prog = compile(g, {z, grads[0], grads[1]}, compile_options);
     int fwd = -1, data = -1, weights = -1;
     for (std::size_t i = 0; i < prog.steps().size(); ++i) {
         const StepInfo& st = prog.steps()[i];
@@ -205,10 +204,23 @@ InNetwork time_in_network(const ConvBenchShape& s, const Conv2dOptions& opts, co
     return r;
 }
 
+// "auto", "plain" or "blocked" (ConvBenchShape::layout) as compile options.
+CompileOptions layout_options(const std::string& layout) {
+    CompileOptions o;
+    if (layout == "plain") o.layout_policy = LayoutPolicy::Plain;
+    else if (layout == "blocked") o.layout_policy = LayoutPolicy::Opaque;
+    else if (layout != "auto") throw OptionError(fmt::format("bench conv: unknown layout \"{}\" (auto, plain, blocked)", layout));
+    return o;
+}
+
+dnn::ConvLayout conv_layout(const std::string& layout) {
+    return layout == "plain" ? dnn::ConvLayout::Plain : layout == "blocked" ? dnn::ConvLayout::Blocked : dnn::ConvLayout::Auto;
+}
+
 }  // namespace
 
 nlohmann::json bench_conv(const ConvBenchShape& s, int repeats) {
-    if (s.layout != "auto") setenv("GG_CONV_LAYOUT", s.layout.c_str(), 1);
+    const CompileOptions compile_options = layout_options(s.layout);
     const Conv2dOptions opts{.stride = {s.stride, s.stride}, .padding = pad_all(s.pad), .groups = s.groups};
     const Shape xs{s.n, s.c, s.h, s.w}, ws{s.o, s.c / std::max<int64_t>(1, s.groups), s.k, s.k};
 
@@ -225,8 +237,8 @@ nlohmann::json bench_conv(const ConvBenchShape& s, int repeats) {
     std::vector<Value> grads = grad({y}, wrt, {dy});
     std::vector<Value> fetches{y};
     fetches.insert(fetches.end(), grads.begin(), grads.end());
-    CompiledGraph forward = compile(g, {y});
-    CompiledGraph training = compile(g, fetches);
+    CompiledGraph forward = compile(g, {y}, compile_options);
+    CompiledGraph training = compile(g, fetches, compile_options);
 
     const ConvGeometry geo = [&] {
         ConvGeometry r;
@@ -277,7 +289,7 @@ nlohmann::json bench_conv(const ConvBenchShape& s, int repeats) {
     // fold its gradient into backward weights, graphgrad sums it in a separate op).
     nlohmann::json in_network;
     if (!s.bias) {
-        InNetwork net = time_in_network(s, opts, ws, bare, repeats);
+        InNetwork net = time_in_network(s, opts, ws, bare, repeats, compile_options);
         in_network = {{"forward", compare(geo.flops(), net.fwd_ns, net.dnn_fwd_ns)},
                       {"forward_backward", compare(3 * geo.flops(), net.step_ns, net.dnn_ns)},
                       {"output_layouts", net.layouts}};
@@ -286,12 +298,12 @@ nlohmann::json bench_conv(const ConvBenchShape& s, int repeats) {
     bool all_fast = true;  // every convolution step ran on oneDNN (a bias sum is a plain loop)
     for (const auto& st : training.steps())
         if (g.node(st.node).op_name().rfind("conv", 0) == 0) all_fast = all_fast && st.fast_kernel;
+    const dnn::ConvLayout layout = conv_layout(s.layout);
     nlohmann::json kernels = {
-        {"forward_inference", dnn::describe_conv_kernel(geo, dnn::ConvPass::Forward, false)},
-        {"forward_training", dnn::describe_conv_kernel(geo, dnn::ConvPass::Forward, true)},
-        {"backward_data", dnn::describe_conv_kernel(geo, dnn::ConvPass::BackwardData, true)},
-        {"backward_weights", dnn::describe_conv_kernel(geo, dnn::ConvPass::BackwardWeights, true)}};
-    if (s.layout != "auto") unsetenv("GG_CONV_LAYOUT");
+        {"forward_inference", dnn::describe_conv_kernel(geo, dnn::ConvPass::Forward, false, layout)},
+        {"forward_training", dnn::describe_conv_kernel(geo, dnn::ConvPass::Forward, true, layout)},
+        {"backward_data", dnn::describe_conv_kernel(geo, dnn::ConvPass::BackwardData, true, layout)},
+        {"backward_weights", dnn::describe_conv_kernel(geo, dnn::ConvPass::BackwardWeights, true, layout)}};
     return {{"shape", {{"n", s.n}, {"c", s.c}, {"o", s.o}, {"h", s.h}, {"w", s.w}, {"k", s.k}, {"stride", s.stride},
                        {"pad", s.pad}, {"groups", s.groups}, {"bias", s.bias}}},
             {"layout_policy", s.layout},
