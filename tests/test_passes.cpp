@@ -154,11 +154,14 @@ TEST_CASE("lower makes one step per scheduled node and records the kernels it ch
         const CompileReport::Lower& r = p.report.lower;
         CHECK(r.steps == 2);
         CHECK(r.fast_kernels == (reference ? 0u : 1u));
-        CHECK(r.reference_kernels == (reference ? 2u : 1u));
+        CHECK(r.reference_kernels == (reference ? 1u : 0u));
+        CHECK(r.loop_kernels == 1);
         REQUIRE(r.kernels.size() == 2);
         CHECK(r.kernels[0].op == "matmul");
         CHECK(r.kernels[0].kind == (reference ? "reference" : "fast"));
         CHECK(r.kernels[0].impl.empty() == reference);  // oneDNN names its implementation
+        CHECK(r.kernels[1].op == "relu");
+        CHECK(r.kernels[1].kind == "loops");
     }
 }
 

@@ -28,13 +28,14 @@ struct CompileReport {
     // Kernels of one kind for one op, e.g. conv2d, fast, "brg:avx512_core", 19 steps.
     struct KernelUse {
         std::string op;      // the op, or "(layout conversion)"
-        std::string kind;    // "fast", "reference" or "conversion"
+        std::string kind;    // "fast", "reference" (an op's fast kernel declined or was not asked
+                             // for), "loops" (an op's only kernel: plain loops) or "conversion"
         std::string impl;    // the kernel's own description (oneDNN implementation), may be empty
         std::size_t steps = 0;
     };
     struct Lower {
         std::size_t steps = 0;
-        std::size_t fast_kernels = 0, reference_kernels = 0;
+        std::size_t fast_kernels = 0, reference_kernels = 0, loop_kernels = 0;
         std::size_t conversions = 0;      // layout conversion steps inserted
         std::size_t opaque_values = 0;    // values held in an opaque layout
         std::size_t workspace_values = 0; // kernel-sized values living forward → backward

@@ -334,12 +334,17 @@ void report_lowering(Program& p) {
     r.steps = p.steps.size();
     std::unordered_map<std::string, std::size_t> index;  // "op|kind|impl" → kernels entry
     for (const ProgramStep& s : p.steps) {
-        const bool conversion = s.kind == StepKind::Conversion;
-        r.conversions += conversion;
-        r.fast_kernels += !conversion && s.fast;
-        r.reference_kernels += !conversion && !s.fast;
-        CompileReport::KernelUse use{conversion ? "(layout conversion)" : p.graph->node(s.node).op->name,
-                                     conversion ? "conversion" : s.fast ? "fast" : "reference", s.kernel->describe(), 0};
+        const OpDef& op = *p.graph->node(s.node).op;
+        const char* kind = s.kind == StepKind::Conversion              ? "conversion"
+                           : s.fast                                     ? "fast"
+                           : op.fast_kernel && op.reference_kernel ? "reference"
+                                                                        : "loops";
+        r.conversions += kind[0] == 'c';
+        r.fast_kernels += kind[0] == 'f';
+        r.reference_kernels += kind[0] == 'r';
+        r.loop_kernels += kind[0] == 'l';
+        CompileReport::KernelUse use{s.kind == StepKind::Conversion ? "(layout conversion)" : op.name, kind,
+                                     s.kernel->describe(), 0};
         const std::string key = use.op + '|' + use.kind + '|' + use.impl;
         auto [it, added] = index.emplace(key, r.kernels.size());
         if (added) r.kernels.push_back(std::move(use));
