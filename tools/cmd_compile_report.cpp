@@ -51,7 +51,8 @@ nlohmann::json report_json(const ModelCompileReport& m) {
                        {"kernels", kernels}}},
             {"plan", {{"buffers", r.plan.requests}, {"total_bytes", r.plan.total_bytes},
                       {"arena_bytes", r.plan.arena_bytes}, {"scratch_bytes", r.plan.scratch_bytes},
-                      {"workspace_bytes", r.plan.workspace_bytes}, {"inplace_reuses", r.plan.inplace_reuses}}},
+                      {"workspace_bytes", r.plan.workspace_bytes}, {"inplace_reuses", r.plan.inplace_reuses},
+                      {"strategy", r.plan.strategy}}},
             {"bind", {{"allocated", r.bind.allocated}, {"arena_bytes", r.bind.arena_bytes}, {"feeds", r.bind.feeds},
                       {"fetches", r.bind.fetches}}}};
 }

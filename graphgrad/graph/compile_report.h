@@ -48,6 +48,7 @@ struct CompileReport {
         std::size_t scratch_bytes = 0;    // sum of kernels' scratch
         std::size_t workspace_bytes = 0;  // sum of workspace values
         std::size_t inplace_reuses = 0;   // outputs that took over a dying input's block
+        std::string strategy;             // the planner's that won: "best fit" or "by size"
     } plan;
     struct Bind {
         bool allocated = false;

@@ -26,9 +26,10 @@ std::string pass_summary(const CompileReport& r, const std::string& pass) {
                            r.lower.steps, r.lower.fast_kernels, r.lower.loop_kernels, r.lower.reference_kernels,
                            r.lower.conversions, r.lower.opaque_values, r.lower.workspace_values);
     if (pass == "plan memory")
-        return fmt::format("{} buffers, {} without reuse -> arena {} ({} in place; scratch {}, workspaces {})",
+        return fmt::format("{} buffers, {} without reuse -> arena {} ({}; {} in place; scratch {}, workspaces {})",
                            r.plan.requests, human_bytes(r.plan.total_bytes), human_bytes(r.plan.arena_bytes),
-                           r.plan.inplace_reuses, human_bytes(r.plan.scratch_bytes), human_bytes(r.plan.workspace_bytes));
+                           r.plan.strategy, r.plan.inplace_reuses, human_bytes(r.plan.scratch_bytes),
+                           human_bytes(r.plan.workspace_bytes));
     if (pass == "allocate and bind")
         return fmt::format("{}; {} feeds, {} fetches",
                            r.bind.allocated ? "arena of " + human_bytes(r.bind.arena_bytes) + " allocated"

@@ -17,6 +17,7 @@ void report_plan(Program& p) {
     for (const ProgramValue& v : p.values)
         if (v.workspace) r.workspace_bytes += v.bytes;
     for (char reused : p.plan.reused_inplace) r.inplace_reuses += reused != 0;
+    r.strategy = p.plan.strategy == MemoryPlan::Strategy::BySize ? "by size" : "best fit";
 }
 
 }  // namespace
