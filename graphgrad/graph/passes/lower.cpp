@@ -8,11 +8,12 @@
 // - a Native op's fast kernel reads what arrives or asks for another layout, and chooses its
 //   outputs' layouts; when it declines, the reference loops run on plain inputs;
 // - a fetched value is converted to plain right after the step that writes it.
-// Conversions a Plain or Elementwise reader needs are made once and shared by later readers
-// (the opaque original usually dies there, so the copy replaces it); the conversions a Native
-// kernel asks for are made per reader, just before it, like the reorders such kernels used to
-// do inside their scratch, so a padded copy of a parameter or of a fed image never stays alive
-// from the forward to the backward pass.
+// Conversions a Plain or Elementwise reader needs are made once and shared by later such
+// readers (the opaque original usually dies there, so the copy replaces it); the conversions a
+// Native kernel asks for are made per reader, just before it, like the reorders such kernels
+// used to do inside their scratch, so a padded copy of a parameter or of a fed image never
+// stays alive from the forward to the backward pass. Any reader reuses a conversion that the
+// previous compute step read (one more step of lifetime instead of a second conversion).
 #include <string>
 #include <unordered_map>
 
@@ -67,6 +68,8 @@ private:
     struct Conversion {
         LayoutPtr to;  // null: plain
         int result;
+        bool shared;   // made for (or reused by) a Plain or Elementwise reader, or a fetch
+        int read_by;   // the last compute step reading it (counted in compute steps)
     };
 
     ProgramValue& at(int v) { return p_.values[static_cast<std::size_t>(v)]; }
@@ -129,13 +132,25 @@ private:
         return from->make_conversion_to(*to, r);
     }
 
-    // Value v in layout `to`, through conversion steps added now; -1 when no kernel converts
-    // it. shared: reuse (and record) a conversion of v to `to` made earlier.
+    // A conversion of v to `to` made earlier that this reader may use: a shared one by a
+    // shared reader; any one read by this compute step or the one before (reusing it costs
+    // one step of lifetime instead of a second conversion).
+    Conversion* reusable(int v, const LayoutPtr& to, bool shared) {
+        for (Conversion& c : conversions_[static_cast<std::size_t>(v)])
+            if (same_layout(c.to, to) && ((shared && c.shared) || c.read_by + 1 >= computed_)) return &c;
+        return nullptr;
+    }
+
+    // Value v in layout `to`, through conversion steps added now (or one made earlier, see
+    // reusable()); -1 when no kernel converts it. shared: the reader is a Plain or Elementwise
+    // op or a fetch, whose conversions later such readers reuse (see the top of the file).
     int try_convert(int v, const LayoutPtr& to, bool shared) {
         if (same_layout(layout_of(v), to)) return v;
-        if (shared)
-            for (const Conversion& c : conversions_[static_cast<std::size_t>(v)])
-                if (same_layout(c.to, to)) return c.result;
+        if (Conversion* c = reusable(v, to, shared)) {
+            c->shared = c->shared || shared;
+            c->read_by = computed_;
+            return c->result;
+        }
         std::unique_ptr<Kernel> kernel = conversion_kernel(layout_of(v), to);
         if (!kernel) {
             // Between two opaque layouts without a direct kernel: through plain memory.
@@ -158,7 +173,7 @@ private:
         const int c = add_value(std::move(copy));
         step.outputs = {c};
         p_.steps.push_back(std::move(step));
-        if (shared) conversions_[static_cast<std::size_t>(v)].push_back({to, c});
+        conversions_[static_cast<std::size_t>(v)].push_back({to, c, shared, computed_});
         return c;
     }
 
@@ -303,6 +318,7 @@ private:
         p_.steps.push_back(std::move(step));
         for (std::size_t o = 0; o < n.outputs.size(); ++o)
             if (uses_of_output(n, o).fetched) plain(current_[keys_(n.id, static_cast<int32_t>(o))]);
+        ++computed_;
     }
 
     int add_output(const Node& n, std::size_t o, const LayoutPtr& layout, int step) {
@@ -325,7 +341,8 @@ private:
     std::vector<int> current_;       // by value key: the program value holding it now
     std::vector<OutputUse> uses_;    // by value key
     std::vector<int> copies_;        // by node: steps computing it so far
-    std::vector<std::vector<Conversion>> conversions_;  // by program value: shared conversions
+    std::vector<std::vector<Conversion>> conversions_;  // by program value: conversions made
+    int computed_ = 0;                                  // compute steps lowered so far
 };
 
 void report_lowering(Program& p) {
