@@ -1,4 +1,5 @@
-// Shape manipulation: reshape, permute, slice (+ slice_grad), concat. pad lives in pad.cpp.
+// Shape manipulation: reshape, permute, slice (+ slice_grad), concat. pad lives in pad.cpp,
+// split in split.cpp.
 //
 // All of these only move data, so kernels dispatch on the element width (dispatch_bytes) and
 // run f32, f64 and i64 alike; the strided loops are StridedCopy (ops/strided_copy.h).
@@ -15,7 +16,8 @@
 
 namespace gg {
 
-void register_pad_ops(OpRegistry& r);  // ops/pad.cpp
+void register_pad_ops(OpRegistry& r);    // ops/pad.cpp
+void register_split_ops(OpRegistry& r);  // ops/split.cpp
 
 namespace {
 
@@ -488,6 +490,7 @@ void register_shape_ops(OpRegistry& r) {
         });
 
     register_pad_ops(r);
+    register_split_ops(r);
 }
 
 }  // namespace gg
