@@ -58,7 +58,7 @@ nlohmann::json report_json(const ModelCompileReport& m) {
 }
 
 int run_compile_report(const CompileReportOptions& o) {
-    const models::ModelEntry& entry = find_model_or_usage_error(o.model);
+    const models::ModelEntry& entry = find_zoo_model(o.model);
     const Shape chw = o.input.empty() ? entry.default_input : parse_chw(o.input);
     CompileOptions options;
     options.reference_kernels = o.reference;

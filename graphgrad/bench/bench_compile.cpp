@@ -4,6 +4,7 @@
 
 #include "graphgrad/bench/timing.h"
 #include "graphgrad/graph/errors.h"
+#include "graphgrad/models/recurrent.h"
 #include "graphgrad/ops/ops.h"
 #include "graphgrad/train/model_program.h"
 
@@ -89,8 +90,25 @@ nlohmann::json scaling_json(const std::vector<int64_t>& sizes, const std::vector
             {"target_met", worst <= kCompileTargetUsPerNode}};
 }
 
+// An LSTM (batch 8, 32 inputs, 64 hidden) unrolled over T steps, its loss and every gradient:
+// the graphs truncated BPTT compiles.
+nlohmann::json time_lstm(const CompileBenchOptions& o) {
+    Graph g;
+    Value x = g.input("x", {o.lstm_steps, 8, 32});
+    Value y = models::recurrent(x, {.cell = RnnCell::Lstm, .hidden = 64}, "lstm").y;
+    Value loss = mean(y * y);
+    std::vector<Value> params = g.parameters();
+    std::vector<Value> grads;
+    const double grad_us = bench::time_ns([&] { grads = grad(loss, params); }) / 1e3;
+    grads.insert(grads.begin(), loss);
+    nlohmann::json j = program_json(time_compiles(g, grads, o.repeats), grad_us);
+    j["steps_unrolled"] = o.lstm_steps;
+    j["target_met"] = j["us_per_node"].get<double>() <= kCompileTargetUsPerNode;
+    return j;
+}
+
 nlohmann::json time_model(const CompileBenchOptions& o) {
-    const models::ModelEntry& entry = train::find_model_or_usage_error(o.model);
+    const models::ModelEntry& entry = train::find_zoo_model(o.model);
     auto p = train::build_model_program(o.model, o.batch, entry.default_input, 1, false);
     const double grad_us = bench::time_ns([&] { p->grads = grad(p->loss, p->params); }) / 1e3;
     const Timed t = time_compiles(*p->graph, p->train_fetches(), o.repeats);
@@ -124,6 +142,7 @@ nlohmann::json bench_compile(const CompileBenchOptions& o) {
                           {"elements", o.elements},
                           {"chain", {{"forward", scaling_json(sizes, forward)},
                                      {"forward_backward", scaling_json(sizes, training)}}}};
+    if (o.lstm_steps > 0) out["lstm"] = time_lstm(o);
     if (!o.model.empty()) out["model"] = time_model(o);
     out["loadavg_before"] = load_before;
     out["loadavg_after"] = bench::loadavg();
