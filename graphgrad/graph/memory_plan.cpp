@@ -263,9 +263,10 @@ std::optional<MemoryPlan> plan_memory_by_size(const std::vector<PlanRequest>& re
 
 MemoryPlan plan_memory(const std::vector<PlanRequest>& reqs) {
     MemoryPlan best_fit = plan_memory_best_fit(reqs);
-    // The by-size placement may meet many overlapping blocks per block (long-lived values);
-    // a budget linear in the request count keeps compile time linear, else best fit stands.
-    std::optional<MemoryPlan> by_size = plan_memory_by_size(reqs, 64 * reqs.size() + (1u << 20));
+    // The by-size placement meets every overlapping block per block: thousands per block for
+    // the activations an unrolled RNN keeps for its backward pass. A budget linear in the
+    // request count keeps compile time linear; past it, best fit stands.
+    std::optional<MemoryPlan> by_size = plan_memory_by_size(reqs, 16 * reqs.size() + (1u << 18));
     if (by_size && by_size->arena_bytes < best_fit.arena_bytes) return std::move(*by_size);
     return best_fit;
 }
