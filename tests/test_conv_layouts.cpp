@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <map>
+#include <set>
 
 #include "graphgrad/graph/op_def.h"
 #include "graphgrad/models/model_zoo.h"
@@ -57,10 +58,17 @@ TEST_CASE("blocked layouts flow between convolutions and match the reference loo
     ref_options.reference_kernels = true;
     CompiledGraph ref = compile(net.g, net.fetches, ref_options);
 
-    int blocked_convs = 0, blocked_elementwise = 0, conversions = 0;
+    std::set<int32_t> fetched;
+    for (const Value& f : net.fetches) fetched.insert(f.node);
+    int blocked_convs = 0, blocked_elementwise = 0, conversions = 0, input_conversions = 0, fetch_conversions = 0;
+    std::string listed;
     for (const StepInfo& s : fast.steps()) {
         if (s.conversion) {
-            ++conversions;
+            const Node& n = net.g.node(s.node);
+            listed += fmt::format("{}({}) -> {}; ", n.op->name, n.name, s.output_layout.empty() ? "plain" : s.output_layout);
+            if (n.op->is_source) ++input_conversions;
+            else if (fetched.count(s.node)) ++fetch_conversions;
+            else ++conversions;
             continue;
         }
         const std::string& op = net.g.node(s.node).op->name;
@@ -69,15 +77,20 @@ TEST_CASE("blocked layouts flow between convolutions and match the reference loo
         if (op == "relu" || op == "add" || op == "relu_backward") ++blocked_elementwise;
     }
     INFO("blocked conv outputs " << blocked_convs << ", blocked elementwise " << blocked_elementwise
-                                 << ", conversions " << conversions);
+                                 << ", conversions " << conversions << ": " << listed);
     // Every forward convolution and the backward-data ops feeding relu_backward keep oneDNN's
     // layout; relu, add and relu_backward carry it along, forward and backward.
     CHECK(blocked_convs >= 5);
     CHECK(blocked_elementwise >= 6);
-    // Two conversions: y·y into the plain mean, and mean's plain gradient into the blocked
-    // chain (converted to blocked rather than the chain to plain). Without propagation every
-    // convolution would reorder its inputs and outputs on its own.
+    // Two conversions between ops: y·y into the plain mean, and mean's plain gradient into the
+    // blocked chain (converted to blocked rather than the chain to plain). Without propagation
+    // every convolution would convert its inputs and outputs on its own.
     CHECK(conversions == 2);
+    // The fetched gradients (dx, dw1..dw3), written blocked, are converted once each; the fed
+    // x and weights are converted just before each convolution reading them (forward and
+    // backward weights read x, forward and backward data read each w).
+    CHECK(fetch_conversions == 4);
+    CHECK(input_conversions == 8);
 
     const Feeds feeds = net.feeds();
     std::vector<Tensor> a = fast.run(feeds), b = ref.run(feeds);
@@ -94,7 +107,8 @@ TEST_CASE("blocked layouts flow between convolutions and match the reference loo
     for (std::size_t i = 0; i < a.size(); ++i) CHECK(max_relative_difference(again[i], first[i]) == 0);
 }
 
-TEST_CASE("a fetched convolution output is plain and a reference fallback gets plain inputs", "[conv][layout]") {
+TEST_CASE("a fetched convolution output is converted right after it; reference kernels get plain inputs",
+          "[conv][layout]") {
     Graph g;
     Value x = g.input("x", {2, 8, 9, 9});
     Value w1 = g.input("w1", {16, 8, 3, 3});
@@ -103,16 +117,20 @@ TEST_CASE("a fetched convolution output is plain and a reference fallback gets p
     same.padding = pad_all(1);
     Value h = relu(conv2d(x, w1, std::nullopt, same));
     Value y = conv2d(h, w2, std::nullopt, same);
-    // h (relu of a blocked conv output) is fetched through a conversion; y's convolution is
-    // fetched directly, so it must write plain memory itself.
+    // h (relu of a blocked conv output) and y (a blocked conv output) are fetched through
+    // conversions placed right after the steps writing them.
     CompiledGraph prog = compile(g, {h, y});
+    const auto& steps = prog.steps();
     int checked = 0;
-    for (const StepInfo& s : prog.steps()) {
-        if (s.conversion || s.node != y.node) continue;
-        CHECK(s.output_layout.empty());
+    for (std::size_t i = 0; i + 1 < steps.size(); ++i) {
+        if (steps[i].conversion || (steps[i].node != y.node && steps[i].node != h.node)) continue;
+        CHECK_FALSE(steps[i].output_layout.empty());
+        CHECK(steps[i + 1].conversion);
+        CHECK(steps[i + 1].node == steps[i].node);
+        CHECK(steps[i + 1].output_layout.empty());
         ++checked;
     }
-    CHECK(checked == 1);
+    CHECK(checked == 2);
     CompileOptions ref_options;
     ref_options.reference_kernels = true;
     CompiledGraph ref = compile(g, {h, y}, ref_options);

@@ -56,6 +56,8 @@ Command add_logits_command(CLI::App& app);
 Command add_sample_command(CLI::App& app);
 Command add_bench_train_step_command(CLI::App& bench);
 Command add_bench_lambda_command(CLI::App& bench);
+Command add_compile_report_command(CLI::App& app);
+Command add_bench_compile_command(CLI::App& bench);
 
 inline void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << "\n"; }
 

@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
     commands.push_back(gg::cli::add_dot_command(app));
     commands.push_back(gg::cli::add_logits_command(app));
     commands.push_back(gg::cli::add_sample_command(app));
+    commands.push_back(gg::cli::add_compile_report_command(app));
 
     CLI::App* bench = app.add_subcommand("bench", "Speed and memory benchmarks");
     bench->require_subcommand(1);
@@ -43,6 +44,7 @@ int main(int argc, char** argv) {
     commands.push_back(gg::cli::add_bench_mlp_command(*bench));
     commands.push_back(gg::cli::add_bench_train_step_command(*bench));
     commands.push_back(gg::cli::add_bench_lambda_command(*bench));
+    commands.push_back(gg::cli::add_bench_compile_command(*bench));
 
     try {
         app.parse(argc, argv);

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <unordered_map>
 
 #include <omp.h>
@@ -146,7 +145,7 @@ struct InNetwork {
 };
 
 InNetwork time_in_network(const ConvBenchShape& s, const Conv2dOptions& opts, const Shape& ws, BareConv& bare,
-                          int repeats) {
+                          int repeats, const CompileOptions& compile_options) {
     Graph g;
     Value x = g.input("x", {s.n, s.c, s.h, s.w});
     Value w0 = g.input("w0", {s.c, s.c, 3, 3}), w = g.input("w", ws);
@@ -157,7 +156,7 @@ InNetwork time_in_network(const ConvBenchShape& s, const Conv2dOptions& opts, co
     Value z = relu(y);
     Value dz = g.input("dz", z.shape());
     std::vector<Value> grads = grad({z}, {w0, w}, {dz});
-    CompiledGraph prog = compile(g, {z, grads[0], grads[1]});
+    CompiledGraph prog = compile(g, {z, grads[0], grads[1]}, compile_options);
     int fwd = -1, data = -1, weights = -1;
     for (std::size_t i = 0; i < prog.steps().size(); ++i) {
         const StepInfo& st = prog.steps()[i];
@@ -205,10 +204,61 @@ InNetwork time_in_network(const ConvBenchShape& s, const Conv2dOptions& opts, co
     return r;
 }
 
+// "auto", "plain" or "blocked" (ConvBenchShape::layout) as compile options.
+CompileOptions layout_options(const std::string& layout) {
+    CompileOptions o;
+    if (layout == "plain") o.layout_policy = LayoutPolicy::Plain;
+    else if (layout == "blocked") o.layout_policy = LayoutPolicy::Opaque;
+    else if (layout != "auto") throw OptionError(fmt::format("bench conv: unknown layout \"{}\" (auto, plain, blocked)", layout));
+    return o;
+}
+
+dnn::ConvLayout conv_layout(const std::string& layout) {
+    return layout == "plain" ? dnn::ConvLayout::Plain : layout == "blocked" ? dnn::ConvLayout::Blocked : dnn::ConvLayout::Auto;
+}
+
+ConvGeometry bench_geometry(const ConvBenchShape& s, const Value& y) {
+    ConvGeometry r;
+    r.n = s.n, r.c = s.c, r.h = s.h, r.w = s.w, r.o = s.o, r.kh = r.kw = s.k, r.groups = s.groups;
+    r.stride_h = r.stride_w = s.stride;
+    r.pad_top = r.pad_bottom = r.pad_left = r.pad_right = s.pad;
+    r.oh = y.dim(2), r.ow = y.dim(3), r.bias = s.bias;
+    return r;
+}
+
+// Both sides timed in one loop, so drift (frequency, other load) hits them alike; the order
+// flips every repeat so neither side always finds the shared inputs in cache.
+struct WholeProgram {
+    std::vector<double> gg_f, dnn_f, gg_t, dnn_t;
+};
+WholeProgram time_whole_program(CompiledGraph& forward, const Feeds& fwd_feeds, CompiledGraph& training,
+                                const Feeds& train_feeds, BareConv& bare, int repeats) {
+    WholeProgram t;
+    auto time_gg_f = [&] { t.gg_f.push_back(bench::time_ns([&] { forward.run(fwd_feeds); })); };
+    auto time_gg_t = [&] { t.gg_t.push_back(bench::time_ns([&] { training.run(train_feeds); })); };
+    auto time_dnn_f = [&] { t.dnn_f.push_back(bench::time_ns([&] { bare.forward(); })); };
+    auto time_dnn_t = [&] { t.dnn_t.push_back(bench::time_ns([&] { bare.training(); })); };
+    for (int r = 0; r < repeats; ++r) {
+        if (r % 2 == 0) {
+            time_gg_f(), time_dnn_f(), time_gg_t(), time_dnn_t();
+        } else {
+            time_dnn_f(), time_gg_f(), time_dnn_t(), time_gg_t();
+        }
+    }
+    return t;
+}
+
+nlohmann::json kernels_json(const ConvGeometry& geo, dnn::ConvLayout layout) {
+    return {{"forward_inference", dnn::describe_conv_kernel(geo, dnn::ConvPass::Forward, false, layout)},
+            {"forward_training", dnn::describe_conv_kernel(geo, dnn::ConvPass::Forward, true, layout)},
+            {"backward_data", dnn::describe_conv_kernel(geo, dnn::ConvPass::BackwardData, true, layout)},
+            {"backward_weights", dnn::describe_conv_kernel(geo, dnn::ConvPass::BackwardWeights, true, layout)}};
+}
+
 }  // namespace
 
 nlohmann::json bench_conv(const ConvBenchShape& s, int repeats) {
-    if (s.layout != "auto") setenv("GG_CONV_LAYOUT", s.layout.c_str(), 1);
+    const CompileOptions compile_options = layout_options(s.layout);
     const Conv2dOptions opts{.stride = {s.stride, s.stride}, .padding = pad_all(s.pad), .groups = s.groups};
     const Shape xs{s.n, s.c, s.h, s.w}, ws{s.o, s.c / std::max<int64_t>(1, s.groups), s.k, s.k};
 
@@ -225,17 +275,10 @@ nlohmann::json bench_conv(const ConvBenchShape& s, int repeats) {
     std::vector<Value> grads = grad({y}, wrt, {dy});
     std::vector<Value> fetches{y};
     fetches.insert(fetches.end(), grads.begin(), grads.end());
-    CompiledGraph forward = compile(g, {y});
-    CompiledGraph training = compile(g, fetches);
+    CompiledGraph forward = compile(g, {y}, compile_options);
+    CompiledGraph training = compile(g, fetches, compile_options);
 
-    const ConvGeometry geo = [&] {
-        ConvGeometry r;
-        r.n = s.n, r.c = s.c, r.h = s.h, r.w = s.w, r.o = s.o, r.kh = r.kw = s.k, r.groups = s.groups;
-        r.stride_h = r.stride_w = s.stride;
-        r.pad_top = r.pad_bottom = r.pad_left = r.pad_right = s.pad;
-        r.oh = y.dim(2), r.ow = y.dim(3), r.bias = s.bias;
-        return r;
-    }();
+    const ConvGeometry geo = bench_geometry(s, y);
     Tensor xv = random_tensor(xs, 1), wv = random_tensor(ws, 2), dyv = random_tensor(y.shape(), 3), bv = random_tensor({s.o}, 4);
     Feeds fwd_feeds{{x, xv}, {w, wv}}, train_feeds{{x, xv}, {w, wv}, {dy, dyv}};
     if (b) {
@@ -257,27 +300,14 @@ nlohmann::json bench_conv(const ConvBenchShape& s, int repeats) {
                   max_abs_diff(out[1], bare.plain(bare.data_args, DNNL_ARG_DIFF_SRC, bare.x_plain, xs)),
                   max_abs_diff(out[2], bare.plain(bare.weights_args, DNNL_ARG_DIFF_WEIGHTS, bare.w_plain, ws))});
 
-    // Interleaved so drift (frequency, other load) hits both sides alike; the order flips every
-    // repeat so neither side always finds the shared inputs in cache.
     const std::string load_before = bench::loadavg();
-    std::vector<double> gg_f, dnn_f, gg_t, dnn_t;
-    auto time_gg_f = [&] { gg_f.push_back(bench::time_ns([&] { forward.run(fwd_feeds); })); };
-    auto time_gg_t = [&] { gg_t.push_back(bench::time_ns([&] { training.run(train_feeds); })); };
-    auto time_dnn_f = [&] { dnn_f.push_back(bench::time_ns([&] { bare.forward(); })); };
-    auto time_dnn_t = [&] { dnn_t.push_back(bench::time_ns([&] { bare.training(); })); };
-    for (int r = 0; r < repeats; ++r) {
-        if (r % 2 == 0) {
-            time_gg_f(), time_dnn_f(), time_gg_t(), time_dnn_t();
-        } else {
-            time_dnn_f(), time_gg_f(), time_dnn_t(), time_gg_t();
-        }
-    }
+    const WholeProgram whole = time_whole_program(forward, fwd_feeds, training, train_feeds, bare, repeats);
 
     // The measured convolution between blocked neighbours (no bias: the bare primitive would
     // fold its gradient into backward weights, graphgrad sums it in a separate op).
     nlohmann::json in_network;
     if (!s.bias) {
-        InNetwork net = time_in_network(s, opts, ws, bare, repeats);
+        InNetwork net = time_in_network(s, opts, ws, bare, repeats, compile_options);
         in_network = {{"forward", compare(geo.flops(), net.fwd_ns, net.dnn_fwd_ns)},
                       {"forward_backward", compare(3 * geo.flops(), net.step_ns, net.dnn_ns)},
                       {"output_layouts", net.layouts}};
@@ -286,12 +316,6 @@ nlohmann::json bench_conv(const ConvBenchShape& s, int repeats) {
     bool all_fast = true;  // every convolution step ran on oneDNN (a bias sum is a plain loop)
     for (const auto& st : training.steps())
         if (g.node(st.node).op_name().rfind("conv", 0) == 0) all_fast = all_fast && st.fast_kernel;
-    nlohmann::json kernels = {
-        {"forward_inference", dnn::describe_conv_kernel(geo, dnn::ConvPass::Forward, false)},
-        {"forward_training", dnn::describe_conv_kernel(geo, dnn::ConvPass::Forward, true)},
-        {"backward_data", dnn::describe_conv_kernel(geo, dnn::ConvPass::BackwardData, true)},
-        {"backward_weights", dnn::describe_conv_kernel(geo, dnn::ConvPass::BackwardWeights, true)}};
-    if (s.layout != "auto") unsetenv("GG_CONV_LAYOUT");
     return {{"shape", {{"n", s.n}, {"c", s.c}, {"o", s.o}, {"h", s.h}, {"w", s.w}, {"k", s.k}, {"stride", s.stride},
                        {"pad", s.pad}, {"groups", s.groups}, {"bias", s.bias}}},
             {"layout_policy", s.layout},
@@ -299,14 +323,14 @@ nlohmann::json bench_conv(const ConvBenchShape& s, int repeats) {
             {"threads", omp_get_max_threads()},
             {"loadavg_before", load_before},
             {"loadavg_after", bench::loadavg()},
-            {"graphgrad_kernels", kernels},
+            {"graphgrad_kernels", kernels_json(geo, conv_layout(s.layout))},
             {"onednn_kernels", bare.impl},
             {"graphgrad_steps_forward_backward", training.num_steps()},
             {"graphgrad_arena_bytes_forward_backward", training.peak_bytes()},
             {"all_conv_steps_onednn", all_fast},
             {"max_abs_diff", diff},
-            {"forward", compare(geo.flops(), gg_f, dnn_f)},
-            {"forward_backward", compare(3 * geo.flops(), gg_t, dnn_t)},
+            {"forward", compare(geo.flops(), whole.gg_f, whole.dnn_f)},
+            {"forward_backward", compare(3 * geo.flops(), whole.gg_t, whole.dnn_t)},
             {"in_network", in_network}};
 }
 

@@ -18,8 +18,8 @@ struct ConvBenchShape {
     int64_t n = 32, c = 64, o = 64, h = 56, w = 56;
     int64_t k = 3, stride = 1, pad = 1, groups = 1;
     bool bias = false;
-    // graphgrad's conv layout policy for this run: "auto" (what programs use), "plain" or
-    // "blocked" (sets GG_CONV_LAYOUT, see ops/dnn/conv.h).
+    // graphgrad's layout policy for this run: "auto" (what programs use), "plain" or
+    // "blocked" (CompileOptions::layout_policy Plain or Opaque, see ops/dnn/conv.h).
     std::string layout = "auto";
 };
 

@@ -2,11 +2,10 @@
 
 #include <chrono>
 #include <cmath>
-#include <map>
 
 #include "graphgrad/graph/graph.h"
-#include "graphgrad/graph/lowering.h"
 #include "graphgrad/graph/op_def.h"
+#include "graphgrad/graph/passes/passes.h"
 
 namespace gg {
 
@@ -14,110 +13,62 @@ CompiledGraph::CompiledGraph(CompiledGraph&&) noexcept = default;
 CompiledGraph& CompiledGraph::operator=(CompiledGraph&&) noexcept = default;
 CompiledGraph::~CompiledGraph() = default;
 
+Program::Program() = default;
+Program::Program(Program&&) noexcept = default;
+Program& Program::operator=(Program&&) noexcept = default;
+Program::~Program() = default;
+
+double CompileReport::total_microseconds() const {
+    double t = 0;
+    for (const PassTime& p : passes) t += p.microseconds;
+    return t;
+}
+
+const char* layout_policy_name(LayoutPolicy p) {
+    switch (p) {
+        case LayoutPolicy::Auto: return "auto";
+        case LayoutPolicy::Plain: return "plain";
+        case LayoutPolicy::Opaque: return "opaque";
+    }
+    return "?";
+}
+
+const char* schedule_order_name(ScheduleOrder s) {
+    switch (s) {
+        case ScheduleOrder::Program: return "program";
+    }
+    return "?";
+}
+
+namespace {
+
+// Records each pass's wall time in the report, in the order the passes ran.
+class PassClock {
+public:
+    void lap(CompileReport& report, const char* pass) {
+        const auto now = std::chrono::steady_clock::now();
+        report.passes.push_back({pass, std::chrono::duration<double, std::micro>(now - start_).count()});
+        start_ = now;
+    }
+
+private:
+    std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace
+
 CompiledGraph compile(const Graph& g, const std::vector<Value>& fetches, const CompileOptions& options) {
-    for (std::size_t i = 0; i < fetches.size(); ++i) {
-        if (!fetches[i].valid()) throw_graph("compile: fetch {} is an empty Value", i);
-        if (fetches[i].graph != &g)
-            throw_graph("compile: fetch {} (\"{}\") belongs to another graph", i, fetches[i].name());
-    }
-    CompiledGraph cg;
-    cg.graph_ = &g;
-    cg.store_ = g.store_ptr();
-    cg.resources_ = std::make_unique<KernelResources>();
-    cg.check_numerics_ = options.check_numerics;
-
-    // Lowering picks kernels and layouts and inserts layout conversions; the schedule is node
-    // id order, a topological order that follows how the user and grad() wrote the program.
-    LoweredProgram prog = lower(g, fetches, options, *cg.resources_);
-    cg.training_ = prog.training;
-
-    // Lifetimes of arena values in step indices; scratch is a value of its own step.
-    using Storage = LoweredValue::Storage;
-    auto at = [](auto& vec, auto i) -> auto& { return vec[static_cast<std::size_t>(i)]; };
-    std::vector<int> request_of(prog.values.size(), -1);
-    std::vector<PlanRequest> requests;
-    std::vector<int> scratch_request(prog.steps.size(), -1);
-    for (std::size_t s = 0; s < prog.steps.size(); ++s) {
-        const LoweredStep& st = prog.steps[s];
-        for (int v : st.inputs)
-            if (at(request_of, v) >= 0) at(requests, at(request_of, v)).last_step = static_cast<int>(s);
-        std::size_t out_bytes = 0;
-        for (std::size_t o = 0; o < st.outputs.size(); ++o) {
-            const LoweredValue& val = at(prog.values, st.outputs[o]);
-            PlanRequest r;
-            r.bytes = val.bytes;
-            r.first_step = r.last_step = static_cast<int>(s);
-            r.pinned = val.pinned;
-            if (o == 0 && st.inplace_source >= 0) r.inplace_of = at(request_of, st.inplace_source);
-            at(request_of, st.outputs[o]) = static_cast<int>(requests.size());
-            requests.push_back(r);
-            out_bytes += val.bytes;
-        }
-        if (std::size_t sb = st.kernel->scratch_bytes()) {
-            scratch_request[s] = static_cast<int>(requests.size());
-            requests.push_back(PlanRequest{sb, static_cast<int>(s), static_cast<int>(s), false, -1});
-        }
-        std::string out_layout;
-        if (!st.outputs.empty())
-            if (const LayoutPtr& l = at(prog.values, st.outputs[0]).layout) out_layout = l->describe();
-        cg.step_info_.push_back(
-            StepInfo{st.node, out_bytes, st.kernel->scratch_bytes(), st.fast, st.conversion, std::move(out_layout)});
-    }
-
-    cg.plan_ = plan_memory(requests);
-    // Plan-only programs keep a null base and null arena pointers in steps and fetches (never
-    // dereferenced: run() refuses), which keeps one code path below.
-    char* base = nullptr;
-    if (options.allocate) {
-        cg.arena_ = std::make_shared<Buffer>(std::max<std::size_t>(cg.plan_.arena_bytes, 1));
-        // Touch every page now: fresh pages cost ~6 µs per 4 KiB on first write (TOOLCHAIN.md).
-        std::memset(cg.arena_->data(), 0, cg.plan_.arena_bytes);
-        base = static_cast<char*>(cg.arena_->data());
-    }
-    auto ptr_of = [&](int v) -> void* {
-        const LoweredValue& val = at(prog.values, v);
-        if (val.storage == Storage::External) return val.external.raw();
-        if (val.storage == Storage::Feed) return nullptr;  // patched by run()
-        return base ? base + cg.plan_.offsets[static_cast<std::size_t>(at(request_of, v))] : nullptr;
-    };
-    std::map<int32_t, std::size_t> feed_index;  // input node → feeds_ slot
-    auto feed_slot = [&](int v) {
-        const LoweredValue& val = at(prog.values, v);
-        auto [it, added] = feed_index.emplace(val.node, cg.feeds_.size());
-        if (added) cg.feeds_.push_back({val.node, val.desc, g.node(val.node).name, {}});
-        return it->second;
-    };
-
-    for (std::size_t s = 0; s < prog.steps.size(); ++s) {
-        LoweredStep& st = prog.steps[s];
-        CompiledGraph::Step step{st.kernel.get(), st.node, {}, {}, nullptr, st.conversion};
-        for (std::size_t i = 0; i < st.inputs.size(); ++i) {
-            int v = st.inputs[i];
-            if (at(prog.values, v).storage == Storage::Feed) cg.feeds_[feed_slot(v)].uses.emplace_back(s, i);
-            step.inputs.push_back(ptr_of(v));
-        }
-        for (int v : st.outputs) step.outputs.push_back(ptr_of(v));
-        if (base && scratch_request[s] >= 0)
-            step.scratch = base + cg.plan_.offsets[static_cast<std::size_t>(scratch_request[s])];
-        cg.kernels_.push_back(std::move(st.kernel));
-        cg.steps_.push_back(std::move(step));
-    }
-
-    for (int v : prog.fetches) {
-        const LoweredValue& val = at(prog.values, v);
-        CompiledGraph::Fetch out{CompiledGraph::Fetch::Kind::Arena, val.desc, nullptr, {}, -1};
-        if (val.storage == Storage::External) {
-            out.kind = CompiledGraph::Fetch::Kind::External;
-            out.external = val.external;
-        } else if (val.storage == Storage::Feed) {
-            out.kind = CompiledGraph::Fetch::Kind::Feed;
-            out.feed_node = val.node;
-            feed_slot(v);
-        } else {
-            out.data = ptr_of(v);
-        }
-        cg.fetches_.push_back(std::move(out));
-    }
+    PassClock clock;
+    Program p = passes::prune(g, fetches, options);
+    clock.lap(p.report, "prune");
+    p = passes::schedule(std::move(p));
+    clock.lap(p.report, "schedule");
+    p = passes::lower(std::move(p));
+    clock.lap(p.report, "lower");
+    p = passes::plan_memory(std::move(p));
+    clock.lap(p.report, "plan memory");
+    CompiledGraph cg = passes::allocate_and_bind(std::move(p));
+    clock.lap(cg.report_, "allocate and bind");
     return cg;
 }
 

@@ -1,9 +1,12 @@
-// compile() and run(): prune to what the fetches need, order, plan memory into one arena,
-// create every kernel (and oneDNN primitive) once; run() then only executes.
+// compile() and run(). compile() runs the passes of graph/passes/ — prune to what the fetches
+// need, schedule, lower (kernels and every oneDNN primitive made once, layouts, conversions),
+// plan memory into one arena, allocate and bind — configured by CompileOptions and reported
+// by compile_report(); run() then only executes.
 //
 //   auto step = gg::compile(g, {loss, dw});
 //   auto out  = step.run({{x, batch_x}, {y, batch_y}});   // out[0] loss, out[1] dw
 //   step.peak_bytes();                                    // the planned arena
+//   step.compile_report().lower.conversions;              // what the passes did
 //
 // Fetched results are views into the arena, valid until the next run(); clone() to keep.
 #pragma once
@@ -14,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include "graphgrad/graph/compile_options.h"
+#include "graphgrad/graph/compile_report.h"
 #include "graphgrad/graph/memory_plan.h"
 #include "graphgrad/graph/node.h"
 #include "graphgrad/graph/tensor.h"
@@ -24,21 +29,16 @@ class Graph;
 class Kernel;
 class KernelResources;
 class ParameterStore;
-
-struct CompileOptions {
-    bool reference_kernels = false;  // plain loops only (gradcheck, kernel comparisons)
-    bool check_numerics = false;     // name the first node producing NaN or Inf
-    std::optional<bool> training;    // default: true when the program holds gradient nodes
-    bool inplace = true;             // let elementwise outputs reuse dying inputs
-    // false: lower, create kernels (their scratch sizes feed the plan) and plan memory, but
-    // allocate no arena, so peak_bytes() and memory_plan() can report programs far larger
-    // than this machine's memory (bench lambda-vs-attention --plan-only). run() then throws.
-    bool allocate = true;
-};
+class CompiledGraph;
+struct Program;
+namespace passes {
+CompiledGraph allocate_and_bind(Program p);
+class Binder;
+}  // namespace passes
 
 using Feeds = std::vector<std::pair<Value, Tensor>>;
 
-// Per compiled node, for summaries and reports.
+// Per compiled step, for summaries and reports.
 struct StepInfo {
     int32_t node;
     std::size_t output_bytes;
@@ -46,6 +46,8 @@ struct StepInfo {
     bool fast_kernel;  // false: the reference loops run
     bool conversion = false;  // a layout conversion inserted by compile(), not a graph node
     std::string output_layout;  // output 0's opaque layout (Layout::describe()), empty if plain
+    std::string kernel;         // what runs, where the kernel says (e.g. oneDNN's implementation)
+    int copy = 0;               // > 0: a recomputation of the node (a repeated schedule entry)
 };
 
 class CompiledGraph {
@@ -60,6 +62,7 @@ public:
                                                                    // gradient and scratch buffer
     const MemoryPlan& memory_plan() const { return plan_; }
     const std::vector<StepInfo>& steps() const { return step_info_; }
+    const CompileReport& compile_report() const { return report_; }
     std::size_t num_steps() const { return step_info_.size(); }
     bool training() const { return training_; }
     bool allocated() const { return arena_ != nullptr; }  // false after allocate = false
@@ -72,6 +75,8 @@ public:
 
 private:
     friend CompiledGraph compile(const Graph&, const std::vector<Value>&, const CompileOptions&);
+    friend CompiledGraph passes::allocate_and_bind(Program p);
+    friend class passes::Binder;
     CompiledGraph() = default;
 
     struct Step {
@@ -108,6 +113,7 @@ private:
     std::shared_ptr<Buffer> arena_;
     std::shared_ptr<ParameterStore> store_;  // keeps parameters alive
     MemoryPlan plan_;
+    CompileReport report_;
     bool training_ = false;
     bool check_numerics_ = false;
     uint64_t run_count_ = 0;

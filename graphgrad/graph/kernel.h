@@ -12,11 +12,13 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <string>
 #include <typeindex>
 #include <unordered_map>
 #include <vector>
 
-#include "graphgrad/graph/layout.h"
+#include "graphgrad/graph/layout_negotiation.h"
+#include "graphgrad/graph/workspace.h"
 #include "graphgrad/graph/tensor_desc.h"
 
 namespace gg {
@@ -44,6 +46,8 @@ public:
     virtual ~Kernel() = default;
     virtual void run(const KernelArgs& args) = 0;
     virtual std::size_t scratch_bytes() const { return 0; }
+    // What runs, for compile reports: e.g. oneDNN's implementation ("brg:avx512_core").
+    virtual std::string describe() const { return {}; }
 };
 
 // Shared, lazily created runtime objects (e.g. the oneDNN engine and stream), owned by one
@@ -61,7 +65,9 @@ private:
     std::unordered_map<std::type_index, std::shared_ptr<void>> items_;
 };
 
-// What a kernel factory sees at compile time.
+// What a kernel factory sees at compile time, and how it negotiates layouts and workspace
+// sizes with compile() (graph/layout_negotiation.h). Without a negotiation (kernels made
+// outside compile(), e.g. by tests) every value is plain and nothing may be chosen.
 struct KernelContext {
     const Node& node;
     std::span<const TensorDesc> inputs;
@@ -70,30 +76,46 @@ struct KernelContext {
     bool training;               // graph holds gradient nodes / compile option
     uint64_t seed;               // graph seed, for random ops
     KernelResources& resources;
-    // Layouts (see graph/layout.h). Empty or null entries mean plain row-major.
-    std::span<const LayoutPtr> input_layouts = {};
-    // Native ops may set entries of *output_layouts for outputs whose output_layout_free
-    // entry is 1 (not fetched); Elementwise ops find their output layout already set.
-    std::vector<LayoutPtr>* output_layouts = nullptr;
-    std::span<const char> output_layout_free = {};
-    // 1 when every consumer of the output reads opaque layouts (choosing one costs no reorder).
-    std::span<const char> output_consumers_layout_aware = {};
+    LayoutNegotiation* layouts = nullptr;
 
     template <typename T>
     const T& attrs_as() const;
-    LayoutPtr input_layout(std::size_t i) const { return i < input_layouts.size() ? input_layouts[i] : nullptr; }
-    // Whether a Native kernel may set output o's layout (see output_layout_free).
-    bool output_layout_settable(std::size_t o) const {
-        return output_layouts && o < output_layout_free.size() && output_layout_free[o];
-    }
-    LayoutPtr output_layout(std::size_t o) const {
-        return output_layouts && o < output_layouts->size() ? (*output_layouts)[o] : nullptr;
-    }
+
+    // ---- layouts: facts ----
+    LayoutPolicy layout_policy() const { return layouts ? layouts->policy() : LayoutPolicy::Plain; }
+    LayoutPtr input_layout(std::size_t i) const { return layouts ? layouts->input(i) : nullptr; }
+    // Set by compile() for Elementwise ops; by the kernel itself for Native ones.
+    LayoutPtr output_layout(std::size_t o) const { return layouts ? layouts->output(o) : nullptr; }
+    // Whether this kernel may require input layouts and choose output layouts: a Native op's
+    // fast kernel, layout policy not Plain.
+    bool may_choose_layouts() const { return layouts && layouts->may_choose(); }
+    // Nothing fetches output o and every reader takes opaque layouts: an opaque layout for it
+    // costs no conversion.
+    bool output_conversion_free(std::size_t o) const { return layouts && layouts->output_conversion_free(o); }
+    // Anything reads or fetches output o. Without a negotiation: assumed read.
+    bool output_read(std::size_t o) const { return !layouts || layouts->output_read(o); }
     // Elements a loop over output o's memory covers: the padded count in an opaque layout.
     int64_t output_elements(std::size_t o) const {
         if (auto l = output_layout(o)) return static_cast<int64_t>(l->bytes() / dtype_size(outputs[o].dtype));
         return outputs[o].numel();
     }
+
+    // ---- layouts: decisions (throw unless may_choose_layouts()) ----
+    // Read input i in `layout` (null: plain): compile() inserts the conversion step before.
+    void require_input_layout(std::size_t i, LayoutPtr layout) const { negotiation().require_input(i, std::move(layout)); }
+    // Write output o in `layout`: compile() converts where a reader or a fetch needs another.
+    void set_output_layout(std::size_t o, LayoutPtr layout) const { negotiation().set_output(o, std::move(layout)); }
+
+    // ---- workspaces (graph/workspace.h) ----
+    // Size declared workspace output o: `bytes` in this kernel's `format` (e.g. "dnnl lstm").
+    void set_workspace(std::size_t o, std::size_t bytes, std::string format) const {
+        negotiation().set_workspace(o, bytes, std::move(format));
+    }
+    // The workspace arriving at input i (its size and its writer's format), or nullptr.
+    const WorkspaceLayout* workspace_input(std::size_t i) const { return as_workspace(input_layout(i)); }
+
+private:
+    LayoutNegotiation& negotiation() const;
 };
 
 using KernelFactory = std::function<std::unique_ptr<Kernel>(const KernelContext&)>;

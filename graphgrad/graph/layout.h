@@ -1,16 +1,20 @@
 // Physical layouts other than plain row-major. A oneDNN convolution runs 1.6–2.5× faster on
 // blocked layouts (nChw16c) than on NCHW (TOOLCHAIN.md), so compile() lets consecutive
-// layout-aware ops keep the layout their producer chose and converts to plain only where a
-// value meets an op that needs plain memory, or is fetched. Layout is decided in compile();
-// graph code and gradient rules never see it.
+// layout-aware ops keep the layout their producer chose and converts only where a value meets
+// an op that needs another layout, or is fetched. This is the one layout mechanism: layouts
+// are decided at compile time (lowering, graph/passes/lower.cpp), every conversion is a
+// visible step, and kernels never reorder behind the graph's back. Graph code and gradient
+// rules never see layouts. Kernel factories negotiate through graph/layout_negotiation.h.
 //
 // Which inputs an op can read in an opaque layout (OpDef::layout_use):
-//   Plain        needs row-major memory: the executor inserts a to_plain conversion.
-//   Native       its kernel handles any Layout it is given (oneDNN ops), and may choose an
-//                opaque layout for its outputs (KernelContext::output_layouts).
+//   Plain        needs row-major memory: compile() converts opaque inputs first.
+//   Native       its kernel reads any Layout it is given, may ask for inputs in another layout
+//                (compile() inserts the conversion) and may choose its outputs' layouts.
 //   Elementwise  works on raw elements whatever their order, when all inputs share one layout
-//                and f(0) = 0 (padding of blocked layouts must stay zero); the output takes
-//                that layout.
+//                and f(0) = 0 (padding of blocked layouts must stay zero; a generic test
+//                checks every such op); the output takes that layout.
+//
+//   if (auto* d = gg::dnn::as_dnn(ctx.input_layout(0))) src = d->desc();   // see ops/dnn/layout.h
 #pragma once
 
 #include <cstddef>
@@ -34,6 +38,9 @@ public:
     // compile() uses it where an elementwise op meets one plain and one opaque operand, so
     // the opaque chain continues instead of falling back to plain.
     virtual std::unique_ptr<Kernel> make_from_plain(KernelResources&) const { return nullptr; }
+    // A kernel converting straight from this layout to `to` (both opaque), or nullptr: compile()
+    // then goes through plain memory (two conversions).
+    virtual std::unique_ptr<Kernel> make_conversion_to(const Layout&, KernelResources&) const { return nullptr; }
 };
 
 using LayoutPtr = std::shared_ptr<const Layout>;

@@ -1,6 +1,12 @@
 // The memory planner: a pure function from value lifetimes over a schedule to offsets in one
-// arena. Best-fit reuse of freed blocks (with coalescing), optional in-place reuse of a dying
-// input by an elementwise output. Pinned values (fetched outputs) are never freed.
+// arena, with optional in-place reuse of a dying input by an elementwise output. Pinned values
+// (fetched outputs) are never freed. Two strategies, and plan_memory() keeps the smaller arena:
+// - best fit: a sweep over the steps, each value taking the smallest freed block that fits
+//   (freed neighbours coalesce); O(n log n);
+// - by size: the largest values placed first, each at the lowest offset free of the values
+//   alive at the same time (TFLite's greedy-by-size). It sees all lifetimes at once, so it
+//   fragments less (LeNet-5's training step: 34% smaller, ViT 1.6%), but meets every
+//   overlapping value per placement: it gives up past a work budget and best fit stands.
 //
 //   std::vector<gg::PlanRequest> reqs = ...;   // bytes, first and last step of each value
 //   gg::MemoryPlan plan = gg::plan_memory(reqs);
@@ -8,6 +14,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <vector>
 
 namespace gg {
@@ -21,14 +28,19 @@ struct PlanRequest {
 };
 
 struct MemoryPlan {
+    enum class Strategy { BestFit, BySize };
     std::vector<std::size_t> offsets;  // one per request
     std::vector<char> reused_inplace;  // 1 where the value took over its inplace_of block
     std::size_t arena_bytes = 0;       // the peak: the arena's size
     std::size_t total_bytes = 0;       // sum of all requests: what no reuse would need
+    Strategy strategy = Strategy::BestFit;
 };
 
 constexpr std::size_t kArenaAlignment = 64;
 
-MemoryPlan plan_memory(const std::vector<PlanRequest>& requests);
+MemoryPlan plan_memory(const std::vector<PlanRequest>& requests);  // the smaller of the two
+MemoryPlan plan_memory_best_fit(const std::vector<PlanRequest>& requests);
+// nullopt when placing needs more than `work_limit` overlap checks.
+std::optional<MemoryPlan> plan_memory_by_size(const std::vector<PlanRequest>& requests, std::size_t work_limit);
 
 }  // namespace gg

@@ -32,7 +32,15 @@ Value GradContext::grad_output(std::size_t i) {
 }
 
 bool OpDef::input_differentiable(int i) const {
-    return std::find(nondiff_inputs.begin(), nondiff_inputs.end(), i) == nondiff_inputs.end();
+    return std::find(nondiff_inputs.begin(), nondiff_inputs.end(), i) == nondiff_inputs.end() && !is_workspace_input(i);
+}
+
+bool OpDef::is_workspace_output(int o) const {
+    return std::find(workspace_outputs.begin(), workspace_outputs.end(), o) != workspace_outputs.end();
+}
+
+bool OpDef::is_workspace_input(int i) const {
+    return std::find(workspace_inputs.begin(), workspace_inputs.end(), i) != workspace_inputs.end();
 }
 
 ShapeFn same_as_input(int i) {

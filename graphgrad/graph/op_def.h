@@ -118,12 +118,15 @@ struct OpDef {
     int inplace_input = -1;          // output 0 may reuse this input's buffer
     std::vector<int> state_inputs;   // inputs the kernel updates in place (must be graph.state())
     LayoutUse layout_use = LayoutUse::Plain;  // see graph/layout.h
+    std::vector<int> workspace_outputs, workspace_inputs;  // see graph/workspace.h
     bool is_source = false;          // input / parameter / constant: no kernel
     std::string summary;             // one line for `graphgrad ops`
 
     bool differentiable() const { return static_cast<bool>(grad_rule); }
     bool has_fast_kernel() const { return static_cast<bool>(fast_kernel); }
     bool input_differentiable(int i) const;
+    bool is_workspace_output(int o) const;
+    bool is_workspace_input(int i) const;
 
     // Chained setters used by registrations.
     OpDef& arity(int n) { min_arity = max_arity = n; return *this; }
@@ -144,6 +147,10 @@ struct OpDef {
     // declare them non-differentiable too.
     OpDef& layout(LayoutUse use) { layout_use = use; return *this; }
     OpDef& updates_state(std::vector<int> inputs) { state_inputs = std::move(inputs); return *this; }
+    // Output o / input i is a workspace: kernel-sized bytes from a forward to its backward
+    // node (graph/workspace.h). A workspace input is also non-differentiable.
+    OpDef& workspace_output(int o) { workspace_outputs.push_back(o); return *this; }
+    OpDef& workspace_input(int i) { workspace_inputs.push_back(i); return *this; }
 };
 
 template <typename T>

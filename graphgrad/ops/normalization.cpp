@@ -12,7 +12,7 @@
 // Kernels: batch_norm and batch_norm_backward read opaque layouts (LayoutUse::Native). When x
 // (or dy) arrives in one of oneDNN's blocked layouts (e.g. nChw16c from a blocked convolution)
 // they run oneDNN's batch norm on that layout (ops/dnn/batch_norm) and write y (dx) in it too
-// when the output may take a layout; the per-channel outputs stay plain. On plain NCHW
+// (compile() converts where a reader needs plain); the per-channel outputs stay plain. On plain NCHW
 // oneDNN 2.6 (ncsp_bnorm) measured 3–5× slower than loops (forward 2.7 vs 0.55 ms, backward
 // 3.6 vs 1.3 ms on [32,64,28,28], one thread), so plain inputs run the loops of
 // ops/normalization_kernels.h. The loops of ops/reference/batch_norm.h are the reference.
@@ -147,44 +147,52 @@ bool plain_from(const KernelContext& c, std::size_t first) {
     return true;
 }
 
-// x in a oneDNN layout (f32): oneDNN's batch norm on it, y in it too when allowed.
+// The loops read plain memory: inputs arriving in another layout are converted by compile()
+// (only a Native op's fast kernel may ask; the reference kernels always get plain inputs).
+bool require_plain_inputs(const KernelContext& c) {
+    if (plain_from(c, 0)) return true;
+    if (!c.may_choose_layouts()) return false;
+    for (std::size_t i = 0; i < c.inputs.size(); ++i)
+        if (c.input_layout(i)) c.require_input_layout(i, nullptr);
+    return true;
+}
+
+// x in a oneDNN layout (f32): oneDNN's batch norm on it, y in it too (compile() converts y
+// where a reader needs plain). Else the loops on plain memory.
 std::unique_ptr<Kernel> batch_norm_fast_kernel(const KernelContext& c) {
     const BatchNormGeometry g = checked_geometry(c);
     const auto& at = c.attrs_as<BatchNormAttrs>();
     const LayoutPtr xl = c.input_layout(0);
     const dnn::DnnLayout* x = dnn::as_dnn(xl);
-    if (x && c.inputs[0].dtype == DType::F32 && plain_from(c, 1)) {
-        const bool free = c.output_layout_settable(0);
-        auto k = dnn::make_batch_norm_forward_kernel(c.resources, g, at.eps, at.momentum, c.training, x->desc(),
-                                                     free ? x->desc() : x->plain(), at.relu);
-        if (k) {
-            if (free) (*c.output_layouts)[0] = xl;
+    if (x && c.inputs[0].dtype == DType::F32 && plain_from(c, 1) && c.may_choose_layouts()) {
+        if (auto k = dnn::make_batch_norm_forward_kernel(c.resources, g, at.eps, at.momentum, c.training, x->desc(),
+                                                         at.relu)) {
+            c.set_output_layout(0, xl);
             return k;
         }
     }
-    // Opaque inputs oneDNN declined: compile() converts them to plain and asks again.
-    return plain_from(c, 0) ? batch_norm_loops<true>(c) : nullptr;
+    return require_plain_inputs(c) ? batch_norm_loops<true>(c) : nullptr;
 }
 
 // x or dy in a oneDNN layout (f32): oneDNN's backward on that layout (x's when both are
-// opaque; the other is reordered to it), dx in it too when allowed.
+// opaque; compile() converts the other to it), dx in it too. Else the loops on plain memory.
 std::unique_ptr<Kernel> batch_norm_backward_fast_kernel(const KernelContext& c) {
     const BatchNormGeometry g = batch_norm_geometry(c.inputs[0].shape);
     const LayoutPtr xl = c.input_layout(0), dl = c.input_layout(1);
     const dnn::DnnLayout *x = dnn::as_dnn(xl), *d = dnn::as_dnn(dl);
-    if ((x || d) && (x || !xl) && (d || !dl) && c.inputs[0].dtype == DType::F32 && plain_from(c, 2)) {
+    if ((x || d) && (x || !xl) && (d || !dl) && c.inputs[0].dtype == DType::F32 && plain_from(c, 2) &&
+        c.may_choose_layouts()) {
         const LayoutPtr& chosen = x ? xl : dl;
         const dnn::DnnLayout& l = x ? *x : *d;
-        const bool free = c.output_layout_settable(0);
-        auto k = dnn::make_batch_norm_backward_kernel(c.resources, g, c.attrs_as<BatchNormBackwardAttrs>().eps, c.training,
-                                                      l.desc(), x ? x->desc() : l.plain(), d ? d->desc() : l.plain(),
-                                                      free ? l.desc() : l.plain());
-        if (k) {
-            if (free) (*c.output_layouts)[0] = chosen;
+        if (auto k = dnn::make_batch_norm_backward_kernel(c.resources, g, c.attrs_as<BatchNormBackwardAttrs>().eps,
+                                                          c.training, l.desc())) {
+            if (!same_layout(xl, chosen)) c.require_input_layout(0, chosen);
+            if (!same_layout(dl, chosen)) c.require_input_layout(1, chosen);
+            c.set_output_layout(0, chosen);
             return k;
         }
     }
-    return plain_from(c, 0) ? batch_norm_backward_loops(c) : nullptr;  // as above
+    return require_plain_inputs(c) ? batch_norm_backward_loops(c) : nullptr;
 }
 
 // ---- batch_norm gradient rules --------------------------------------------------------------

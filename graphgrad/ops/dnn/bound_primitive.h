@@ -6,6 +6,7 @@
 //   p.set(src, a.inputs[0]);  ...  p.execute(a.scratch);
 #pragma once
 
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -41,6 +42,12 @@ public:
         ctx_->stream().wait();
     }
     std::size_t scratch_bytes() const { return scratch_bytes_; }
+    // oneDNN's implementation name (e.g. "jit:avx512_core"), for compile reports.
+    std::string impl() const {
+        const char* name = nullptr;
+        dnnl_primitive_desc_query(prim_.get_primitive_desc(), dnnl_query_impl_info_str, 0, &name);
+        return name ? name : "";
+    }
 
 private:
     Context* ctx_;

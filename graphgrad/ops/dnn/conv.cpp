@@ -1,8 +1,6 @@
 #include "graphgrad/ops/dnn/conv.h"
 
 #include <array>
-#include <cstdlib>
-#include <cstring>
 #include <functional>
 #include <optional>
 #include <unordered_map>
@@ -35,15 +33,6 @@ md w_md(const ConvGeometry& g, bool any) {
 }
 md b_md(const ConvGeometry& g) { return md({g.o}, dt::f32, tag::x); }
 
-md plain_output_md(const ConvGeometry& g, ConvPass pass) {
-    switch (pass) {
-        case ConvPass::Forward: return y_md(g, false);
-        case ConvPass::BackwardData: return x_md(g, false);
-        case ConvPass::BackwardWeights: return w_md(g, false);
-    }
-    return {};
-}
-
 // oneDNN counts dilation from 0 (dense), PyTorch and ConvGeometry from 1.
 struct Window {
     dims strides, dilates, pad_l, pad_r;
@@ -54,13 +43,15 @@ struct Window {
           pad_r{g.pad_bottom, g.pad_right} {}
 };
 
-// One primitive argument: which kernel input or output feeds it, in which layout the graph
-// holds it (user) and in which the primitive wants it (inner).
+// One primitive argument: which kernel input or output feeds it, its plain layout, the layout
+// the graph holds it in (user: as it arrives, or the primitive's for a free output) and the
+// one the primitive runs on (inner). Where user and inner differ, compile() converts (the
+// kernel asks for it through KernelContext); the kernel itself never reorders.
 struct ArgSpec {
     int arg;
     bool output;
     int index;
-    md user, inner;
+    md plain, user, inner;
 };
 
 struct Plan {
@@ -104,11 +95,13 @@ fwd::primitive_desc forward_pd(const Context& ctx, const ConvGeometry& g, dnnl::
 }
 
 // How the graph holds the kernel's tensors: inputs in an opaque oneDNN layout (a producer
-// upstream chose it), and whether output 0 may take the primitive's layout (not fetched, and
-// every consumer reads opaque layouts).
+// upstream chose it), whether output 0 may take the primitive's layout without a conversion
+// (not fetched, and every consumer reads opaque layouts), and whether it must be plain (a bias
+// the kernel adds with plain loops after the primitive).
 struct ConvIO {
     std::array<std::optional<md>, 3> in;  // by kernel input index; nullopt = plain
     bool output_free = false;
+    bool output_plain = false;
     bool any_opaque() const { return in[0] || in[1] || in[2]; }
 };
 
@@ -130,10 +123,10 @@ Plan plan_pass(const Context& ctx, const ConvGeometry& g, ConvPass pass, bool tr
             p.make_primitive = [pd] { return dnnl::primitive(fwd(pd)); };
             p.scratchpad = pd.scratchpad_desc();
             p.impl = pd.impl_info_str();
-            p.args = {{DNNL_ARG_SRC, false, 0, x_md(g, false), pd.src_desc()},
-                      {DNNL_ARG_WEIGHTS, false, 1, w_md(g, false), pd.weights_desc()},
-                      {DNNL_ARG_DST, true, 0, y_md(g, false), pd.dst_desc()}};
-            if (g.bias) p.args.push_back({DNNL_ARG_BIAS, false, 2, b_md(g), pd.bias_desc()});
+            p.args = {{DNNL_ARG_SRC, false, 0, x_md(g, false), {}, pd.src_desc()},
+                      {DNNL_ARG_WEIGHTS, false, 1, w_md(g, false), {}, pd.weights_desc()},
+                      {DNNL_ARG_DST, true, 0, y_md(g, false), {}, pd.dst_desc()}};
+            if (g.bias) p.args.push_back({DNNL_ARG_BIAS, false, 2, b_md(g), {}, pd.bias_desc()});
             break;
         }
         case ConvPass::BackwardData: {
@@ -141,15 +134,16 @@ Plan plan_pass(const Context& ctx, const ConvGeometry& g, ConvPass pass, bool tr
             auto hint = forward_pd(ctx, g, dnnl::prop_kind::forward_training, x_md(g, any), any, false,
                                    dnnl::primitive_attr());
             using bwd = dnnl::convolution_backward_data;
-            bwd::desc d(dnnl::algorithm::convolution_direct, x_md(g, any), w_md(g, any), act(0, y_md(g, any)),
-                        win.strides, win.dilates, win.pad_l, win.pad_r);
+            // A bias added after the primitive (conv_transpose2d) is added by plain loops.
+            bwd::desc d(dnnl::algorithm::convolution_direct, x_md(g, any && !io.output_plain), w_md(g, any),
+                        act(0, y_md(g, any)), win.strides, win.dilates, win.pad_l, win.pad_r);
             bwd::primitive_desc pd(d, attr, ctx.engine(), hint);
             p.make_primitive = [pd] { return dnnl::primitive(bwd(pd)); };
             p.scratchpad = pd.scratchpad_desc();
             p.impl = pd.impl_info_str();
-            p.args = {{DNNL_ARG_DIFF_DST, false, 0, y_md(g, false), pd.diff_dst_desc()},
-                      {DNNL_ARG_WEIGHTS, false, 1, w_md(g, false), pd.weights_desc()},
-                      {DNNL_ARG_DIFF_SRC, true, 0, x_md(g, false), pd.diff_src_desc()}};
+            p.args = {{DNNL_ARG_DIFF_DST, false, 0, y_md(g, false), {}, pd.diff_dst_desc()},
+                      {DNNL_ARG_WEIGHTS, false, 1, w_md(g, false), {}, pd.weights_desc()},
+                      {DNNL_ARG_DIFF_SRC, true, 0, x_md(g, false), {}, pd.diff_src_desc()}};
             break;
         }
         case ConvPass::BackwardWeights: {
@@ -162,15 +156,16 @@ Plan plan_pass(const Context& ctx, const ConvGeometry& g, ConvPass pass, bool tr
             p.make_primitive = [pd] { return dnnl::primitive(bwd(pd)); };
             p.scratchpad = pd.scratchpad_desc();
             p.impl = pd.impl_info_str();
-            p.args = {{DNNL_ARG_SRC, false, 0, x_md(g, false), pd.src_desc()},
-                      {DNNL_ARG_DIFF_DST, false, 1, y_md(g, false), pd.diff_dst_desc()},
-                      {DNNL_ARG_DIFF_WEIGHTS, true, 0, w_md(g, false), pd.diff_weights_desc()}};
+            p.args = {{DNNL_ARG_SRC, false, 0, x_md(g, false), {}, pd.src_desc()},
+                      {DNNL_ARG_DIFF_DST, false, 1, y_md(g, false), {}, pd.diff_dst_desc()},
+                      {DNNL_ARG_DIFF_WEIGHTS, true, 0, w_md(g, false), {}, pd.diff_weights_desc()}};
             break;
         }
     }
     // The graph's side: opaque inputs as they arrive; output 0 in the primitive's layout when
     // the graph lets it choose (then nothing is reordered on that side).
     for (ArgSpec& a : p.args) {
+        a.user = a.plain;
         if (!a.output && io.in[static_cast<std::size_t>(a.index)]) a.user = *io.in[static_cast<std::size_t>(a.index)];
         if (a.output && a.index == 0 && io.output_free) a.user = a.inner;
     }
@@ -224,61 +219,44 @@ std::optional<Plan> choose_plan(const Context& ctx, const ConvGeometry& g, ConvP
 }
 
 // Large windows oneDNN only has im2col + GEMM for run on the width-unfolding kernel
-// (conv_rows.h); an explicit GG_CONV_LAYOUT keeps oneDNN, for measurements.
+// (conv_rows.h); an explicit layout policy keeps oneDNN, for measurements.
 bool use_rows(const ConvGeometry& g, const std::optional<Plan>& plan, ConvLayout layout) {
     return layout == ConvLayout::Auto && rows_conv_preferred(g, plan ? plan->impl : std::string());
 }
 
+// The primitive with every argument bound to the step's buffers, in the primitive's own
+// layouts (compile() converted the inputs and converts the output where needed).
 class ConvKernel final : public Kernel {
 public:
     // bias_input >= 0: add that input per channel of output 0 after the primitive
     // (conv_transpose2d's bias; a convolution backward-data primitive has none).
-    ConvKernel(Context& ctx, Plan plan, int bias_input, int64_t planes, int64_t channels, int64_t plane_size)
+    ConvKernel(Context& ctx, const Plan& plan, int bias_input, int64_t planes, int64_t channels, int64_t plane_size)
         : ctx_(ctx),
           prim_(plan.make_primitive()),
+          impl_(plan.impl),
           bias_input_(bias_input),
           planes_(planes),
           channels_(channels),
           plane_size_(plane_size) {
         const dnnl::engine& eng = ctx.engine();
-        std::size_t offset = 0;
         if (plan.scratchpad.get_size() > 0) {
             scratchpad_ = dnnl::memory(plan.scratchpad, eng, DNNL_MEMORY_NONE);
             args_.emplace(DNNL_ARG_SCRATCHPAD, scratchpad_);
-            offset = scratch_aligned(plan.scratchpad.get_size());
         }
         for (const ArgSpec& a : plan.args) {
-            Binding b{a.output, a.index, dnnl::memory(a.user, eng, DNNL_MEMORY_NONE), {}, {}, SIZE_MAX};
-            if (a.user == a.inner) {
-                b.inner = b.user;
-            } else {
-                // Reorder through scratch; the primitive's layout may need more bytes (padded blocks).
-                b.inner = dnnl::memory(a.inner, eng, DNNL_MEMORY_NONE);
-                b.reorder = a.output ? dnnl::reorder(dnnl::reorder::primitive_desc(eng, a.inner, eng, a.user))
-                                     : dnnl::reorder(dnnl::reorder::primitive_desc(eng, a.user, eng, a.inner));
-                b.scratch_offset = offset;
-                offset += scratch_aligned(a.inner.get_size());
-            }
-            args_.emplace(a.arg, b.inner);  // memory objects are handles: set_data_handle() shows through
-            bindings_.push_back(std::move(b));
+            bindings_.push_back({a.output, a.index, dnnl::memory(a.inner, eng, DNNL_MEMORY_NONE)});
+            args_.emplace(a.arg, bindings_.back().memory);  // handles: set_data_handle() shows through
         }
-        scratch_bytes_ = offset;
+        scratch_bytes_ = plan.scratchpad.get_size();
     }
 
     void run(const KernelArgs& a) override {
-        auto* scratch = static_cast<char*>(a.scratch);
-        if (scratchpad_) scratchpad_.set_data_handle(scratch);
-        for (Binding& b : bindings_) {
-            // oneDNN takes non-const handles; it never writes inputs.
-            b.user.set_data_handle(b.output ? a.outputs[b.index] : const_cast<void*>(a.inputs[b.index]));
-            if (b.reorder) b.inner.set_data_handle(scratch + b.scratch_offset);
-        }
+        if (scratchpad_) scratchpad_.set_data_handle(a.scratch);
+        // oneDNN takes non-const handles; it never writes inputs.
+        for (Binding& b : bindings_)
+            b.memory.set_data_handle(b.output ? a.outputs[b.index] : const_cast<void*>(a.inputs[b.index]));
         dnnl::stream& s = ctx_.stream();
-        for (Binding& b : bindings_)
-            if (b.reorder && !b.output) b.reorder.execute(s, b.user, b.inner);
         prim_.execute(s, args_);
-        for (Binding& b : bindings_)
-            if (b.reorder && b.output) b.reorder.execute(s, b.inner, b.user);
         s.wait();
         if (bias_input_ >= 0)
             add_channel_bias(static_cast<const float*>(a.inputs[bias_input_]), static_cast<float*>(a.outputs[0]),
@@ -286,18 +264,18 @@ public:
     }
 
     std::size_t scratch_bytes() const override { return scratch_bytes_; }
+    std::string describe() const override { return impl_; }
 
 private:
     struct Binding {
         bool output;
         int index;
-        dnnl::memory user, inner;
-        dnnl::reorder reorder;  // empty when the layouts agree
-        std::size_t scratch_offset;
+        dnnl::memory memory;
     };
 
     Context& ctx_;
     dnnl::primitive prim_;
+    std::string impl_;
     dnnl::memory scratchpad_;
     std::vector<Binding> bindings_;
     std::unordered_map<int, dnnl::memory> args_;
@@ -305,6 +283,33 @@ private:
     int bias_input_;
     int64_t planes_, channels_, plane_size_;
 };
+
+// The graph layout of a oneDNN descriptor: null for plain memory.
+LayoutPtr graph_layout(const md& desc, const md& plain) {
+    return desc == plain ? nullptr : std::make_shared<DnnLayout>(desc, plain);
+}
+
+// Tells compile() the layouts the plan runs on: inputs arriving in another layout are
+// converted before the step, an opaque output is converted where a reader needs plain.
+void negotiate_layouts(const KernelContext& c, const Plan& plan) {
+    for (const ArgSpec& a : plan.args) {
+        const auto i = static_cast<std::size_t>(a.index);
+        if (a.output) {
+            if (a.inner != a.plain) c.set_output_layout(i, graph_layout(a.inner, a.plain));
+        } else if (a.inner != a.user) {
+            c.require_input_layout(i, graph_layout(a.inner, a.plain));
+        }
+    }
+}
+
+ConvLayout conv_layout(LayoutPolicy policy) {
+    switch (policy) {
+        case LayoutPolicy::Plain: return ConvLayout::Plain;
+        case LayoutPolicy::Opaque: return ConvLayout::Blocked;
+        case LayoutPolicy::Auto: return ConvLayout::Auto;
+    }
+    return ConvLayout::Auto;
+}
 
 }  // namespace
 
@@ -316,13 +321,6 @@ void add_channel_bias(const float* b, float* y, int64_t planes, int64_t channels
             for (int64_t i = 0; i < plane; ++i) row[i] += v;
         }
     }, grain_for(plane));
-}
-
-ConvLayout conv_layout_from_env() {
-    const char* v = std::getenv("GG_CONV_LAYOUT");
-    if (v && std::strcmp(v, "plain") == 0) return ConvLayout::Plain;
-    if (v && std::strcmp(v, "blocked") == 0) return ConvLayout::Blocked;
-    return ConvLayout::Auto;
 }
 
 // Measured with graphgrad's own kernels (1 thread, CPU time per run, min of 8; the blocked
@@ -351,37 +349,27 @@ bool conv_prefers_blocked(const ConvGeometry& g, ConvPass pass) {
     return true;
 }
 
-std::unique_ptr<Kernel> make_conv_kernel(KernelResources& resources, const ConvGeometry& g, ConvPass pass,
-                                         bool training, ConvLayout layout) {
-    Context& ctx = resources.get<Context>();
-    std::optional<Plan> plan = choose_plan(ctx, g, pass, training, layout);
-    if (use_rows(g, plan, layout)) return make_rows_conv_kernel(g, pass);
-    if (!plan) return nullptr;
-    const bool post_bias = pass == ConvPass::BackwardData && g.bias;
-    return std::make_unique<ConvKernel>(ctx, std::move(*plan), post_bias ? 2 : -1, g.n * g.c, g.c, g.h * g.w);
-}
-
-std::unique_ptr<Kernel> make_conv_kernel(const KernelContext& c, const ConvGeometry& g, ConvPass pass,
-                                         ConvLayout layout) {
+std::unique_ptr<Kernel> make_conv_kernel(const KernelContext& c, const ConvGeometry& g, ConvPass pass) {
     Context& ctx = c.resources.get<Context>();
+    const ConvLayout layout = conv_layout(c.layout_policy());
     ConvIO io;
     for (std::size_t i = 0; i < io.in.size(); ++i)
         if (const DnnLayout* d = as_dnn(c.input_layout(i))) io.in[i] = d->desc();
-    const bool post_bias = pass == ConvPass::BackwardData && g.bias;  // added by plain loops after
-    io.output_free = !post_bias && c.output_layout_settable(0) &&
-                     !c.output_consumers_layout_aware.empty() && c.output_consumers_layout_aware[0];
+    io.output_plain = pass == ConvPass::BackwardData && g.bias;  // the bias is added by plain loops after
+    io.output_free = !io.output_plain && c.output_conversion_free(0);
     std::optional<Plan> plan = choose_plan(ctx, g, pass, c.training, layout, io);
     if (!io.any_opaque() && use_rows(g, plan, layout)) return make_rows_conv_kernel(g, pass);
     if (!plan) return nullptr;
-    for (const ArgSpec& a : plan->args)
-        if (a.output && a.index == 0 && a.user != plain_output_md(g, pass))
-            (*c.output_layouts)[0] = std::make_shared<DnnLayout>(a.user, plain_output_md(g, pass));
-    return std::make_unique<ConvKernel>(ctx, std::move(*plan), post_bias ? 2 : -1, g.n * g.c, g.c, g.h * g.w);
+    if (plan->reorders() && !c.may_choose_layouts()) return nullptr;  // the reference loops run
+    negotiate_layouts(c, *plan);
+    return std::make_unique<ConvKernel>(ctx, *plan, io.output_plain ? 2 : -1, g.n * g.c, g.c, g.h * g.w);
 }
 
 std::string describe_conv_kernel(const ConvGeometry& g, ConvPass pass, bool training, ConvLayout layout) {
     Context ctx;
-    std::optional<Plan> plan = choose_plan(ctx, g, pass, training, layout);
+    ConvIO io;
+    io.output_plain = pass == ConvPass::BackwardData && g.bias;
+    std::optional<Plan> plan = choose_plan(ctx, g, pass, training, layout, io);
     if (use_rows(g, plan, layout)) return "rows:sgemm (plain)";
     if (!plan) return {};
     std::string reordered;

@@ -11,10 +11,7 @@ namespace {
 class ReorderKernel final : public Kernel {
 public:
     ReorderKernel(Context& ctx, const dnnl::memory::desc& from, const dnnl::memory::desc& to)
-        : ctx_(ctx),
-          src_(from, ctx.engine(), DNNL_MEMORY_NONE),
-          dst_(to, ctx.engine(), DNNL_MEMORY_NONE),
-          prim_(dnnl::reorder::primitive_desc(ctx.engine(), from, ctx.engine(), to)) {}
+        : ReorderKernel(ctx, from, to, dnnl::reorder::primitive_desc(ctx.engine(), from, ctx.engine(), to)) {}
 
     void run(const KernelArgs& a) override {
         src_.set_data_handle(const_cast<void*>(a.inputs[0]));  // reorder never writes its source
@@ -22,11 +19,21 @@ public:
         prim_.execute(ctx_.stream(), src_, dst_);
         ctx_.stream().wait();
     }
+    std::string describe() const override { return impl_; }
 
 private:
+    ReorderKernel(Context& ctx, const dnnl::memory::desc& from, const dnnl::memory::desc& to,
+                  const dnnl::reorder::primitive_desc& pd)
+        : ctx_(ctx),
+          src_(from, ctx.engine(), DNNL_MEMORY_NONE),
+          dst_(to, ctx.engine(), DNNL_MEMORY_NONE),
+          prim_(pd),
+          impl_(pd.impl_info_str()) {}
+
     Context& ctx_;
     dnnl::memory src_, dst_;
     dnnl::reorder prim_;
+    std::string impl_;
 };
 
 }  // namespace
@@ -53,6 +60,12 @@ std::unique_ptr<Kernel> DnnLayout::make_to_plain(KernelResources& resources) con
 
 std::unique_ptr<Kernel> DnnLayout::make_from_plain(KernelResources& resources) const {
     return make_reorder_kernel(resources, plain_, desc_);  // oneDNN reorders zero the padding
+}
+
+std::unique_ptr<Kernel> DnnLayout::make_conversion_to(const Layout& to, KernelResources& resources) const {
+    const auto* d = dynamic_cast<const DnnLayout*>(&to);
+    if (!d || d->plain_ != plain_) return nullptr;
+    return make_reorder_kernel(resources, desc_, d->desc_);
 }
 
 const DnnLayout* as_dnn(const LayoutPtr& layout) { return dynamic_cast<const DnnLayout*>(layout.get()); }

@@ -3,7 +3,7 @@
 // oneDNN op reads it without a reorder and compile() converts it to plain only where needed.
 //
 //   auto layout = std::make_shared<gg::dnn::DnnLayout>(pd.dst_desc(), plain_md);
-//   (*ctx.output_layouts)[0] = layout;                     // in a Native kernel factory
+//   ctx.set_output_layout(0, layout);                      // in a Native kernel factory
 //   if (auto* in = gg::dnn::as_dnn(ctx.input_layout(0))) src_md = in->desc();
 #pragma once
 
@@ -22,6 +22,8 @@ public:
     std::string describe() const override;
     std::unique_ptr<Kernel> make_to_plain(KernelResources& resources) const override;
     std::unique_ptr<Kernel> make_from_plain(KernelResources& resources) const override;
+    // One reorder to another oneDNN layout of the same tensor.
+    std::unique_ptr<Kernel> make_conversion_to(const Layout& to, KernelResources& resources) const override;
 
     const dnnl::memory::desc& desc() const { return desc_; }
     const dnnl::memory::desc& plain() const { return plain_; }

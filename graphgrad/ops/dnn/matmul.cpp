@@ -1,5 +1,6 @@
 #include "graphgrad/ops/dnn/matmul.h"
 
+#include <string>
 #include <unordered_map>
 #include <utility>
 
@@ -20,7 +21,8 @@ public:
           src_(pd.src_desc(), ctx.engine(), DNNL_MEMORY_NONE),
           wei_(pd.weights_desc(), ctx.engine(), DNNL_MEMORY_NONE),
           dst_(pd.dst_desc(), ctx.engine(), DNNL_MEMORY_NONE),
-          scratch_bytes_(pd.scratchpad_desc().get_size()) {
+          scratch_bytes_(pd.scratchpad_desc().get_size()),
+          impl_(pd.impl_info_str()) {
         // Memory objects are handles: the map shares them, so set_data_handle() in run()
         // re-points what execute() sees without rebuilding anything.
         args_ = {{DNNL_ARG_SRC, src_}, {DNNL_ARG_WEIGHTS, wei_}, {DNNL_ARG_DST, dst_}};
@@ -42,12 +44,14 @@ public:
 
     // scratchpad_mode::user: the planner places oneDNN's scratchpad in the arena.
     std::size_t scratch_bytes() const override { return scratch_bytes_; }
+    std::string describe() const override { return impl_; }
 
 private:
     Context& ctx_;
     dnnl::matmul prim_;
     dnnl::memory src_, wei_, dst_, scratch_;
     std::size_t scratch_bytes_;
+    std::string impl_;
     std::unordered_map<int, dnnl::memory> args_;
 };
 

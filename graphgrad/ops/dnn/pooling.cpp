@@ -15,6 +15,7 @@ public:
         p_.execute(a.scratch);
     }
     std::size_t scratch_bytes() const override { return p_.scratch_bytes(); }
+    std::string describe() const override { return p_.impl(); }
 
 private:
     BoundPrimitive p_;
