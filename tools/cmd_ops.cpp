@@ -24,12 +24,12 @@ std::string arity_str(const OpDef& d) {
     return fmt::format("{}-{}", d.min_arity, d.max_arity);
 }
 
-// The executor runs the fast kernel when an op has both, and a lone cpu_kernel is its own
-// reference (plain loops for every dtype): see make_node_kernel in graph/executor.cpp.
+// compile() runs the fast kernel when an op has one (it falls back to the reference for a
+// dtype it cannot run); a plain-loop kernel alone is the op's meaning (OpDef::create_kernel).
 std::string kernels_str(const OpDef& d) {
-    if (d.fast_kernel && d.reference_kernel) return "fast+reference";
-    if (d.fast_kernel) return "plain";
-    if (d.reference_kernel) return "reference";
+    if (d.fast_factory && d.reference_factory) return "fast+reference";
+    if (d.reference_factory) return "plain";
+    if (d.fast_factory) return "fast only";
     return "none";
 }
 

@@ -10,10 +10,12 @@ namespace gg {
 
 namespace {
 
-// Sums partial gradients with the registered "add" op (a chain; fan-out is usually 2-3).
+// Sums partial gradients with the op that declared itself the accumulator (ops/ registers
+// one; graph/ names no concrete op). A chain: fan-out is usually 2-3.
 Value accumulate(Graph& g, const std::vector<Value>& parts) {
     Value sum = parts.front();
-    const OpDef& add = op_registry().get("add");
+    if (parts.size() == 1) return sum;
+    const OpDef& add = op_registry().gradient_accumulator();
     for (std::size_t i = 1; i < parts.size(); ++i) sum = g.add_node1(add, {sum, parts[i]}, {}, "");
     return sum;
 }

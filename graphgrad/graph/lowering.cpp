@@ -14,20 +14,6 @@ namespace {
 
 using Key = std::pair<int32_t, int32_t>;  // (node, slot)
 
-std::unique_ptr<Kernel> make_node_kernel(const Node& n, const KernelContext& ctx, bool reference_only, bool& fast) {
-    const OpDef& op = *n.op;
-    fast = false;
-    if (!reference_only && op.fast_kernel && op.reference_kernel) {
-        if (auto k = op.fast_kernel(ctx)) {
-            fast = true;
-            return k;
-        }
-    }
-    if (op.reference_kernel) return op.reference_kernel(ctx);
-    if (op.fast_kernel) return op.fast_kernel(ctx);  // a plain-loop kernel is its own reference
-    throw_graph("compile: op {} (node \"{}\") has no kernel", op.name, n.name);
-}
-
 void check_state_inputs(const Node& n) {
     for (int i : n.op->state_inputs) {
         // State must live outside the arena: persistent state, or a fed input (gradcheck and
@@ -193,13 +179,13 @@ private:
             for (int v : ins) in_layouts.push_back(layout_of(v));
             KernelContext ctx{n, in_descs, n.outputs, n.attrs, p_.training, g_.seed(), resources_,
                               in_layouts, &out_layouts, free, aware};
-            step.kernel = make_node_kernel(n, ctx, options_.reference_kernels, step.fast);
+            step.kernel = n.op->create_kernel(ctx, options_.reference_kernels, step.fast);
         };
         build();
         // A Native op's fast kernel handles opaque inputs; when it declined (or reference
-        // kernels were asked for), the inputs are converted to plain and the op asked again:
-        // its fast factory may have plain loops, else the reference loops run.
-        if (use == LayoutUse::Native && !step.fast && n.op->reference_kernel) {
+        // kernels were asked for), the inputs are converted to plain and the reference loops
+        // run on them.
+        if (use == LayoutUse::Native && !step.fast && n.op->reference_factory) {
             bool opaque = false;
             for (int v : ins) opaque = opaque || layout_of(v) != nullptr;
             if (opaque) {

@@ -130,6 +130,7 @@ const std::vector<ReduceCase>& reduce_cases() {
         {"4d outer and last keepdims", {2, 2, 3, 2}, {0, -1}, true},
         {"4d all keepdims", {2, 3, 2, 2}, {}, true},
         {"4d three axes", {2, 3, 2, 2}, {-3, 0, 3}, false},
+        {"4d H and W (global pooling)", {2, 3, 3, 4}, {2, 3}, false},
     };
     return cases;
 }
@@ -155,6 +156,21 @@ std::vector<OpSample> reduce_samples(bool distinct) {
     return out;
 }
 
+// Over [N, C, H, W]: a reduced spatial axis is read whole, a kept one position by position.
+// Dropping axes other than both H and W leaves no grid.
+std::optional<SpatialReach> reduce_reach(const RuleContext& c) {
+    const auto& a = c.attrs_as<ReduceAttrs>();
+    if (c.input(0).rank() != 4) return std::nullopt;
+    const auto axes = canonical_axes(a.axes, 4);
+    auto reduced = [&](int64_t k) { return std::find(axes.begin(), axes.end(), k) != axes.end(); };
+    if (reduced(2) && reduced(3)) return SpatialReach::global();
+    if (!a.keepdims && !axes.empty()) return std::nullopt;
+    SpatialReach reach;
+    for (std::size_t k = 0; k < 2; ++k)
+        if (reduced(static_cast<int64_t>(2 + k))) reach.axes[k] = AxisReach::everywhere();
+    return reach;
+}
+
 std::vector<ErrorSample> reduce_errors(bool mean, bool max) {
     std::vector<ErrorSample> out = {
         {"axis out of range", {TensorDesc{{2, 3}, DType::F64}}, ReduceAttrs{{2}, false}, "axis 2 is out of range for rank 2"},
@@ -177,7 +193,10 @@ void register_reduction_ops(OpRegistry& r) {
         .arity(1)
         .describe("sum over axes (empty = all), optional keepdims")
         .infer_shape([](const InferContext& c) { return infer_reduce(c, false, false); })
-        .cpu_kernel(reduce_kernel<reduce::SumOp>(false))
+        .attributes<ReduceAttrs>()
+        .kernel(reduce_kernel<reduce::SumOp>(false))
+        .cost(reduction_cost())
+        .receptive_field(reduce_reach)
         .gradient([](GradContext& g) {  // dx = broadcast(dy): every summand has derivative 1
             Value x = g.input(0);
             auto axes = canonical_axes(g.attrs<ReduceAttrs>().axes, x.rank());
@@ -190,7 +209,10 @@ void register_reduction_ops(OpRegistry& r) {
         .arity(1)
         .describe("mean over axes (empty = all), optional keepdims")
         .infer_shape([](const InferContext& c) { return infer_reduce(c, true, false); })
-        .cpu_kernel(reduce_kernel<reduce::SumOp>(true))
+        .attributes<ReduceAttrs>()
+        .kernel(reduce_kernel<reduce::SumOp>(true))
+        .cost(reduction_cost())
+        .receptive_field(reduce_reach)
         .gradient([](GradContext& g) {  // dx = broadcast(dy) / n, n = elements per mean
             Value x = g.input(0);
             auto axes = canonical_axes(g.attrs<ReduceAttrs>().axes, x.rank());
@@ -204,7 +226,10 @@ void register_reduction_ops(OpRegistry& r) {
         .arity(1)
         .describe("maximum over axes (empty = all), optional keepdims; ties share the gradient")
         .infer_shape([](const InferContext& c) { return infer_reduce(c, false, true); })
-        .cpu_kernel(reduce_kernel<reduce::MaxOp>(false))
+        .attributes<ReduceAttrs>()
+        .kernel(reduce_kernel<reduce::MaxOp>(false))
+        .cost(reduction_cost())
+        .receptive_field(reduce_reach)
         .gradient([](GradContext& g) {  // dx = dy · [x = max] / #ties: a subgradient split evenly
             Value x = g.input(0);
             auto axes = canonical_axes(g.attrs<ReduceAttrs>().axes, x.rank());

@@ -248,7 +248,44 @@ std::vector<OpSample> slice_samples() {
         {"2d negative start and end", {floating({4, 5})}, SliceAttrs{{-3, 0}, {4, -1}, {1, 3}}},
         {"3d mixed, end clamps", {floating({3, 4, 5})}, SliceAttrs{{1, -4, 0}, {3, 100, 5}, {1, 2, 2}}},
         {"4d default steps", {floating({2, 3, 2, 4})}, SliceAttrs{{0, 1, 0, 1}, {2, 3, 1, 3}, {}}},
+        {"4d crop with steps", {floating({1, 2, 7, 6})}, SliceAttrs{{0, 0, 1, 2}, {1, 2, 7, 6}, {1, 1, 2, 3}}},
     };
+}
+
+// ---- receptive fields ---------------------------------------------------------------------
+// Output position (h, w) of [N, C, H, W] keeps input position (h, w) when the trailing two
+// axes stay where they are with their sizes: a reshape of the leading axes, a permute of them.
+std::optional<SpatialReach> keeps_grid(const RuleContext& c) {
+    const Shape &x = c.input(0).shape, &y = c.output(0).shape;
+    if (x.size() != 4 || y.size() != 4 || x[2] != y[2] || x[3] != y[3]) return std::nullopt;
+    return SpatialReach::pointwise();
+}
+
+// A slice keeps every step-th index from start: output o reads input o·step + start.
+std::array<AxisReach, 2> slice_axes(const SliceAttrs& s) {
+    std::array<AxisReach, 2> axes;
+    for (std::size_t a = 0; a < 2; ++a) axes[a] = AxisReach{.stride = s.steps[2 + a], .padding = -s.starts[2 + a]};
+    return axes;
+}
+
+std::optional<SpatialReach> slice_reach(const RuleContext& c) {
+    if (c.input(0).rank() != 4) return std::nullopt;
+    return SpatialReach{slice_axes(canonical_slice(c.attrs_as<SliceAttrs>(), c.input(0).shape))};
+}
+
+// slice_grad writes dy[o] to dx[o·step + start]: the slice's windows, transposed.
+std::optional<SpatialReach> slice_grad_reach(const RuleContext& c) {
+    const auto& a = c.attrs_as<SliceGradAttrs>();
+    if (a.input_shape.size() != 4) return std::nullopt;
+    SpatialReach r{slice_axes(canonical_slice(a.slice, a.input_shape))};
+    for (AxisReach& axis : r.axes) axis.transposed = true;
+    return r;
+}
+
+// Joining channels (or batches) keeps positions; joining along H or W shifts them per input.
+std::optional<SpatialReach> concat_reach(const RuleContext& c) {
+    if (c.output(0).rank() != 4 || normalize_axis(c.attrs_as<ConcatAttrs>().axis, 4) >= 2) return std::nullopt;
+    return SpatialReach::pointwise();
 }
 
 }  // namespace
@@ -314,7 +351,10 @@ void register_shape_ops(OpRegistry& r) {
         .infer_shape([](const InferContext& c) {
             return std::vector<TensorDesc>{{resolve_shape(c.attrs_as<ReshapeAttrs>().shape, c.input(0).shape), c.input(0).dtype}};
         })
-        .cpu_kernel(copy_kernel())
+        .attributes<ReshapeAttrs>()
+        .kernel(copy_kernel())
+        .cost(data_movement_cost())  // when it runs out of place
+        .receptive_field(keeps_grid)
         .inplace(0)
         .gradient([](GradContext& g) {  // dx = reshape(dy, shape(x))
             return InputGrads{reshape(g.grad_output(0), g.input(0).shape())};
@@ -326,6 +366,7 @@ void register_shape_ops(OpRegistry& r) {
                 {"1d to 3d", {floating({24})}, ReshapeAttrs{{2, 3, 4}}},
                 {"to scalar", {floating({1, 1})}, ReshapeAttrs{{}}},
                 {"scalar to 1d", {floating({})}, ReshapeAttrs{{1}}},
+                {"4d regroup channels", {floating({2, 4, 2, 3})}, ReshapeAttrs{{4, 2, 2, 3}}},
             };
         })
         .error_samples([] {
@@ -340,13 +381,16 @@ void register_shape_ops(OpRegistry& r) {
     r.define("permute")
         .arity(1)
         .describe("reorders axes: output axis k is input axis perm[k]")
+        .attributes<PermuteAttrs>()
+        .cost(data_movement_cost())
+        .receptive_field(keeps_grid)
         .infer_shape([](const InferContext& c) {
             const TensorDesc& x = c.input(0);
             Shape out;
             for (int64_t p : canonical_perm(c.attrs_as<PermuteAttrs>().perm, x.rank())) out.push_back(x.shape[static_cast<std::size_t>(p)]);
             return std::vector<TensorDesc>{{out, x.dtype}};
         })
-        .cpu_kernel(strided_kernel([](const KernelContext& c, int64_t&, int64_t&, bool&) {
+        .fast_kernel(strided_kernel([](const KernelContext& c, int64_t&, int64_t&, bool&) {
             const Shape& x = c.inputs[0].shape;
             const auto perm = canonical_perm(c.attrs_as<PermuteAttrs>().perm, static_cast<int>(x.size()));
             const auto xst = strides_of(x);
@@ -366,6 +410,7 @@ void register_shape_ops(OpRegistry& r) {
                 {"3d last two (tiled)", {floating({2, 9, 10})}, PermuteAttrs{{0, 2, 1}}},
                 {"4d nchw to nhwc", {floating({2, 3, 2, 4})}, PermuteAttrs{{0, 2, 3, 1}}},
                 {"4d scrambled, negative", {floating({2, 3, 2, 4})}, PermuteAttrs{{-1, 1, 0, 2}}},
+                {"4d swap N and C", {floating({2, 3, 2, 4})}, PermuteAttrs{{1, 0, 2, 3}}},
             };
         })
         .error_samples([] {
@@ -379,12 +424,15 @@ void register_shape_ops(OpRegistry& r) {
     r.define("slice")
         .arity(1)
         .describe("[start, end) with step > 0 on every axis; negative indices count from the end")
+        .attributes<SliceAttrs>()
+        .cost(copy_cost())
+        .receptive_field(slice_reach)
         .infer_shape([](const InferContext& c) {
             Shape out;
             canonical_slice(c.attrs_as<SliceAttrs>(), c.input(0).shape, &out);
             return std::vector<TensorDesc>{{out, c.input(0).dtype}};
         })
-        .cpu_kernel(strided_kernel([](const KernelContext& c, int64_t&, int64_t& src_off, bool&) {
+        .kernel(strided_kernel([](const KernelContext& c, int64_t&, int64_t& src_off, bool&) {
             auto s = canonical_slice(c.attrs_as<SliceAttrs>(), c.inputs[0].shape);
             return slice_copy(s, c.inputs[0].shape, c.outputs[0].shape, false, src_off);
         }))
@@ -412,6 +460,9 @@ void register_shape_ops(OpRegistry& r) {
     r.define("slice_grad")
         .arity(1)
         .describe("adjoint of slice: dy written into zeros of the input shape (emitted by slice's gradient)")
+        .attributes<SliceGradAttrs>()
+        .cost(data_movement_cost())
+        .receptive_field(slice_grad_reach)
         .infer_shape([](const InferContext& c) {
             const auto& a = c.attrs_as<SliceGradAttrs>();
             Shape sliced;
@@ -421,7 +472,7 @@ void register_shape_ops(OpRegistry& r) {
                             shape_str(sliced), shape_str(a.input_shape));
             return std::vector<TensorDesc>{{a.input_shape, c.input(0).dtype}};
         })
-        .cpu_kernel(strided_kernel([](const KernelContext& c, int64_t& dst_off, int64_t&, bool& zero) {
+        .kernel(strided_kernel([](const KernelContext& c, int64_t& dst_off, int64_t&, bool& zero) {
             const auto& a = c.attrs_as<SliceGradAttrs>();
             zero = true;
             return slice_copy(canonical_slice(a.slice, a.input_shape), a.input_shape, c.inputs[0].shape, true, dst_off);
@@ -451,8 +502,11 @@ void register_shape_ops(OpRegistry& r) {
     r.define("concat")
         .arity(1, -1)
         .describe("joins inputs along one axis; other dims must match")
+        .attributes<ConcatAttrs>()
+        .cost(data_movement_cost())
+        .receptive_field(concat_reach)
         .infer_shape(infer_concat)
-        .cpu_kernel(concat_kernel())
+        .kernel(concat_kernel())
         .gradient([](GradContext& g) {  // dxᵢ = dy[..., offᵢ : offᵢ + nᵢ, ...]
             const int axis = normalize_axis(g.attrs<ConcatAttrs>().axis, g.input(0).rank());
             Value dy = g.grad_output(0);
@@ -474,6 +528,7 @@ void register_shape_ops(OpRegistry& r) {
                 {"3 inputs, negative axis", {floating({2, 2, 1}), floating({2, 2, 3}), floating({2, 2, 2})},
                  ConcatAttrs{-1}},
                 {"single input", {floating({2, 3})}, ConcatAttrs{0}},
+                {"4d channels", {floating({1, 2, 3, 3}), floating({1, 1, 3, 3})}, ConcatAttrs{1}},
             };
         })
         .error_samples([] {

@@ -135,6 +135,15 @@ SampleInput large_logits(Shape s) {
     return given(Tensor::from_vector<double>(v, s));
 }
 
+// Over [N, C, H, W]: a softmax along H or W reads that whole axis; along N or C, positions stay.
+std::optional<SpatialReach> softmax_reach(const RuleContext& c) {
+    if (c.input(0).rank() != 4) return std::nullopt;
+    const int axis = normalize_axis(c.attrs_as<SoftmaxAttrs>().axis, 4);
+    SpatialReach r;
+    if (axis >= 2) r.axes[static_cast<std::size_t>(axis - 2)] = AxisReach::everywhere();
+    return r;
+}
+
 std::vector<OpSample> softmax_samples() {
     auto s = [](std::string label, SampleInput in, int64_t axis) {
         return OpSample{std::move(label), {std::move(in)}, SoftmaxAttrs{axis}, true};
@@ -173,7 +182,10 @@ void register_softmax_ops(OpRegistry& r) {
         .arity(1)
         .describe("exp(x − max) / Σ exp(x − max) along one axis")
         .infer_shape(infer_softmax)
-        .cpu_kernel(softmax_factory<false>)
+        .attributes<SoftmaxAttrs>()
+        .kernel(softmax_factory<false>)
+        .cost(elementwise_cost(4))  // max, exp, sum, then divide (or subtract the log) per element
+        .receptive_field(softmax_reach)
         .inplace(0)
         .gradient([](GradContext& g) {  // dx = y·(dy − Σ_axis dy·y)
             const int64_t axis = normalize_axis(g.attrs<SoftmaxAttrs>().axis, g.input(0).rank());
@@ -187,7 +199,10 @@ void register_softmax_ops(OpRegistry& r) {
         .arity(1)
         .describe("x − max − log Σ exp(x − max) along one axis")
         .infer_shape(infer_softmax)
-        .cpu_kernel(softmax_factory<true>)
+        .attributes<SoftmaxAttrs>()
+        .kernel(softmax_factory<true>)
+        .cost(elementwise_cost(4))  // max, exp, sum, then divide (or subtract the log) per element
+        .receptive_field(softmax_reach)
         .inplace(0)
         .gradient([](GradContext& g) {  // dx = dy − exp(y)·Σ_axis dy
             const int64_t axis = normalize_axis(g.attrs<SoftmaxAttrs>().axis, g.input(0).rank());
