@@ -56,6 +56,14 @@ nlohmann::json op_json(const OpDef& d) {
     j["samples"] = count_of(d.make_samples);
     j["error_samples"] = count_of(d.make_error_samples);
     j["inplace_input"] = d.inplace_input;
+    j["attributes"] = d.attrs_type ? nlohmann::json(type_name(*d.attrs_type)) : nlohmann::json(nullptr);
+    j["cost_rule"] = static_cast<bool>(d.cost_rule);
+    j["receptive_field_rule"] = static_cast<bool>(d.reach_rule);  // absent: mixes positions
+    nlohmann::json roles = {{"inputs", nlohmann::json::object()}, {"outputs", nlohmann::json::object()}};
+    for (const auto& [role, index] : d.input_roles) roles["inputs"][role] = index;
+    for (const auto& [role, index] : d.output_roles) roles["outputs"][role] = index;
+    j["roles"] = roles;
+    j["gradient_accumulator"] = d.is_gradient_accumulator;
     j["summary"] = d.summary;
     return j;
 }
