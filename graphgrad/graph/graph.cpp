@@ -52,25 +52,23 @@ Value Graph::input(const std::string& name, Shape shape, DType dtype) {
     return add_source("input", full, TensorDesc{std::move(shape), dtype}, InputAttrs{full});
 }
 
-Value Graph::parameter(const std::string& name, Shape shape, const Initializer& init, DType dtype) {
-    std::string full = scoped(name);
-    if (!is_floating(dtype)) throw_graph("parameter \"{}\": parameters must be f32 or f64, got {}", full, dtype);
+Value Graph::add_stored(const std::string& full, Shape shape, const Initializer& init, DType dtype, bool trainable) {
     TensorDesc desc{std::move(shape), dtype};
-    Value v = add_source("parameter", full, desc, ParameterAttrs{full, true});
+    Value v = add_source("parameter", full, desc, ParameterAttrs{full, trainable});
     Tensor t(desc);
     init(t, hash_combine(seed_, hash_string(full.data(), full.size())));
-    store_->add(full, std::move(t), true);
+    store_->add(full, std::move(t), trainable);
     return v;
 }
 
-Value Graph::state(const std::string& name, Shape shape, const Initializer& init, DType dtype) {
+Value Graph::parameter(const std::string& name, Shape shape, const Initializer& init, DType dtype) {
     std::string full = scoped(name);
-    TensorDesc desc{std::move(shape), dtype};
-    Value v = add_source("parameter", full, desc, ParameterAttrs{full, false});
-    Tensor t(desc);
-    init(t, hash_combine(seed_, hash_string(full.data(), full.size())));
-    store_->add(full, std::move(t), false);
-    return v;
+    if (!is_floating(dtype)) throw_graph("parameter \"{}\": parameters must be f32 or f64, got {}", full, dtype);
+    return add_stored(full, std::move(shape), init, dtype, true);
+}
+
+Value Graph::state(const std::string& name, Shape shape, const Initializer& init, DType dtype) {
+    return add_stored(scoped(name), std::move(shape), init, dtype, false);
 }
 
 Value Graph::constant(Tensor value, const std::string& name) {

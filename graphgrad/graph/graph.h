@@ -94,6 +94,8 @@ public:
 
 private:
     Value add_source(const char* op, const std::string& name, TensorDesc desc, std::any attrs);
+    // A parameter node (trainable) or state, its tensor initialised and put in the store.
+    Value add_stored(const std::string& full_name, Shape shape, const Initializer& init, DType dtype, bool trainable);
 
     std::deque<Node> nodes_;  // deque: references to nodes survive additions
     std::map<std::string, int32_t> by_name_;

@@ -201,6 +201,10 @@ OpCost pool_cost(const RuleContext& c, const Pool2dOptions& o, const TensorDesc&
     return OpCost{.flops = pooled.numel() * o.kernel[0] * o.kernel[1], .bytes_read = c.input_bytes(), .bytes_written = c.output_bytes()};
 }
 
+// The forward poolings (max and average), whose nodes hold Pool2dOptions.
+OpCost forward_pool_cost(const RuleContext& c) { return pool_cost(c, c.attrs_as<Pool2dOptions>(), c.output(0)); }
+std::optional<SpatialReach> forward_pool_reach(const RuleContext& c) { return pool_reach(c.attrs_as<Pool2dOptions>(), false); }
+
 // ---- gradient rules -------------------------------------------------------------------------
 Value max_pool_backward_node(Value dy, Value argmax, const Pool2dOptions& o, const Shape& input_shape) {
     Graph& g = common_graph("max_pool2d_backward", {dy, argmax});
@@ -351,8 +355,8 @@ void register_pooling_ops(OpRegistry& r) {
         .attributes<Pool2dOptions>()
         .fast_kernel(max_pool_fast)
         .reference(max_pool_reference)
-        .cost([](const RuleContext& c) { return pool_cost(c, c.attrs_as<Pool2dOptions>(), c.output(0)); })
-        .receptive_field([](const RuleContext& c) { return std::optional(pool_reach(c.attrs_as<Pool2dOptions>(), false)); })
+        .cost(forward_pool_cost)
+        .receptive_field(forward_pool_reach)
         .gradient([](GradContext& g) {  // dx = Σ dy scattered to the argmax (ties never split)
             const auto& o = g.attrs<Pool2dOptions>();
             return InputGrads{max_pool_backward_node(g.grad_output(0), g.output(1), o, g.input(0).shape())};
@@ -387,8 +391,8 @@ void register_pooling_ops(OpRegistry& r) {
         .attributes<Pool2dOptions>()
         .fast_kernel(avg_pool_onednn<false>)
         .reference(avg_pool_reference<false>)
-        .cost([](const RuleContext& c) { return pool_cost(c, c.attrs_as<Pool2dOptions>(), c.output(0)); })
-        .receptive_field([](const RuleContext& c) { return std::optional(pool_reach(c.attrs_as<Pool2dOptions>(), false)); })
+        .cost(forward_pool_cost)
+        .receptive_field(forward_pool_reach)
         .gradient([](GradContext& g) {  // dx = avg_pool2d_backward(dy): dy / divisor spread over each window
             return InputGrads{avg_pool_backward_node(g.grad_output(0), g.attrs<Pool2dOptions>(), g.input(0).shape())};
         })

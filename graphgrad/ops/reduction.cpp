@@ -182,6 +182,23 @@ std::vector<ErrorSample> reduce_errors(bool mean, bool max) {
     return out;
 }
 
+// What sum, mean and max share: one input, ReduceAttrs, a reduction's cost and reach; `floating`
+// and `nonempty` select the shape rule's checks, and the error samples follow them. max
+// (nonempty) samples distinct values: ties (kinks) would make central differences meaningless.
+OpDef& define_reduction(OpRegistry& r, const char* name, const char* summary, KernelFactory kernel, bool floating,
+                        bool nonempty) {
+    return r.define(name)
+        .arity(1)
+        .describe(summary)
+        .attributes<ReduceAttrs>()
+        .infer_shape([floating, nonempty](const InferContext& c) { return infer_reduce(c, floating, nonempty); })
+        .kernel(std::move(kernel))
+        .cost(reduction_cost())
+        .receptive_field(reduce_reach)
+        .samples([nonempty] { return reduce_samples(nonempty); })
+        .error_samples([floating, nonempty] { return reduce_errors(floating, nonempty); });
+}
+
 }  // namespace
 
 Value sum(Value x, std::vector<int64_t> axes, bool keepdims) { return reduce_node("sum", x, std::move(axes), keepdims); }
@@ -189,47 +206,25 @@ Value mean(Value x, std::vector<int64_t> axes, bool keepdims) { return reduce_no
 Value max(Value x, std::vector<int64_t> axes, bool keepdims) { return reduce_node("max", x, std::move(axes), keepdims); }
 
 void register_reduction_ops(OpRegistry& r) {
-    r.define("sum")
-        .arity(1)
-        .describe("sum over axes (empty = all), optional keepdims")
-        .infer_shape([](const InferContext& c) { return infer_reduce(c, false, false); })
-        .attributes<ReduceAttrs>()
-        .kernel(reduce_kernel<reduce::SumOp>(false))
-        .cost(reduction_cost())
-        .receptive_field(reduce_reach)
+    define_reduction(r, "sum", "sum over axes (empty = all), optional keepdims", reduce_kernel<reduce::SumOp>(false),
+                     false, false)
         .gradient([](GradContext& g) {  // dx = broadcast(dy): every summand has derivative 1
             Value x = g.input(0);
             auto axes = canonical_axes(g.attrs<ReduceAttrs>().axes, x.rank());
             return InputGrads{expand_back(g.grad_output(0), x.shape(), axes)};
-        })
-        .samples([] { return reduce_samples(false); })
-        .error_samples([] { return reduce_errors(false, false); });
+        });
 
-    r.define("mean")
-        .arity(1)
-        .describe("mean over axes (empty = all), optional keepdims")
-        .infer_shape([](const InferContext& c) { return infer_reduce(c, true, false); })
-        .attributes<ReduceAttrs>()
-        .kernel(reduce_kernel<reduce::SumOp>(true))
-        .cost(reduction_cost())
-        .receptive_field(reduce_reach)
+    define_reduction(r, "mean", "mean over axes (empty = all), optional keepdims", reduce_kernel<reduce::SumOp>(true),
+                     true, false)
         .gradient([](GradContext& g) {  // dx = broadcast(dy) / n, n = elements per mean
             Value x = g.input(0);
             auto axes = canonical_axes(g.attrs<ReduceAttrs>().axes, x.rank());
             const int64_t n = reduced_count(x.shape(), axes);
             return InputGrads{expand_back(g.grad_output(0), x.shape(), axes) * (n > 0 ? 1.0 / static_cast<double>(n) : 0.0)};
-        })
-        .samples([] { return reduce_samples(false); })
-        .error_samples([] { return reduce_errors(true, false); });
+        });
 
-    r.define("max")
-        .arity(1)
-        .describe("maximum over axes (empty = all), optional keepdims; ties share the gradient")
-        .infer_shape([](const InferContext& c) { return infer_reduce(c, false, true); })
-        .attributes<ReduceAttrs>()
-        .kernel(reduce_kernel<reduce::MaxOp>(false))
-        .cost(reduction_cost())
-        .receptive_field(reduce_reach)
+    define_reduction(r, "max", "maximum over axes (empty = all), optional keepdims; ties share the gradient",
+                     reduce_kernel<reduce::MaxOp>(false), false, true)
         .gradient([](GradContext& g) {  // dx = dy · [x = max] / #ties: a subgradient split evenly
             Value x = g.input(0);
             auto axes = canonical_axes(g.attrs<ReduceAttrs>().axes, x.rank());
@@ -239,10 +234,7 @@ void register_reduction_ops(OpRegistry& r) {
             Value dy = g.grad_output(0);
             if (dy.shape() != ks) dy = reshape(dy, ks);
             return InputGrads{mask * broadcast_to(dy / ties, x.shape())};
-        })
-        // Distinct values: ties (kinks) would make central differences meaningless.
-        .samples([] { return reduce_samples(true); })
-        .error_samples([] { return reduce_errors(false, true); });
+        });
 }
 
 }  // namespace gg
