@@ -2,10 +2,11 @@
 // its cost, how far its outputs reach into its input's spatial grid, and roles of inputs and
 // outputs other code needs. Summaries and tools ask the bundle; they never switch on op names.
 //
-//   r.define("max_pool2d")
-//       .cost([](const RuleContext& c) { return OpCost{.flops = c.output(0).numel() * kh * kw, ...}; })
-//       .receptive_field([](const RuleContext& c) { return SpatialReach::window({AxisReach{3, 2}, AxisReach{3, 2}}); });
-//   OpCost cost = node_cost(node);                       // what `graphgrad summary` adds up
+//   const gg::AxisReach k3s2{.kernel = 3, .stride = 2};     // a 3x3 stride-2 window
+//   r.define("my_pool")
+//       .cost([](const gg::RuleContext& c) { return gg::OpCost{.flops = 9 * c.output(0).numel()}; })
+//       .receptive_field([k3s2](const gg::RuleContext&) { return gg::SpatialReach::window(k3s2, k3s2); });
+//   gg::OpCost cost = gg::node_cost(node);                  // what `graphgrad summary` adds up
 #pragma once
 
 #include <any>

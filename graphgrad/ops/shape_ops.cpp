@@ -1,4 +1,5 @@
-// Shape manipulation: reshape, permute, slice (+ slice_grad), concat. pad lives in pad.cpp.
+// Shape manipulation: reshape, permute, slice (+ slice_grad). pad and concat live in pad.cpp
+// and concat.cpp.
 //
 // All of these only move data, so kernels dispatch on the element width (dispatch_bytes) and
 // run f32, f64 and i64 alike; the strided loops are StridedCopy (ops/strided_copy.h).
@@ -15,7 +16,8 @@
 
 namespace gg {
 
-void register_pad_ops(OpRegistry& r);  // ops/pad.cpp
+void register_pad_ops(OpRegistry& r);     // ops/pad.cpp
+void register_concat_ops(OpRegistry& r);  // ops/concat.cpp
 
 namespace {
 
@@ -31,9 +33,6 @@ struct SliceAttrs {
 struct SliceGradAttrs {  // dx = zeros(input_shape) with dy written into the slice
     Shape input_shape;
     SliceAttrs slice;
-};
-struct ConcatAttrs {
-    int64_t axis = 0;
 };
 
 // Builders normalise attributes for the node; when normalisation fails the raw attributes go
@@ -194,50 +193,6 @@ Value slice_grad(Value dy, const Shape& x_shape, const SliceAttrs& s) {
     return dy.graph->add_node1(op_def("slice_grad"), {dy}, SliceGradAttrs{x_shape, s});
 }
 
-// ---- concat -------------------------------------------------------------------------------
-std::vector<TensorDesc> infer_concat(const InferContext& c) {
-    const TensorDesc& first = c.input(0);
-    if (first.rank() == 0) throw_shape("cannot concatenate scalars");
-    const int axis = normalize_axis(c.attrs_as<ConcatAttrs>().axis, first.rank());
-    Shape out = first.shape;
-    out[static_cast<std::size_t>(axis)] = 0;
-    for (std::size_t i = 0; i < c.inputs.size(); ++i) {
-        const TensorDesc& d = c.input(i);
-        if (d.dtype != first.dtype) throw_shape("input {} is {} but input 0 is {}", i, d.dtype, first.dtype);
-        bool same = d.rank() == first.rank();
-        for (int k = 0; same && k < d.rank(); ++k)
-            same = k == axis || d.shape[static_cast<std::size_t>(k)] == first.shape[static_cast<std::size_t>(k)];
-        if (!same)
-            throw_shape("input {} {} does not match input 0 {} outside axis {}", i, shape_str(d.shape),
-                        shape_str(first.shape), axis);
-        out[static_cast<std::size_t>(axis)] += d.shape[static_cast<std::size_t>(axis)];
-    }
-    return {TensorDesc{out, first.dtype}};
-}
-
-KernelFactory concat_kernel() {
-    return [](const KernelContext& c) {
-        const Shape& out = c.outputs[0].shape;
-        const int axis = normalize_axis(c.attrs_as<ConcatAttrs>().axis, static_cast<int>(out.size()));
-        const auto ost = strides_of(out);
-        std::vector<StridedCopy> copies;
-        std::vector<int64_t> offsets;
-        int64_t at = 0;
-        for (const TensorDesc& in : c.inputs) {
-            copies.emplace_back(in.shape, ost, strides_of(in.shape));
-            offsets.push_back(at * ost[static_cast<std::size_t>(axis)]);
-            at += in.shape[static_cast<std::size_t>(axis)];
-        }
-        return dispatch_bytes(c.outputs[0].dtype, [&](auto tag) {
-            using U = decltype(tag);
-            return make_kernel([copies, offsets](const KernelArgs& a) {
-                for (std::size_t i = 0; i < copies.size(); ++i)
-                    copies[i].run(static_cast<U*>(a.outputs[0]) + offsets[i], static_cast<const U*>(a.inputs[i]));
-            });
-        });
-    };
-}
-
 // ---- samples ------------------------------------------------------------------------------
 TensorDesc f64d(Shape s) { return TensorDesc{std::move(s), DType::F64}; }
 
@@ -280,12 +235,6 @@ std::optional<SpatialReach> slice_grad_reach(const RuleContext& c) {
     SpatialReach r{slice_axes(canonical_slice(a.slice, a.input_shape))};
     for (AxisReach& axis : r.axes) axis.transposed = true;
     return r;
-}
-
-// Joining channels (or batches) keeps positions; joining along H or W shifts them per input.
-std::optional<SpatialReach> concat_reach(const RuleContext& c) {
-    if (c.output(0).rank() != 4 || normalize_axis(c.attrs_as<ConcatAttrs>().axis, 4) >= 2) return std::nullopt;
-    return SpatialReach::pointwise();
 }
 
 }  // namespace
@@ -337,11 +286,6 @@ Value slice_axis(Value x, int64_t axis, int64_t start, int64_t end, int64_t step
         throw_graph("slice_axis \"{}\": {} (input {})", x.name(), e.what(), x.desc());
     }
     return slice(x, std::move(starts), std::move(ends), std::move(steps));
-}
-
-Value concat(const std::vector<Value>& xs, int64_t axis) {
-    Graph& g = common_graph("concat", xs);
-    return g.add_node1(op_def("concat"), xs, ConcatAttrs{axis});
 }
 
 void register_shape_ops(OpRegistry& r) {
@@ -499,49 +443,7 @@ void register_shape_ops(OpRegistry& r) {
             };
         });
 
-    r.define("concat")
-        .arity(1, -1)
-        .describe("joins inputs along one axis; other dims must match")
-        .attributes<ConcatAttrs>()
-        .cost(data_movement_cost())
-        .receptive_field(concat_reach)
-        .infer_shape(infer_concat)
-        .kernel(concat_kernel())
-        .gradient([](GradContext& g) {  // dxᵢ = dy[..., offᵢ : offᵢ + nᵢ, ...]
-            const int axis = normalize_axis(g.attrs<ConcatAttrs>().axis, g.input(0).rank());
-            Value dy = g.grad_output(0);
-            InputGrads out;
-            int64_t at = 0;
-            for (std::size_t i = 0; i < g.num_inputs(); ++i) {
-                const int64_t n = g.input(i).dim(axis);
-                out.push_back(slice_axis(dy, axis, at, at + n));
-                at += n;
-            }
-            return out;
-        })
-        .samples([] {
-            return std::vector<OpSample>{
-                {"2 inputs, last axis", {floating({2, 3}), floating({2, 4})}, ConcatAttrs{1}},
-                {"3 inputs, middle axis", {floating({2, 1, 3}), floating({2, 2, 3}), floating({2, 3, 3})},
-                 ConcatAttrs{1}},
-                {"first axis", {floating({3, 2}), floating({2, 2})}, ConcatAttrs{0}},
-                {"3 inputs, negative axis", {floating({2, 2, 1}), floating({2, 2, 3}), floating({2, 2, 2})},
-                 ConcatAttrs{-1}},
-                {"single input", {floating({2, 3})}, ConcatAttrs{0}},
-                {"4d channels", {floating({1, 2, 3, 3}), floating({1, 1, 3, 3})}, ConcatAttrs{1}},
-            };
-        })
-        .error_samples([] {
-            return std::vector<ErrorSample>{
-                {"mismatched non-axis dim", {f64d({2, 3}), f64d({3, 4})}, ConcatAttrs{1},
-                 "input 1 [3,4] does not match input 0 [2,3] outside axis 1"},
-                {"rank mismatch", {f64d({2, 3}), f64d({2, 3, 1})}, ConcatAttrs{0}, "does not match input 0"},
-                {"axis out of range", {f64d({2, 3}), f64d({2, 3})}, ConcatAttrs{2}, "axis 2 is out of range for rank 2"},
-                {"dtype mismatch", {f64d({2, 3}), TensorDesc{{2, 3}, DType::I64}}, ConcatAttrs{0}, "input 1 is i64 but input 0 is f64"},
-                {"scalars", {f64d({}), f64d({})}, ConcatAttrs{0}, "cannot concatenate scalars"},
-            };
-        });
-
+    register_concat_ops(r);
     register_pad_ops(r);
 }
 
