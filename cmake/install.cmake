@@ -18,15 +18,16 @@ set(GG_PUBLIC_HEADERS
     graphgrad/ops/ops.h graphgrad/ops/activation.h graphgrad/ops/broadcast.h graphgrad/ops/conv.h
     graphgrad/ops/elementwise.h graphgrad/ops/indexing.h graphgrad/ops/linalg.h graphgrad/ops/loss.h
     graphgrad/ops/normalization.h graphgrad/ops/pooling.h graphgrad/ops/random.h
-    graphgrad/ops/reduction.h graphgrad/ops/shape_ops.h graphgrad/ops/softmax.h
+    graphgrad/ops/reduction.h graphgrad/ops/rnn_cell.h graphgrad/ops/shape_ops.h graphgrad/ops/softmax.h
     graphgrad/optim/optim.h graphgrad/optim/adagrad.h graphgrad/optim/adam.h graphgrad/optim/clip.h
     graphgrad/optim/make_optimizer.h graphgrad/optim/optimizer.h graphgrad/optim/precise_bn.h
     graphgrad/optim/reduce_lr_on_plateau.h graphgrad/optim/rmsprop.h graphgrad/optim/schedule.h
-    graphgrad/models/model_zoo.h graphgrad/models/attention_layers.h
+    graphgrad/models/model_zoo.h graphgrad/models/attention_layers.h graphgrad/models/recurrent.h
     graphgrad/io/checkpoint.h graphgrad/io/data_error.h graphgrad/io/dataset.h graphgrad/io/idx.h
-    graphgrad/io/safetensors.h)
-list(APPEND GG_PUBLIC_HEADERS graphgrad/train/model_program.h graphgrad/train/model_summary.h
-     graphgrad/train/schedule_by_name.h graphgrad/train/report_format.h)
+    graphgrad/io/safetensors.h graphgrad/io/text_corpus.h graphgrad/io/utf8.h graphgrad/io/vocabulary.h)
+list(APPEND GG_PUBLIC_HEADERS graphgrad/train/trainer.h graphgrad/train/classification.h graphgrad/train/language_model.h
+     graphgrad/train/model_program.h graphgrad/train/model_summary.h graphgrad/train/schedule_by_name.h
+     graphgrad/train/report_format.h)
 
 foreach(h ${GG_PUBLIC_HEADERS})
   get_filename_component(dir ${h} DIRECTORY)

@@ -53,6 +53,7 @@ Command add_eval_command(CLI::App& app);
 Command add_summary_command(CLI::App& app);
 Command add_dot_command(CLI::App& app);
 Command add_logits_command(CLI::App& app);
+Command add_sample_command(CLI::App& app);
 Command add_bench_train_step_command(CLI::App& bench);
 Command add_bench_lambda_command(CLI::App& bench);
 

@@ -63,7 +63,7 @@ std::string zoo_name(const std::string& name) {
 }
 
 nlohmann::json bench_model(const std::string& model, const TrainStepOptions& o) {
-    const models::ModelEntry& entry = find_model_or_usage_error(model);
+    const models::ModelEntry& entry = find_zoo_model(model);
     const Shape chw = o.input.empty() ? entry.default_input : parse_chw(o.input);
     auto p = build_model_program(model, o.batch, chw, /*seed=*/1, /*with_grads=*/true);
     std::vector<Value> fetches{p->loss};

@@ -29,7 +29,7 @@ struct DotOptions {
 };
 
 int run_dot(const DotOptions& o) {
-    const models::ModelEntry& entry = find_model_or_usage_error(o.model);
+    const models::ModelEntry& entry = find_zoo_model(o.model);
     const Shape chw = o.input.empty() ? entry.default_input : parse_chw(o.input);
     auto p = build_model_program(o.model, o.batch, chw, /*seed=*/1, /*with_grads=*/o.backward);
     // The loss depends on the logits, so the training fetches reach the forward graph too.

@@ -4,14 +4,15 @@
 //
 //   graphgrad eval lenet5 --checkpoint lenet.safetensors
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <fmt/format.h>
 
 #include "cli_common.h"
 #include "graphgrad/io/checkpoint.h"
-#include "graphgrad/train/model_program.h"
 #include "graphgrad/ops/ops.h"
+#include "graphgrad/train/classification.h"
 
 namespace gg::cli {
 namespace {
@@ -21,6 +22,7 @@ struct EvalOptions {
     std::string data = io::kFashionMnistDir;
     int64_t batch = 256;
     int64_t limit_test = 0;
+    std::optional<float> mean, std;
     bool json = false;
 };
 
@@ -31,23 +33,39 @@ int run_eval(const EvalOptions& o) {
                                  test.num_classes);
     // Optimizer state is irrelevant here: a weights-only file (e.g. from PyTorch) is fine.
     io::Metadata meta = io::load_checkpoint(p->graph->store(), o.checkpoint, {.allow_missing_optimizer_state = true});
+    // Normalise as training did: the checkpoint records it (graphgrad's); a file without it (a
+    // PyTorch state_dict) is taken to expect Fashion-MNIST's statistics unless told otherwise.
+    if (o.mean.has_value() != o.std.has_value()) throw UsageError("--mean and --std go together");
+    io::PixelStats norm;
+    std::string norm_source = "Fashion-MNIST's statistics (the checkpoint records none)";
+    if (o.mean) {
+        norm = {*o.mean, *o.std};
+        norm_source = "--mean/--std";
+    } else if (auto recorded = recorded_normalization(meta, o.checkpoint)) {
+        norm = *recorded;
+        norm_source = "the checkpoint's";
+    }
     CompiledGraph eval = compile(*p->graph, {p->logits});
-    EvalResult r = evaluate(eval, *p, test);
+    EvalResult r = evaluate_classifier(eval, *p, test, norm);
 
-    std::string epoch = meta.count("epoch") ? meta.at("epoch") : "";
+    const std::optional<int64_t> epoch_done = io::metadata_int(meta, "epoch", o.checkpoint);
+    const std::string epoch = epoch_done ? std::to_string(*epoch_done) : "";
     if (o.json) {
         print_json({{"model", o.model},
                     {"checkpoint", o.checkpoint},
-                    {"epoch", epoch.empty() ? nlohmann::json(nullptr) : nlohmann::json(std::stoll(epoch))},
+                    {"epoch", epoch.empty() ? nlohmann::json(nullptr) : nlohmann::json(*epoch_done)},
                     {"test_size", r.samples},
                     {"test_loss", r.loss},
-                    {"test_accuracy", r.accuracy},
+                    {"test_accuracy", r.metric},
+                    {"normalize", {{"mean", norm.mean}, {"std", norm.std}}},
                     {"seconds", r.seconds},
                     {"eval_peak_bytes", eval.peak_bytes()}});
         return 0;
     }
-    fmt::print("{} from {}{}: test loss {:.4f}, accuracy {:.2f}% on {} images ({:.1f} s)\n", o.model, o.checkpoint,
-               epoch.empty() ? "" : fmt::format(" (epoch {})", epoch), r.loss, 100 * r.accuracy, r.samples, r.seconds);
+    fmt::print("{} from {}{}: test loss {:.4f}, accuracy {:.2f}% on {} images ({:.1f} s); normalised with mean {:.4f} "
+               "std {:.4f}, {}\n",
+               o.model, o.checkpoint, epoch.empty() ? "" : fmt::format(" (epoch {})", epoch), r.loss, 100 * r.metric,
+               r.samples, r.seconds, norm.mean, norm.std, norm_source);
     return 0;
 }
 
@@ -61,6 +79,8 @@ Command add_eval_command(CLI::App& app) {
     sub->add_option("--data", o->data, "Folder with the four IDX files (plain or .gz)")->capture_default_str();
     sub->add_option("--batch", o->batch, "Evaluation batch size")->capture_default_str();
     sub->add_option("--limit-test", o->limit_test, "Evaluate on only the first N test images");
+    sub->add_option("--mean", o->mean, "Normalisation mean (default: the checkpoint's, else Fashion-MNIST's)");
+    sub->add_option("--std", o->std, "Normalisation standard deviation (with --mean)");
     sub->add_flag("--json", o->json, "Print JSON");
     return {sub, [o] { return run_eval(*o); }};
 }

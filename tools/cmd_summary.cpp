@@ -57,7 +57,7 @@ void print_table(const ModelSummary& s, const models::ModelEntry& entry) {
 }
 
 int run_summary(const SummaryOptions& o) {
-    const models::ModelEntry& entry = find_model_or_usage_error(o.model);
+    const models::ModelEntry& entry = find_zoo_model(o.model);
     const Shape chw = o.input.empty() ? entry.default_input : parse_chw(o.input);
     ModelSummary s = summarize_model(o.model, chw, o.batch);
     if (!o.json) {

@@ -13,6 +13,7 @@
 
 #include "cli_common.h"
 #include "graphgrad/graph/errors.h"
+#include "graphgrad/version.h"
 
 int main(int argc, char** argv) {
     CLI::App app{
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
         "graphgrad"};
     app.require_subcommand(1);
     app.set_help_all_flag("--help-all", "Print help for every subcommand and exit");
+    app.set_version_flag("--version", std::string("graphgrad ") + gg::version());
 
     std::vector<gg::cli::Command> commands;
     commands.push_back(gg::cli::add_ops_command(app));
@@ -31,6 +33,7 @@ int main(int argc, char** argv) {
     commands.push_back(gg::cli::add_summary_command(app));
     commands.push_back(gg::cli::add_dot_command(app));
     commands.push_back(gg::cli::add_logits_command(app));
+    commands.push_back(gg::cli::add_sample_command(app));
 
     CLI::App* bench = app.add_subcommand("bench", "Speed and memory benchmarks");
     bench->require_subcommand(1);

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, runs every test, then the gradient check of every op.
+# Installs what is missing, builds, runs every test, the gradient check of every op, then
+# installs graphgrad into a temporary prefix and builds and runs examples/ against it.
 # Works from any directory; exits non-zero on the first failure.
 set -euo pipefail
 # shellcheck source=tools/setup.sh
@@ -14,3 +15,6 @@ OMP_NUM_THREADS=1 ctest --test-dir "$GG_BUILD_DIR" --output-on-failure -j2
 
 echo "== gradcheck --all"
 "$GG_BUILD_DIR"/bin/graphgrad gradcheck --all --failures-only
+
+echo "== installed package: headers, examples/, pkg-config"
+"$GG_ROOT"/tools/check-install.sh "$GG_BUILD_DIR"

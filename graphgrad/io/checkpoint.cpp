@@ -18,6 +18,43 @@ std::string name_list(const std::vector<std::string>& names, std::size_t limit =
 
 }  // namespace
 
+std::optional<int64_t> metadata_int(const Metadata& meta, const std::string& key, const std::string& source,
+                                    int64_t min, int64_t max) {
+    auto it = meta.find(key);
+    if (it == meta.end()) return std::nullopt;
+    const std::string& text = it->second;
+    std::size_t used = 0;
+    long long v = 0;
+    try {
+        v = std::stoll(text, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (text.empty() || used != text.size() || v < min || v > max)
+        throw DataError(fmt::format("{}: metadata \"{}\" is \"{}\", expected an integer in [{}, {}]", source, key,
+                                    text, min, max));
+    return v;
+}
+
+std::optional<double> metadata_double(const Metadata& meta, const std::string& key, const std::string& source,
+                                      double min, double max) {
+    auto it = meta.find(key);
+    if (it == meta.end()) return std::nullopt;
+    const std::string& text = it->second;
+    std::size_t used = 0;
+    double v = 0;
+    try {
+        v = std::stod(text, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    // !(v >= min): NaN fails too.
+    if (text.empty() || used != text.size() || !(v >= min) || !(v <= max))
+        throw DataError(fmt::format("{}: metadata \"{}\" is \"{}\", expected a number in [{:g}, {:g}]", source, key,
+                                    text, min, max));
+    return v;
+}
+
 void save_checkpoint(const ParameterStore& store, const std::string& path, const Metadata& metadata,
                      bool include_optimizer_state) {
     TensorMap tensors;

@@ -5,7 +5,7 @@
 //
 //   gg::io::save_checkpoint(g.store(), "lenet.safetensors", {{"epoch", "3"}});
 //   auto meta = gg::io::load_checkpoint(g.store(), "lenet.safetensors");
-//   int epoch = std::stoi(meta.at("epoch"));
+//   int64_t epoch = gg::io::metadata_int(meta, "epoch", "lenet.safetensors").value_or(0);
 //
 // Saving is atomic (see write_file_atomic): a crash mid-save leaves the previous checkpoint.
 // Loading validates everything before it copies anything, so a rejected file leaves the
@@ -13,6 +13,8 @@
 // to their data, so the Tensor objects must never be replaced).
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "graphgrad/graph/graph.h"
@@ -38,6 +40,14 @@ struct CheckpointLoadOptions {
     // Skip file entries the store does not have instead of rejecting the file.
     bool ignore_unexpected = false;
 };
+
+// Typed reads of metadata a resume trusts: nullopt when the key is absent; a DataError naming
+// `source`, the key and the text when it is present but not a number in [min, max] (a
+// corrupted or hand-edited checkpoint must not become "internal error" or a silent NaN).
+std::optional<int64_t> metadata_int(const Metadata& meta, const std::string& key, const std::string& source,
+                                    int64_t min = 0, int64_t max = INT64_MAX);
+std::optional<double> metadata_double(const Metadata& meta, const std::string& key, const std::string& source,
+                                      double min = -1e308, double max = 1e308);
 
 // Loads `path` into `store` and returns the file's metadata. Missing or unexpected names and
 // shape or dtype mismatches throw one DataError listing every offending name.

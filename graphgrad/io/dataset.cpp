@@ -66,6 +66,61 @@ ImageFolder load_image_folder(const std::string& dir, int64_t num_classes) {
     return f;
 }
 
+PixelStats pixel_statistics(const ImageDataset& data) {
+    if (data.count == 0 || data.pixels.empty()) throw_data("pixel statistics of an empty data set");
+    // Integer histogram: exact, and the moments follow from 256 bins.
+    std::array<uint64_t, 256> hist{};
+    for (uint8_t p : data.pixels) ++hist[p];
+    double n = 0, sum = 0, sq = 0;
+    for (int v = 0; v < 256; ++v) {
+        const double c = static_cast<double>(hist[static_cast<std::size_t>(v)]), x = v / 255.0;
+        n += c;
+        sum += c * x;
+        sq += c * x * x;
+    }
+    const double mean = sum / n, var = std::max(0.0, sq / n - mean * mean);
+    if (!(var > 0)) throw_data("pixel statistics: every pixel has the value {}, the standard deviation is 0", mean * 255);
+    return {static_cast<float>(mean), static_cast<float>(std::sqrt(var))};
+}
+
+Augmentations Augmentations::parse(const std::string& list) {
+    Augmentations a;
+    if (list.empty() || list == "none") return a;
+    std::size_t start = 0;
+    while (start <= list.size()) {
+        std::size_t end = list.find(',', start);
+        if (end == std::string::npos) end = list.size();
+        const std::string item = list.substr(start, end - start);
+        if (item == "flip" || item == "hflip") {
+            a.hflip = true;
+        } else if (item == "crop") {
+            a.crop_padding = 2;
+        } else if (item.rfind("crop:", 0) == 0) {
+            const std::string n = item.substr(5);
+            std::size_t used = 0;
+            long long p = -1;
+            try {
+                p = std::stoll(n, &used);
+            } catch (const std::exception&) {
+            }
+            if (used != n.size() || p < 1) throw OptionError(fmt::format("augmentation \"{}\": the crop padding must be a positive integer", item));
+            a.crop_padding = p;
+        } else {
+            throw OptionError(
+                fmt::format("unknown augmentation \"{}\" in \"{}\" (known: crop, crop:P, flip, none)", item, list));
+        }
+        start = end + 1;
+    }
+    return a;
+}
+
+std::string Augmentations::str() const {
+    std::string s;
+    if (crop_padding > 0) s = crop_padding == 2 ? "crop" : fmt::format("crop:{}", crop_padding);
+    if (hflip) s += s.empty() ? "flip" : ",flip";
+    return s.empty() ? "none" : s;
+}
+
 BatchLoader::BatchLoader(const ImageDataset& data, LoaderOptions options) : data_(data), options_(options) {
     if (options_.batch_size < 1) throw_runtime("BatchLoader: batch_size must be positive, got {}", options_.batch_size);
     if (!(options_.std > 0) || !std::isfinite(options_.mean))

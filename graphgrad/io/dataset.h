@@ -50,6 +50,26 @@ ImageDataset load_idx_pair(const std::string& images_path, const std::string& la
 // t10k-labels-idx1-ubyte from `dir`, each plain or with a .gz suffix (plain preferred).
 ImageFolder load_image_folder(const std::string& dir = kFashionMnistDir, int64_t num_classes = 10);
 
+// Mean and standard deviation of pixel / 255 over every pixel of `data` (the statistics
+// torchvision's Normalize is given): Fashion-MNIST's training set gives 0.2860, 0.3530.
+struct PixelStats {
+    float mean = kFashionMnistMean;
+    float std = kFashionMnistStd;
+};
+PixelStats pixel_statistics(const ImageDataset& data);
+
+// Training-time augmentations, each chosen on its own ("crop,flip"; flips are wrong for digits):
+//   crop[:P]  pad by P zero pixels (default 2) and crop back at a random offset
+//   flip      flip left-right with probability 1/2
+struct Augmentations {
+    int64_t crop_padding = 0;
+    bool hflip = false;
+
+    // "crop,flip", "crop:4", "flip", "none" or ""; throws OptionError naming an unknown entry.
+    static Augmentations parse(const std::string& list);
+    std::string str() const;  // the canonical list, "none" when empty
+};
+
 // What to do with the final batch when count is not a multiple of batch_size.
 enum class LastBatch {
     Drop,     // skip it (training: every batch has the compiled shape)

@@ -1,5 +1,5 @@
-// Shape manipulation: reshape, permute, slice (+ slice_grad). pad and concat live in pad.cpp
-// and concat.cpp.
+// Shape manipulation: reshape, permute, slice (+ slice_grad). pad, concat and split live in
+// pad.cpp, concat.cpp and split.cpp.
 //
 // All of these only move data, so kernels dispatch on the element width (dispatch_bytes) and
 // run f32, f64 and i64 alike; the strided loops are StridedCopy (ops/strided_copy.h).
@@ -18,6 +18,7 @@ namespace gg {
 
 void register_pad_ops(OpRegistry& r);     // ops/pad.cpp
 void register_concat_ops(OpRegistry& r);  // ops/concat.cpp
+void register_split_ops(OpRegistry& r);   // ops/split.cpp
 
 namespace {
 
@@ -445,6 +446,7 @@ void register_shape_ops(OpRegistry& r) {
 
     register_concat_ops(r);
     register_pad_ops(r);
+    register_split_ops(r);
 }
 
 }  // namespace gg

@@ -68,6 +68,17 @@ Tensor& Optimizer::add_state(std::size_t index, const std::string& slot, double 
     return t;
 }
 
+void Optimizer::check_state(const std::string& source) const {
+    for (std::size_t i = 0; i < step_counts_.size(); ++i)
+        if (*step_counts_[i]->data<int64_t>() < 0)
+            throw_graph("{}: optimizer step count of \"{}\" is {}", source, names_[i], *step_counts_[i]->data<int64_t>());
+    for (const Slot& s : slots_)
+        for (int64_t k = 0; k < s.tensor->numel(); ++k)
+            if (!std::isfinite(s.tensor->get(k)))
+                throw_graph("{}: optimizer state holds {} at index {} (a {}-element slot)", source, s.tensor->get(k), k,
+                            s.tensor->numel());
+}
+
 void Optimizer::reset_state() {
     for (Slot& s : slots_) s.tensor->fill(s.init);
     for (Tensor* t : step_counts_) *t->data<int64_t>() = 0;

@@ -39,6 +39,9 @@ public:
     const std::vector<std::string>& parameter_names() const { return names_; }
     // Back to the state of a fresh optimizer: slots to their initial values, step counts to 0.
     void reset_state();
+    // After loading state from a file (`source` for messages): every step count is >= 0 and
+    // every slot finite, else a DataError-like GraphError naming the entry.
+    void check_state(const std::string& source) const;
 
 protected:
     // Creates "optim.<param>.<slot>" shaped like the parameter and filled with `init`, or adopts

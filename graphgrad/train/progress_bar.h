@@ -4,8 +4,8 @@
 // because carriage returns would pile up into one unreadable line.
 //
 //   gg::train::ProgressBar bar("epoch 1/10", num_batches);
-//   for (...) bar.update(b + 1, running_loss, running_accuracy);
-//   bar.finish(...);
+//   for (...) bar.update(b + 1, running_loss, " accuracy 91.2%");
+//   bar.finish();
 #pragma once
 
 #include <unistd.h>
@@ -26,19 +26,20 @@ public:
         : label_(std::move(label)), total_(total), enabled_(enabled), tty_(::isatty(::fileno(stdout)) != 0),
           start_(Clock::now()), last_draw_(start_) {}
 
-    // `done` batches finished; loss and accuracy are the epoch's running means.
-    void update(int64_t done, double loss, double accuracy) {
+    // `done` batches finished; loss is the epoch's running mean, `metric` a running metric
+    // already formatted with a leading space (" accuracy 91.2%"), or empty.
+    void update(int64_t done, double loss, const std::string& metric) {
         if (!enabled_) return;
         auto now = Clock::now();
         if (tty_) {
             if (done < total_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
             last_draw_ = now;
-            fmt::print("\r\033[K{}", line(done, loss, accuracy, now));  // \033[K: clear a longer old line
+            fmt::print("\r\033[K{}", line(done, loss, metric, now));  // \033[K: clear a longer old line
             std::fflush(stdout);
         } else {
             int64_t every = std::max<int64_t>(1, (total_ + 9) / 10);
             if (done % every != 0 && done != total_) return;
-            fmt::print("{}\n", line(done, loss, accuracy, now));
+            fmt::print("{}\n", line(done, loss, metric, now));
             std::fflush(stdout);
         }
     }
@@ -53,15 +54,15 @@ public:
 private:
     using Clock = std::chrono::steady_clock;
 
-    std::string line(int64_t done, double loss, double accuracy, Clock::time_point now) const {
+    std::string line(int64_t done, double loss, const std::string& metric, Clock::time_point now) const {
         constexpr int kWidth = 24;
         double secs = std::chrono::duration<double>(now - start_).count();
         int filled = total_ > 0 ? static_cast<int>(kWidth * done / total_) : kWidth;
         std::string bar(static_cast<std::size_t>(filled), '=');
         if (filled < kWidth) bar += '>';
         bar.resize(kWidth, ' ');
-        return fmt::format("{} [{}] {:>5}/{:<5} {:6.1f} batch/s  loss {:.4f}  acc {:5.1f}%", label_, bar, done, total_,
-                           secs > 0 ? static_cast<double>(done) / secs : 0.0, loss, 100 * accuracy);
+        return fmt::format("{} [{}] {:>5}/{:<5} {:6.1f} batch/s  loss {:.4f}{}", label_, bar, done, total_,
+                           secs > 0 ? static_cast<double>(done) / secs : 0.0, loss, metric);
     }
 
     std::string label_;

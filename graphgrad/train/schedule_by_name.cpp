@@ -1,5 +1,7 @@
 #include "graphgrad/train/schedule_by_name.h"
 
+#include "graphgrad/io/checkpoint.h"
+
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -62,7 +64,7 @@ void save_schedule_state(const optim::LrSchedule* s, io::Metadata& meta) {
     meta["plateau.cooldown_counter"] = std::to_string(st.cooldown_counter);
 }
 
-void resume_schedule(optim::LrSchedule* s, int64_t epoch, const io::Metadata& meta) {
+void resume_schedule(optim::LrSchedule* s, int64_t epoch, const io::Metadata& meta, const std::string& source) {
     if (!s) return;
     auto* p = dynamic_cast<optim::ReduceLROnPlateau*>(s);
     if (!p) {
@@ -72,8 +74,19 @@ void resume_schedule(optim::LrSchedule* s, int64_t epoch, const io::Metadata& me
     if (!meta.count("plateau.best"))
         throw OptionError("--resume: the checkpoint has no plateau schedule state (it was trained with another "
                          "--schedule)");
-    p->restore({epoch, std::stod(meta.at("plateau.lr")), std::stod(meta.at("plateau.best")),
-                std::stoll(meta.at("plateau.num_bad_epochs")), std::stoll(meta.at("plateau.cooldown_counter"))});
+    auto number = [&](const char* key) {
+        auto v = io::metadata_double(meta, key, source);
+        if (!v) throw io::DataError(fmt::format("{}: plateau schedule state without \"{}\"", source, key));
+        return *v;
+    };
+    auto count = [&](const char* key) {
+        auto v = io::metadata_int(meta, key, source);
+        if (!v) throw io::DataError(fmt::format("{}: plateau schedule state without \"{}\"", source, key));
+        return *v;
+    };
+    const double lr = number("plateau.lr");
+    if (!(lr >= 0)) throw io::DataError(fmt::format("{}: plateau.lr {} is negative", source, lr));
+    p->restore({epoch, lr, number("plateau.best"), count("plateau.num_bad_epochs"), count("plateau.cooldown_counter")});
 }
 
 }  // namespace gg::train

@@ -37,6 +37,7 @@ void step_schedule(optim::LrSchedule* s, double test_loss);
 // Resuming after `epoch` completed epochs: closed-form schedules seek, the plateau schedule
 // restores what save_schedule_state() wrote into the checkpoint's metadata.
 void save_schedule_state(const optim::LrSchedule* s, io::Metadata& meta);
-void resume_schedule(optim::LrSchedule* s, int64_t epoch, const io::Metadata& meta);
+// `source` names the checkpoint in errors about malformed state.
+void resume_schedule(optim::LrSchedule* s, int64_t epoch, const io::Metadata& meta, const std::string& source);
 
 }  // namespace gg::train

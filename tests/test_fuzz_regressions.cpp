@@ -1,0 +1,78 @@
+// The fuzz harnesses' inputs, replayed through the same readers in the normal test build:
+// every seed in fuzz/corpus/ is a valid file that must load, and every reproducer a fuzzer
+// ever found (tests/data/fuzz/<harness>/, copied there by hand from build-fuzz/findings/)
+// must be answered with a gg::Error, never a crash or another exception.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <functional>
+
+#include "graphgrad/graph/graph.h"
+#include "graphgrad/io/checkpoint.h"
+#include "graphgrad/io/idx.h"
+#include "graphgrad/io/safetensors.h"
+#include "graphgrad/optim/adam.h"
+#include "graphgrad/optim/reduce_lr_on_plateau.h"
+#include "graphgrad/train/schedule_by_name.h"
+
+using namespace gg;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<std::string> files_in(const std::string& dir) {
+    std::vector<std::string> out;
+    if (fs::is_directory(dir))
+        for (const auto& e : fs::directory_iterator(dir))
+            if (e.is_regular_file()) out.push_back(e.path().string());
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+// What fuzz/fuzz_checkpoint.cpp does with its input.
+void resume_from(const std::string& path) {
+    Graph g;
+    Value w = g.parameter("fc.weight", {3, 2}), b = g.parameter("fc.bias", {3});
+    optim::Adam opt(g, {w, b});
+    optim::ReduceLROnPlateau plateau(opt, {});
+    io::Metadata meta = io::load_checkpoint(g.store(), path);
+    opt.check_state(path);
+    const int64_t epoch = io::metadata_int(meta, "epoch", path).value_or(0);
+    (void)io::metadata_double(meta, "best_metric", path);
+    if (epoch > 0) train::resume_schedule(&plateau, epoch, meta, path);
+}
+
+struct Reader {
+    std::string harness;
+    std::function<void(const std::string&)> read;
+};
+
+const std::vector<Reader>& readers() {
+    static const std::vector<Reader> r{
+        {"idx", [](const std::string& p) { io::read_idx(p); }},
+        {"safetensors", [](const std::string& p) { io::SafetensorsFile::open(p).tensors(); }},
+        {"checkpoint", resume_from},
+    };
+    return r;
+}
+
+}  // namespace
+
+TEST_CASE("every fuzz seed is a valid input its reader accepts", "[io][fuzz]") {
+    std::size_t n = 0;
+    for (const Reader& r : readers())
+        for (const std::string& f : files_in(std::string(GG_SOURCE_DIR) + "/fuzz/corpus/" + r.harness)) {
+            INFO(f);
+            CHECK_NOTHROW(r.read(f));
+            ++n;
+        }
+    CHECK(n >= 12);  // the seed corpora are checked in: a missing folder must not pass silently
+}
+
+TEST_CASE("every fuzz finding is answered with a gg::Error", "[io][fuzz]") {
+    for (const Reader& r : readers())
+        for (const std::string& f : files_in(std::string(GG_SOURCE_DIR) + "/tests/data/fuzz/" + r.harness)) {
+            INFO(f);
+            CHECK_THROWS_AS(r.read(f), gg::Error);
+        }
+}
