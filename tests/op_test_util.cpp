@@ -10,6 +10,14 @@ constexpr std::size_t kGuard = 256;
 constexpr unsigned char kGuardByte = 0xA5;
 }  // namespace
 
+std::vector<const OpDef*> registered_ops(const OpRegistry& registry) {
+    register_all_ops();
+    std::vector<const OpDef*> out;
+    for (const OpDef* d : registry.all())
+        if (!d->is_source) out.push_back(d);
+    return out;
+}
+
 std::vector<Tensor> sample_inputs(const OpSample& s, DType dtype, uint64_t seed) {
     std::vector<Tensor> out;
     for (std::size_t i = 0; i < s.inputs.size(); ++i) out.push_back(make_sample_tensor(s.inputs[i], dtype, seed + i));
@@ -33,10 +41,7 @@ KernelRun run_kernel_directly(const OpDef& op, const OpSample& s, const std::vec
     KernelResources resources;
     KernelContext ctx{node, in_descs, node.outputs, node.attrs, false, g.seed(), resources};
     KernelRun result;
-    std::unique_ptr<Kernel> kernel;
-    if (fast && op.fast_kernel && op.reference_kernel) kernel = op.fast_kernel(ctx);
-    result.fast = static_cast<bool>(kernel);
-    if (!kernel) kernel = op.reference_kernel ? op.reference_kernel(ctx) : op.fast_kernel(ctx);
+    std::unique_ptr<Kernel> kernel = op.create_kernel(ctx, !fast, result.fast);
 
     // Outputs live inside bigger buffers: guard bytes before and after, NaN inside.
     std::vector<std::shared_ptr<Buffer>> raw;

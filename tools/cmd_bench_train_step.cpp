@@ -43,7 +43,7 @@ nlohmann::json op_profile(const Graph& g, const CompiledGraph& step, int runs) {
     for (std::size_t i = 0; i < ns.size(); ++i) {
         const StepInfo& s = step.steps()[i];
         std::string name = s.conversion ? "(layout conversion)" : g.node(s.node).op->name;
-        if (!s.conversion && !s.fast_kernel && g.node(s.node).op->has_fast_kernel() && g.node(s.node).op->reference_kernel) name += " (reference)";
+        if (!s.conversion && !s.fast_kernel && g.node(s.node).op->has_fast_kernel()) name += " (reference)";
         by_op[name].first += ns[i] / runs / 1e6;
         by_op[name].second += 1;
     }
@@ -103,7 +103,7 @@ nlohmann::json bench_model(const std::string& model, const TrainStepOptions& o) 
     for (const StepInfo& s : step.steps()) {
         if (s.conversion) continue;  // layout reorders inserted by compile() are not graph ops
         const OpDef& op = *p->graph->node(s.node).op;
-        if (!s.fast_kernel && op.has_fast_kernel() && op.reference_kernel) fell_back.insert(op.name);
+        if (!s.fast_kernel && op.has_fast_kernel()) fell_back.insert(op.name);
     }
     const double median_ms = median(step_ms);
     nlohmann::json profile = o.profile ? op_profile(*p->graph, step, o.repeats) : nlohmann::json();
