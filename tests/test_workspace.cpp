@@ -114,6 +114,7 @@ const OpRegistry& test_ops() {
         r.define("ws_square")
             .arity(1)
             .describe("test: x² and a workspace holding x")
+            .attributes<WsAttrs>()
             .infer_shape([](const InferContext& c) { return std::vector<TensorDesc>{c.input(0), workspace_placeholder()}; })
             .fast_kernel(square_fast)
             .reference(square_reference)
