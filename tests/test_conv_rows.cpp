@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "graphgrad/graph/op_def.h"
 #include "graphgrad/ops/dnn/conv.h"
 #include "graphgrad/ops/dnn/conv_rows.h"
 #include "graphgrad/ops/ops.h"

@@ -9,10 +9,13 @@
 
 #include <catch2/catch.hpp>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
+#include <string>
 
 #include "graphgrad/io/checkpoint.h"
 #include "graphgrad/io/data_error.h"

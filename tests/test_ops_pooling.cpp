@@ -182,6 +182,9 @@ TEST_CASE("the fast max-pooling loop matches the reference exactly (values, argm
         {{2, 3, 11, 12}, {.kernel = {3, 2}, .stride = {2, 3}, .padding = {2, 0, 1, 1}}},     // generic window
         {{1, 2, 7, 7}, {.kernel = {7, 7}}},                                                  // global
         {{1, 1, 1, 1}, {.kernel = {1, 1}}},
+        {{3, 5, 15, 17}, {.kernel = {2, 2}, .ceil_mode = true}},                             // ceil: partial last
+        {{2, 8, 15, 15}, {.kernel = {3, 3}, .stride = {2, 2}, .ceil_mode = true}},
+        {{2, 3, 10, 11}, {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1, 1, 1}, .ceil_mode = true}},
     };
     for (const Case& c : cases)
         for (int values = 0; values < 3; ++values) {  // random; few distinct values (ties); with NaNs
@@ -195,7 +198,7 @@ TEST_CASE("the fast max-pooling loop matches the reference exactly (values, argm
                 Pool2dOptions o = c.o;
                 for (std::size_t i = 0; i < 2; ++i)
                     if (o.stride[i] == 0) o.stride[i] = o.kernel[i];
-                const Pool2dGeometry geo = pool2d_geometry(c.x, o.kernel, o.stride, o.padding);
+                const Pool2dGeometry geo = pool2d_geometry(c.x, o.kernel, o.stride, o.padding, o.dilation, o.ceil_mode);
                 const Shape ys{geo.n, geo.c, geo.oh, geo.ow};
                 Tensor y1(TensorDesc{ys, dt}), y2(TensorDesc{ys, dt});
                 Tensor a1(TensorDesc{ys, DType::I64}), a2(TensorDesc{ys, DType::I64});

@@ -413,7 +413,7 @@ void register_indexing_ops(OpRegistry& r) {
             Value dx = index_add(x.shape(), at.axis, g.input(1), g.grad_output(0));
             if (!at.frozen_index) return InputGrads{dx, std::nullopt};
             // dx ⊙ m, m = 1 but 0 at the frozen slice: stays differentiable (a constant factor).
-            const int axis = normalize_axis(at.axis, x.rank());
+            const int axis = normalize_axis(at.axis, static_cast<int>(x.rank()));
             Shape ms(static_cast<std::size_t>(x.rank()), 1);
             ms[static_cast<std::size_t>(axis)] = x.dim(axis);
             Tensor mask = Tensor::zeros(ms, x.dtype());
