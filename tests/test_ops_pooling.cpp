@@ -185,6 +185,8 @@ TEST_CASE("the fast max-pooling loop matches the reference exactly (values, argm
         {{3, 5, 15, 17}, {.kernel = {2, 2}, .ceil_mode = true}},                             // ceil: partial last
         {{2, 8, 15, 15}, {.kernel = {3, 3}, .stride = {2, 2}, .ceil_mode = true}},
         {{2, 3, 10, 11}, {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1, 1, 1}, .ceil_mode = true}},
+        {{2, 4, 16, 17}, {.kernel = {3, 3}, .stride = {1, 1}, .dilation = {2, 2}}},           // dilated
+        {{2, 3, 13, 12}, {.kernel = {2, 3}, .stride = {2, 1}, .padding = {1, 1, 2, 0}, .ceil_mode = true, .dilation = {3, 2}}},
     };
     for (const Case& c : cases)
         for (int values = 0; values < 3; ++values) {  // random; few distinct values (ties); with NaNs

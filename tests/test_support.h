@@ -87,10 +87,19 @@ inline Tensor uniform_tensor(const Shape& shape, uint64_t seed, DType dt = DType
     return t;
 }
 
-// ‖a − b‖₂ / ‖b‖₂ over all elements (row-major; sizes must match): a relative error that stays
-// relative when every value is small (gradients of a mean), unlike an elementwise
-// |a − b| / (1 + |b|), which is absolute there. 0 when both are zero, inf when only b is.
-inline double relative_difference(const Tensor& a, const Tensor& b) {
+// ‖a‖₂ over all elements.
+inline double norm(const Tensor& a) {
+    double s = 0;
+    for (int64_t i = 0; i < a.numel(); ++i) s += a.get(i) * a.get(i);
+    return std::sqrt(s);
+}
+
+// ‖a − b‖₂ / max(‖b‖₂, floor) over all elements (row-major; sizes must match): a relative
+// error that stays relative when every value is small (gradients of a mean), unlike an
+// elementwise |a − b| / (1 + |b|), which is absolute there. `floor` is for values that are zero
+// in exact arithmetic (the caller states the scale they are noise against). 0 when both are
+// zero, inf when only b is and there is no floor.
+inline double relative_difference(const Tensor& a, const Tensor& b, double floor = 0) {
     if (a.numel() != b.numel()) return std::numeric_limits<double>::infinity();
     double diff = 0, norm = 0;
     for (int64_t i = 0; i < a.numel(); ++i) {
@@ -98,8 +107,9 @@ inline double relative_difference(const Tensor& a, const Tensor& b) {
         diff += d * d;
         norm += b.get(i) * b.get(i);
     }
-    if (norm == 0) return diff == 0 ? 0.0 : std::numeric_limits<double>::infinity();
-    return std::sqrt(diff / norm);
+    const double scale = std::max(std::sqrt(norm), floor);
+    if (scale == 0) return diff == 0 ? 0.0 : std::numeric_limits<double>::infinity();
+    return std::sqrt(diff) / scale;
 }
 
 }  // namespace gg::testing

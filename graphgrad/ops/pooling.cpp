@@ -130,10 +130,9 @@ std::unique_ptr<Kernel> max_pool_reference(const KernelContext& c) {
     });
 }
 
-// f32 only (f64 is for gradcheck: the reference runs); dilated windows run on the reference.
+// f32 only (f64 is for gradcheck: the reference runs).
 std::unique_ptr<Kernel> max_pool_fast(const KernelContext& c) {
-    const Pool2dOptions& o = c.attrs_as<Pool2dOptions>();
-    if (c.inputs[0].dtype != DType::F32 || o.dilation[0] != 1 || o.dilation[1] != 1) return nullptr;
+    if (c.inputs[0].dtype != DType::F32) return nullptr;
     return fast::make_max_pool2d_kernel(geometry(c.attrs_as<Pool2dOptions>(), c.inputs[0].shape));
 }
 
@@ -315,10 +314,16 @@ std::vector<OpSample> max_pool_backward_samples() {
     return out;
 }
 
+// count_include_pad with ceil_mode windows reaching past the padding has no oneDNN form (its
+// divisor counts the overhang): the reference runs there, so the registry's samples (which
+// require the fast kernel) leave it out; tests/test_ops_pooling.cpp pins its values and
+// gradients by hand.
+bool include_pad_sample(const PoolCase& c) { return !extends_past_padding(geometry(c.o, c.x)); }
+
 std::vector<OpSample> avg_pool_samples() {
     std::vector<OpSample> out;
     for (auto& c : pool_cases()) {
-        out.push_back(OpSample{c.label, {floating(c.x)}, c.o, true});
+        if (include_pad_sample(c)) out.push_back(OpSample{c.label, {floating(c.x)}, c.o, true});
         Pool2dOptions ex = c.o;
         ex.count_include_pad = false;
         out.push_back(OpSample{c.label + " exclude pad", {floating(c.x)}, ex, true});
@@ -330,6 +335,7 @@ std::vector<OpSample> avg_pool_backward_samples() {
     std::vector<OpSample> out;
     for (auto& c : pool_cases())
         for (bool include : {true, false}) {
+            if (include && !include_pad_sample(c)) continue;
             Pool2dOptions o = c.o;
             o.count_include_pad = include;
             out.push_back(OpSample{c.label + (include ? "" : " exclude pad"), {floating(pooled_shape(o, c.x))},

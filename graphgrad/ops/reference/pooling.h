@@ -146,31 +146,36 @@ inline std::pair<int64_t, int64_t> dilated_taps(int64_t start, int64_t k, int64_
     return {lo, std::max(lo, hi)};
 }
 
-// Dilated windows: taps dilation apart, scanned row-major like window_max (first maximum
-// wins, NaN beats numbers).
+// The window of output (oy, ox) with taps dilation apart (those inside the plane), scanned
+// row-major like window_max: the first maximum wins, NaN beats numbers.
+template <typename T>
+inline void dilated_window_max(const Pool2dGeometry& g, const T* xp, int64_t oy, int64_t ox, T* best, int64_t* arg) {
+    const int64_t ys = oy * g.sh - g.pt, xs = ox * g.sw - g.pl;
+    const auto [ty0, ty1] = dilated_taps(ys, g.kh, g.dh, g.h);
+    const auto [tx0, tx1] = dilated_taps(xs, g.kw, g.dw, g.w);
+    int64_t bi = (ys + ty0 * g.dh) * g.w + xs + tx0 * g.dw;
+    T b = xp[bi];
+    for (int64_t ty = ty0; ty < ty1; ++ty)
+        for (int64_t tx = tx0; tx < tx1; ++tx) {
+            const int64_t i = (ys + ty * g.dh) * g.w + xs + tx * g.dw;
+            const T v = xp[i];
+            if (v > b || (v != v && b == b)) {
+                b = v;
+                bi = i;
+            }
+        }
+    *best = b;
+    *arg = bi;
+}
+
 template <typename T>
 void max_pool2d_dilated(const Pool2dGeometry& g, const T* x, T* y, int64_t* argmax) {
     for_each_plane(g, g.out_plane() * g.kh * g.kw, [&](int64_t p) {
         const T* xp = x + p * g.in_plane();
+        T* yp = y + p * g.out_plane();
+        int64_t* ap = argmax + p * g.out_plane();
         for (int64_t oy = 0; oy < g.oh; ++oy)
-            for (int64_t ox = 0; ox < g.ow; ++ox) {
-                const int64_t ys = oy * g.sh - g.pt, xs = ox * g.sw - g.pl;
-                const auto [ty0, ty1] = dilated_taps(ys, g.kh, g.dh, g.h);
-                const auto [tx0, tx1] = dilated_taps(xs, g.kw, g.dw, g.w);
-                int64_t bi = (ys + ty0 * g.dh) * g.w + xs + tx0 * g.dw;
-                T b = xp[bi];
-                for (int64_t ty = ty0; ty < ty1; ++ty)
-                    for (int64_t tx = tx0; tx < tx1; ++tx) {
-                        const int64_t i = (ys + ty * g.dh) * g.w + xs + tx * g.dw;
-                        const T v = xp[i];
-                        if (v > b || (v != v && b == b)) {
-                            b = v;
-                            bi = i;
-                        }
-                    }
-                y[p * g.out_plane() + oy * g.ow + ox] = b;
-                argmax[p * g.out_plane() + oy * g.ow + ox] = bi;
-            }
+            for (int64_t ox = 0; ox < g.ow; ++ox) dilated_window_max(g, xp, oy, ox, yp + oy * g.ow + ox, ap + oy * g.ow + ox);
     });
 }
 
