@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 #include <set>
+#include <tuple>
 
 #include <catch2/catch.hpp>
 
@@ -15,6 +16,7 @@
 #include "graphgrad/graph/passes/passes.h"
 #include "graphgrad/graph/passes/remat.h"
 #include "graphgrad/models/model_zoo.h"
+#include "graphgrad/models/recurrent.h"
 #include "graphgrad/ops/ops.h"
 #include "test_support.h"
 
@@ -218,4 +220,32 @@ TEST_CASE("a memory budget: the arena never exceeds it, gradients stay bitwise e
         const std::vector<Tensor> got = cg.run(net.feeds(0));
         for (std::size_t i = 0; i < got.size(); ++i) CHECK(bitwise_equal(got[i], want[i]));
     }
+}
+
+TEST_CASE("an LSTM checkpointed over time gives bitwise the same gradients with a smaller peak", "[remat][recurrent]") {
+    auto build = [](Graph& g, int64_t segments) {
+        Value x = g.input("x", {24, 4, 8});
+        Value target = g.input("target", {24, 4, 16});
+        models::RecurrentOptions o{.cell = RnnCell::Lstm, .hidden = 16};
+        o.checkpoint_segments = segments;
+        Value loss = mse(models::recurrent(x, o, "lstm").y, target);
+        std::vector<Value> f{loss};
+        for (const Value& d : grad(loss, g.parameters())) f.push_back(d);
+        return std::make_tuple(x, target, f);
+    };
+    Graph g1, g5;
+    auto [x1, t1, f1] = build(g1, 1);
+    auto [x5, t5, f5] = build(g5, 5);
+    CompiledGraph a = compile(g1, f1), b = compile(g5, f5);
+    CHECK(b.compile_report().remat.recomputed.size() > 0);
+    CHECK(b.peak_bytes() < a.peak_bytes());
+    const Tensor xv = testing::uniform_tensor({24, 4, 8}, 3), tv = testing::uniform_tensor({24, 4, 16}, 4);
+    const std::vector<Tensor> ra = a.run({{x1, xv}, {t1, tv}});
+    const std::vector<Tensor> rb = b.run({{x5, xv}, {t5, tv}});
+    REQUIRE(ra.size() == rb.size());
+    for (std::size_t i = 0; i < ra.size(); ++i) CHECK(bitwise_equal(ra[i], rb[i]));
+    Graph bad;
+    models::RecurrentOptions o{.cell = RnnCell::Lstm, .hidden = 4};
+    o.checkpoint_segments = 30;
+    CHECK_THROWS_WITH(models::recurrent(bad.input("x", {24, 1, 2}), o, "lstm"), Contains("checkpoint_segments 30"));
 }

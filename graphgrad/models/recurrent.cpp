@@ -5,8 +5,10 @@
 #include "graphgrad/models/recurrent.h"
 
 #include <cmath>
+#include <optional>
 #include <vector>
 
+#include "graphgrad/graph/checkpoint.h"
 #include "graphgrad/graph/errors.h"
 #include "graphgrad/ops/activation.h"
 #include "graphgrad/ops/elementwise.h"
@@ -76,7 +78,7 @@ struct DirectionResult {
 
 // One direction of one layer over the whole sequence xin [T, N, C].
 DirectionResult run_direction(RnnCell cell, Value xin, const DirectionWeights& w, Value h, std::optional<Value> c,
-                              const std::vector<Value>& masks, bool reverse, int64_t H) {
+                              const std::vector<Value>& masks, bool reverse, int64_t H, int64_t segments) {
     const int64_t T = xin.dim(0), N = xin.dim(1), C = xin.dim(2), GH = rnn_gate_count(cell) * H;
     // The input projection of every step at once: [T·N, C] × [C, G·H].
     Value proj = matmul(reshape(xin, {T * N, C}), w.w_ih, false, true);
@@ -85,20 +87,30 @@ DirectionResult run_direction(RnnCell cell, Value xin, const DirectionWeights& w
     const std::vector<Value> steps = unstack(reshape(proj, {T, N, GH}));
 
     std::vector<Value> outputs(static_cast<std::size_t>(T));
+    std::optional<CheckpointScope> region;  // the open checkpoint segment (checkpoint_segments)
+    auto segment_of = [&](int64_t s) { return s * segments / T; };
     for (int64_t s = 0; s < T; ++s) {
         const int64_t t = reverse ? T - 1 - s : s;
+        if (segment_of(s) + 1 < segments && (s == 0 || segment_of(s - 1) != segment_of(s))) region.emplace(*xin.graph);
+        // Keeps the state this step leaves when it ends its segment.
+        const bool last_of_segment = region && segment_of(s + 1) != segment_of(s);
         auto [h_next, c_next] = cell_step(cell, steps[static_cast<std::size_t>(t)], h, c, w, H);
         if (masks.empty()) {
             h = h_next;
             c = c_next;
             outputs[static_cast<std::size_t>(t)] = h_next;
-            continue;
+        } else {
+            // Past a sequence's end its state stays and its output is zero (packed sequences).
+            const Value& m = masks[static_cast<std::size_t>(t)];
+            h = where(m, h_next, h);
+            if (c) c = where(m, *c_next, *c);
+            outputs[static_cast<std::size_t>(t)] = where(m, h_next, scalar_like(h_next, 0.0));
         }
-        // Past a sequence's end its state stays and its output is zero (packed sequences).
-        const Value& m = masks[static_cast<std::size_t>(t)];
-        h = where(m, h_next, h);
-        if (c) c = where(m, *c_next, *c);
-        outputs[static_cast<std::size_t>(t)] = where(m, h_next, scalar_like(h_next, 0.0));
+        if (last_of_segment) {
+            region->keep(h);
+            if (c) region->keep(*c);
+            region.reset();
+        }
     }
     return {stack(outputs), h, c};
 }
@@ -108,6 +120,9 @@ void check_inputs(Value x, const RecurrentOptions& o, const std::string& name, c
     const char* kind = rnn_cell_name(o.cell);
     if (x.rank() != 3 || !is_floating(x.dtype()))
         throw_graph("{} \"{}\": x must be a floating [T, N, I] tensor, got {}", kind, name, x.desc());
+    if (o.checkpoint_segments < 1 || o.checkpoint_segments > x.dim(0))
+        throw_graph("{} \"{}\": checkpoint_segments {} must be in [1, T = {}]", kind, name, o.checkpoint_segments,
+                    x.dim(0));
     if (o.hidden < 1 || o.layers < 1)
         throw_graph("{} \"{}\": hidden size {} and layers {} must be at least 1", kind, name, o.hidden, o.layers);
     if (!(o.dropout >= 0.0 && o.dropout < 1.0))
@@ -168,7 +183,7 @@ RecurrentOutput recurrent(Value x, const RecurrentOptions& o, const std::string&
             Value h0 = initial.h ? h_init[k] : *zeros;
             std::optional<Value> c0;
             if (lstm) c0 = initial.c ? c_init[k] : *zeros;
-            DirectionResult r = run_direction(o.cell, layer_in, w, h0, c0, masks, d == 1, H);
+            DirectionResult r = run_direction(o.cell, layer_in, w, h0, c0, masks, d == 1, H, o.checkpoint_segments);
             ys.push_back(r.y);
             h_final.push_back(r.h);
             if (lstm) c_final.push_back(*r.c);

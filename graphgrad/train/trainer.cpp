@@ -76,7 +76,7 @@ Trainer::Trainer(TrainTask task, optim::Optimizer& optimizer, optim::LrSchedule*
       opt_(optimizer),
       schedule_(schedule),
       o_(std::move(options)),
-      step_(compile(*task_.graph, step_fetches(task_))) {
+      step_(compile(*task_.graph, step_fetches(task_), o_.compile)) {
     if (o_.epochs < 1) throw OptionError(fmt::format("train: epochs must be positive, got {}", o_.epochs));
     if (!(o_.clip >= 0)) throw OptionError(fmt::format("train: clip must be >= 0, got {}", o_.clip));
     if (!o_.init.empty() && !o_.resume.empty())
@@ -192,6 +192,7 @@ TrainReport Trainer::fit(BatchSource& train, const std::function<EvalResult()>& 
     if (!evaluate) throw OptionError("train: no evaluation function");
     TrainReport report;
     report.train_peak_bytes = step_.peak_bytes();
+    report.remat = step_.compile_report().remat;
     if (!o_.init.empty()) {
         initialize();
         if (o_.progress) fmt::print("initialised from the weights of {}\n", o_.init);

@@ -97,6 +97,9 @@ struct TrainerOptions {
     std::vector<std::string> init_must_match = {"model"};
     // Called after an epoch's batches and before its evaluation (e.g. precise batch norm).
     std::function<void(int64_t epoch)> before_eval;
+    // How the training step compiles, e.g. compile.memory_budget (what it recomputes is in
+    // step_program().compile_report().remat).
+    CompileOptions compile;
 };
 
 struct EpochRecord {
@@ -114,6 +117,7 @@ struct TrainReport {
                                        // metric's direction; higher without a metric)
     double wall_seconds = 0, ms_per_step = 0;
     std::size_t train_peak_bytes = 0;  // the training step's planned arena
+    CompileReport::Remat remat;        // what the training step recomputes (memory budget)
 };
 
 class Trainer {
