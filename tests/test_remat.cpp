@@ -18,6 +18,7 @@
 #include "graphgrad/models/model_zoo.h"
 #include "graphgrad/models/recurrent.h"
 #include "graphgrad/ops/ops.h"
+#include "graphgrad/train/report_format.h"
 #include "test_support.h"
 
 using namespace gg;
@@ -248,4 +249,16 @@ TEST_CASE("an LSTM checkpointed over time gives bitwise the same gradients with 
     models::RecurrentOptions o{.cell = RnnCell::Lstm, .hidden = 4};
     o.checkpoint_segments = 30;
     CHECK_THROWS_WITH(models::recurrent(bad.input("x", {24, 1, 2}), o, "lstm"), Contains("checkpoint_segments 30"));
+}
+
+TEST_CASE("memory budgets parse as people write them", "[remat][cli]") {
+    using train::parse_bytes;
+    CHECK(parse_bytes("300MiB") == 300u << 20);
+    CHECK(parse_bytes("300 mib") == 300u << 20);
+    CHECK(parse_bytes("1.5GiB") == 3u << 29);
+    CHECK(parse_bytes("64KB") == 64000u);
+    CHECK(parse_bytes("4096") == 4096u);
+    CHECK_THROWS_AS(parse_bytes("lots"), OptionError);
+    CHECK_THROWS_WITH(parse_bytes("12 parsecs"), Contains("\"12 parsecs\" is not a size"));
+    CHECK_THROWS_AS(parse_bytes("-5MiB"), OptionError);
 }

@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -37,6 +38,17 @@ std::size_t status_kib(const char* key) {
 
 std::size_t rss_bytes() { return status_kib("VmRSS") * 1024; }
 std::size_t peak_rss_bytes() { return status_kib("VmHWM") * 1024; }
+std::size_t anonymous_rss_bytes() { return status_kib("RssAnon") * 1024; }
+
+std::size_t anonymous_peak_rss_bytes() {
+    const std::size_t peak = status_kib("VmHWM"), mapped = status_kib("RssFile") + status_kib("RssShmem");
+    return (peak - std::min(peak, mapped)) * 1024;
+}
+
+void reset_peak_rss() {
+    std::ofstream clear("/proc/self/clear_refs");
+    clear << "5";
+}
 
 std::string run_in_child(const std::function<std::string()>& f) {
     int fds[2];

@@ -19,5 +19,12 @@ std::string run_in_child(const std::function<std::string()>& f);
 // This process's resident set now, and its high-water mark (/proc/self/status VmRSS, VmHWM).
 std::size_t rss_bytes();
 std::size_t peak_rss_bytes();
+// Anonymous memory (heap, arenas) now: RssAnon.
+std::size_t anonymous_rss_bytes();
+// The high-water mark less file-backed and shared pages (library code a child pages in as it
+// first runs it): after a warm-up, the peak of anonymous memory since reset_peak_rss().
+std::size_t anonymous_peak_rss_bytes();
+// Resets VmHWM to the current RSS (Linux >= 4.0, /proc/self/clear_refs).
+void reset_peak_rss();
 
 }  // namespace gg::bench
