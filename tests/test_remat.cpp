@@ -225,9 +225,9 @@ TEST_CASE("a memory budget: the arena never exceeds it, gradients stay bitwise e
 
 TEST_CASE("an LSTM checkpointed over time gives bitwise the same gradients with a smaller peak", "[remat][recurrent]") {
     auto build = [](Graph& g, int64_t segments) {
-        Value x = g.input("x", {24, 4, 8});
-        Value target = g.input("target", {24, 4, 16});
-        models::RecurrentOptions o{.cell = RnnCell::Lstm, .hidden = 16};
+        Value x = g.input("x", {64, 4, 8});
+        Value target = g.input("target", {64, 4, 32});
+        models::RecurrentOptions o{.cell = RnnCell::Lstm, .hidden = 32};
         o.checkpoint_segments = segments;
         Value loss = mse(models::recurrent(x, o, "lstm").y, target);
         std::vector<Value> f{loss};
@@ -236,11 +236,11 @@ TEST_CASE("an LSTM checkpointed over time gives bitwise the same gradients with 
     };
     Graph g1, g5;
     auto [x1, t1, f1] = build(g1, 1);
-    auto [x5, t5, f5] = build(g5, 5);
+    auto [x5, t5, f5] = build(g5, 8);
     CompiledGraph a = compile(g1, f1), b = compile(g5, f5);
     CHECK(b.compile_report().remat.recomputed.size() > 0);
-    CHECK(b.peak_bytes() < a.peak_bytes());
-    const Tensor xv = testing::uniform_tensor({24, 4, 8}, 3), tv = testing::uniform_tensor({24, 4, 16}, 4);
+    CHECK(static_cast<double>(b.peak_bytes()) < 0.8 * static_cast<double>(a.peak_bytes()));
+    const Tensor xv = testing::uniform_tensor({64, 4, 8}, 3), tv = testing::uniform_tensor({64, 4, 32}, 4);
     const std::vector<Tensor> ra = a.run({{x1, xv}, {t1, tv}});
     const std::vector<Tensor> rb = b.run({{x5, xv}, {t5, tv}});
     REQUIRE(ra.size() == rb.size());

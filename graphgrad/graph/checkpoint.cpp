@@ -6,6 +6,11 @@
 
 namespace gg {
 
+void CheckpointScope::keep(Value v) {
+    if (!v.valid() || v.graph != &g_) throw_graph("checkpoint: a kept output is empty or belongs to another graph");
+    outputs_.push_back(v);
+}
+
 Value checkpoint(const Block& f, Value x) {
     if (!x.valid()) throw_graph("checkpoint: the input is an empty Value");
     CheckpointScope scope(*x.graph);

@@ -25,7 +25,8 @@ public:
     ~CheckpointScope() { g_.end_checkpoint(outputs_); }
     CheckpointScope(const CheckpointScope&) = delete;
     CheckpointScope& operator=(const CheckpointScope&) = delete;
-    void keep(Value v) { outputs_.push_back(v); }
+    // Throws unless v is a value of this scope's graph (checked here: the destructor must not).
+    void keep(Value v);
 
 private:
     Graph& g_;

@@ -65,11 +65,20 @@ struct Simulation {
     std::vector<int> last_forward, first_backward;  // by node, positions in the schedule
     std::vector<int> original_end;                   // by node: last reader of the first computation
     std::vector<int> defined;                        // by node: position of the first computation
+    std::vector<std::size_t> live;                   // bytes alive at each position
+
+    // Σ max(0, live − target): what is left to remove. Smooth where the peak is a plateau of
+    // several steps, so one recomputation that lowers one of them counts as progress.
+    double excess(std::size_t target) const {
+        double e = 0;
+        for (std::size_t b : live) e += b > target ? static_cast<double>(b - target) : 0.0;
+        return e;
+    }
 };
 
 class Simulator {
 public:
-    Simulator(const Program& p, const Sizes& sizes) : p_(p), g_(*p.graph), sizes_(sizes) {
+    Simulator(const Program& p, const Sizes& sizes) : g_(*p.graph), sizes_(sizes) {
         first_.assign(static_cast<std::size_t>(g_.num_nodes()) + 1, 0);
         for (int32_t id = 0; id < g_.num_nodes(); ++id)
             first_[static_cast<std::size_t>(id) + 1] = first_[static_cast<std::size_t>(id)] + g_.node(id).outputs.size();
@@ -120,8 +129,10 @@ public:
         for (int32_t id = 0; id < g_.num_nodes(); ++id)
             for (std::size_t o = 0; o < g_.node(id).outputs.size(); ++o) close(key(id, static_cast<int32_t>(o)), id, static_cast<int32_t>(o));
         int64_t live = 0;
+        r.live.resize(static_cast<std::size_t>(n));
         for (int i = 0; i < n; ++i) {
             live += delta[static_cast<std::size_t>(i)];
+            r.live[static_cast<std::size_t>(i)] = static_cast<std::size_t>(live);
             if (static_cast<std::size_t>(live) > r.peak) {
                 r.peak = static_cast<std::size_t>(live);
                 r.peak_pos = i;
@@ -138,7 +149,6 @@ public:
 private:
     std::size_t key(int32_t node, int32_t slot) const { return first_[static_cast<std::size_t>(node)] + static_cast<std::size_t>(slot); }
 
-    const Program& p_;
     const Graph& g_;
     const Sizes& sizes_;
     std::vector<std::size_t> first_;
@@ -152,42 +162,67 @@ double recompute_cost(const Node& n) {
            static_cast<double>(c.bytes_read + c.bytes_written) / 8.0 + 1.0;
 }
 
-// Adds recomputations to `chosen` until the simulated peak is at most `target`. Returns false
-// when the peak has no idle value left to recompute (the smallest this greedy reaches).
+// Adds recomputations to `chosen` until the simulated peak is at most `target`; false when no
+// idle value is left whose recomputation helps (the smallest this greedy reaches).
+//
+// One value at a time, each accepted only when the simulation says the excess over the target
+// went down. This check matters: recomputing v also recomputes its chosen inputs right before
+// it (recompute_schedule), so choosing a whole chain makes the backward pass rebuild the chain
+// at once; the check turns the greedy away from such merges once they stop paying, which leaves
+// kept values between recomputed runs, the segments Chen et al. place by hand.
 bool choose(const Program& p, const Simulator& sim, const Schedule& base, const std::vector<char>& recomputable,
             std::vector<char>& chosen, std::size_t target) {
     const Graph& g = *p.graph;
-    for (;;) {
-        const Simulation s = sim.run(recompute_schedule(p, base, chosen));
-        if (s.peak <= target) return true;
+    constexpr std::size_t kTries = 8;  // candidates simulated per round, best score first
+    // A bound on the search (each simulation is linear in the schedule): 25 per node suffices
+    // for chains (ResNet-110, an LSTM over 1000 steps) by a wide margin.
+    std::size_t simulations = 25 * p.nodes.size() + 1000;
+    Simulation s = sim.run(recompute_schedule(p, base, chosen));
+    double excess = s.excess(target);
+    std::vector<char> rejected(chosen.size(), 0);
+    while (excess > 0) {
         struct Candidate {
             double score;
             int32_t node;
-            std::size_t bytes;
         };
         std::vector<Candidate> cands;
         for (int32_t id : p.nodes) {
             const auto i = static_cast<std::size_t>(id);
-            if (!recomputable[i] || chosen[i]) continue;
+            if (!recomputable[i] || chosen[i] || rejected[i]) continue;
             // Idle at the peak: the forward is done with it and the backward not yet started.
-            if (!(s.defined[i] < s.peak_pos && s.last_forward[i] < s.peak_pos && s.peak_pos < s.first_backward[i] && s.original_end[i] >= s.peak_pos))
+            if (!(s.defined[i] < s.peak_pos && s.last_forward[i] < s.peak_pos && s.peak_pos < s.first_backward[i] &&
+                  s.original_end[i] >= s.peak_pos))
                 continue;
             const std::size_t bytes = sim.node_bytes(id);
             if (bytes == 0) continue;
             const double span = s.first_backward[i] - std::max(s.last_forward[i], s.defined[i]);
-            cands.push_back({recompute_cost(g.node(id)) / (static_cast<double>(bytes) * span), id, bytes});
+            cands.push_back({recompute_cost(g.node(id)) / (static_cast<double>(bytes) * span), id});
         }
         if (cands.empty()) return false;
-        std::sort(cands.begin(), cands.end(), [](const Candidate& a, const Candidate& b) {
-            return a.score != b.score ? a.score < b.score : a.node < b.node;
-        });
-        // Enough of the best to close the gap, then simulate again (the peak may move).
-        std::size_t freed = 0;
-        for (const Candidate& c : cands) {
-            chosen[static_cast<std::size_t>(c.node)] = 1;
-            if ((freed += c.bytes) >= s.peak - target) break;
+        const std::size_t tries = std::min(kTries, cands.size());
+        std::partial_sort(cands.begin(), cands.begin() + static_cast<std::ptrdiff_t>(tries), cands.end(),
+                          [](const Candidate& a, const Candidate& b) {
+                              return a.score != b.score ? a.score < b.score : a.node < b.node;
+                          });
+        bool accepted = false;
+        for (std::size_t c = 0; c < tries && !accepted; ++c) {
+            if (simulations-- == 0) return false;
+            const auto i = static_cast<std::size_t>(cands[c].node);
+            chosen[i] = 1;
+            Simulation t = sim.run(recompute_schedule(p, base, chosen));
+            const double e = t.excess(target);
+            if (e < excess) {
+                s = std::move(t);
+                excess = e;
+                accepted = true;
+                std::fill(rejected.begin(), rejected.end(), 0);  // the landscape changed
+            } else {
+                chosen[i] = 0;
+                rejected[i] = 1;
+            }
         }
     }
+    return true;
 }
 
 Program lower_and_plan(const Program& scheduled, const Schedule& schedule, const char* mode) {
