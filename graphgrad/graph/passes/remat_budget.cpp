@@ -66,6 +66,7 @@ struct Simulation {
     std::vector<int> original_end;                   // by node: last reader of the first computation
     std::vector<int> defined;                        // by node: position of the first computation
     std::vector<std::size_t> live;                   // bytes alive at each position
+    std::vector<int> slot_end;                       // by value key: last reader of the first computation
 
     // Σ max(0, live − target): what is left to remove. Smooth where the peak is a plateau of
     // several steps, so one recomputation that lowers one of them counts as progress.
@@ -94,6 +95,7 @@ public:
         r.first_backward.assign(nodes, n);
         r.original_end.assign(nodes, -1);
         r.defined.assign(nodes, n);
+        r.slot_end.assign(first_.back(), -1);
         std::vector<int> def(first_.back(), -1), last(first_.back(), -1), copies(nodes, 0);
         std::vector<int64_t> delta(static_cast<std::size_t>(n) + 2, 0);
         auto close = [&](std::size_t k, int32_t node, int32_t slot) {  // a version of value k dies
@@ -111,7 +113,10 @@ public:
                 last[k] = i;
                 const auto src = static_cast<std::size_t>(in.node);
                 if (copies[src] == 1) {  // the first computation is read
-                    if (nd.is_gradient) r.first_backward[src] = std::min(r.first_backward[src], i);
+                    r.slot_end[k] = i;
+                    // A recomputed node runs in the backward pass: its reads are backward reads.
+                    if (nd.is_gradient || copies[static_cast<std::size_t>(nd.id)] > 0)
+                        r.first_backward[src] = std::min(r.first_backward[src], i);
                     else r.last_forward[src] = i;
                     r.original_end[src] = i;
                 }
@@ -141,9 +146,15 @@ public:
         return r;
     }
 
-    std::size_t node_bytes(int32_t id) const {
+    // What recomputing node id frees at position `at`: its first computation's outputs still
+    // alive there (a batch norm's y may be dead while its statistics wait for the backward).
+    std::size_t idle_bytes(const Simulation& s, int32_t id, int at) const {
+        std::size_t bytes = 0;
         const auto& o = sizes_.outputs[static_cast<std::size_t>(id)];
-        return std::accumulate(o.begin(), o.end(), std::size_t{0});
+        for (std::size_t slot = 0; slot < o.size(); ++slot)
+            if (s.slot_end[key(id, static_cast<int32_t>(slot))] >= at || fetched_[key(id, static_cast<int32_t>(slot))])
+                bytes += o[slot];
+        return bytes;
     }
 
 private:
@@ -180,6 +191,7 @@ bool choose(const Program& p, const Simulator& sim, const Schedule& base, const 
     Simulation s = sim.run(recompute_schedule(p, base, chosen));
     double excess = s.excess(target);
     std::vector<char> rejected(chosen.size(), 0);
+    bool accepted_since_clear = false;
     while (excess > 0) {
         struct Candidate {
             double score;
@@ -193,12 +205,19 @@ bool choose(const Program& p, const Simulator& sim, const Schedule& base, const 
             if (!(s.defined[i] < s.peak_pos && s.last_forward[i] < s.peak_pos && s.peak_pos < s.first_backward[i] &&
                   s.original_end[i] >= s.peak_pos))
                 continue;
-            const std::size_t bytes = sim.node_bytes(id);
+            const std::size_t bytes = sim.idle_bytes(s, id, s.peak_pos);
             if (bytes == 0) continue;
             const double span = s.first_backward[i] - std::max(s.last_forward[i], s.defined[i]);
             cands.push_back({recompute_cost(g.node(id)) / (static_cast<double>(bytes) * span), id});
         }
-        if (cands.empty()) return false;
+        if (cands.empty()) {
+            // Rejections hold until nothing is left; then once more with a clean slate, since
+            // what was accepted since may have made an earlier rejection pay.
+            if (!accepted_since_clear) return false;
+            std::fill(rejected.begin(), rejected.end(), 0);
+            accepted_since_clear = false;
+            continue;
+        }
         const std::size_t tries = std::min(kTries, cands.size());
         std::partial_sort(cands.begin(), cands.begin() + static_cast<std::ptrdiff_t>(tries), cands.end(),
                           [](const Candidate& a, const Candidate& b) {
@@ -215,7 +234,7 @@ bool choose(const Program& p, const Simulator& sim, const Schedule& base, const 
                 s = std::move(t);
                 excess = e;
                 accepted = true;
-                std::fill(rejected.begin(), rejected.end(), 0);  // the landscape changed
+                accepted_since_clear = true;
             } else {
                 chosen[i] = 0;
                 rejected[i] = 1;
