@@ -82,7 +82,7 @@ std::vector<std::vector<Tensor>> run_steps(Net& net, CompiledGraph& cg) {
 
 }  // namespace
 
-TEST_CASE("checkpoint_sequential marks every segment but the last; region outputs are kept", "[remat]") {
+TEST_CASE("checkpoint_sequential marks every segment but the last and keeps region outputs", "[remat]") {
     Net net(3);
     int in_region = 0, outputs = 0;
     std::set<int32_t> regions;
@@ -100,8 +100,8 @@ TEST_CASE("checkpoint_sequential marks every segment but the last; region output
     CHECK_THROWS_WITH(checkpoint_sequential({}, 2, net.x), Contains("2 segments for a chain of 0 blocks"));
 }
 
-TEST_CASE("checkpointing recomputes before the first backward reader; gradients, masks and running statistics "
-          "are bitwise equal",
+TEST_CASE("checkpointing recomputes before the first backward reader and keeps gradients and running statistics "
+          "bitwise equal",
           "[remat]") {
     for (bool reference : {false, true}) {
         DYNAMIC_SECTION((reference ? "reference kernels" : "fast kernels")) {
@@ -179,8 +179,8 @@ TEST_CASE("recompute_schedule repeats chosen nodes before their first backward r
     CHECK_NOTHROW(passes::validate_schedule(p));
 }
 
-TEST_CASE("a memory budget: the arena never exceeds it, gradients stay bitwise equal, and an impossible budget "
-          "names the smallest reachable arena",
+TEST_CASE("a memory budget is never exceeded and keeps gradients bitwise equal, and an impossible one names the "
+          "smallest reachable arena",
           "[remat]") {
     Net net(1, 8, 16);
     CompiledGraph free_run = compile(net.g, net.fetches());

@@ -67,6 +67,7 @@ struct Simulation {
     std::vector<int> defined;                        // by node: position of the first computation
     std::vector<std::size_t> live;                   // bytes alive at each position
     std::vector<int> slot_end;                       // by value key: last reader of the first computation
+    std::vector<int> copy_defined, copy_end;         // by node: the recomputation's position, last reader
 
     // Σ max(0, live − target): what is left to remove. Smooth where the peak is a plateau of
     // several steps, so one recomputation that lowers one of them counts as progress.
@@ -96,6 +97,8 @@ public:
         r.original_end.assign(nodes, -1);
         r.defined.assign(nodes, n);
         r.slot_end.assign(first_.back(), -1);
+        r.copy_defined.assign(nodes, n);
+        r.copy_end.assign(nodes, -1);
         std::vector<int> def(first_.back(), -1), last(first_.back(), -1), copies(nodes, 0);
         std::vector<int64_t> delta(static_cast<std::size_t>(n) + 2, 0);
         auto close = [&](std::size_t k, int32_t node, int32_t slot) {  // a version of value k dies
@@ -112,6 +115,7 @@ public:
                 const std::size_t k = key(in.node, in.slot);
                 last[k] = i;
                 const auto src = static_cast<std::size_t>(in.node);
+                if (copies[src] == 2) r.copy_end[src] = i;
                 if (copies[src] == 1) {  // the first computation is read
                     r.slot_end[k] = i;
                     // A recomputed node runs in the backward pass: its reads are backward reads.
@@ -127,6 +131,7 @@ public:
                 close(k, nd.id, static_cast<int32_t>(o));
                 def[k] = last[k] = i;
             }
+            if (copies[id] == 1) r.copy_defined[id] = r.copy_end[id] = i;
             if (copies[id]++ == 0) r.defined[id] = r.original_end[id] = i;
             delta[static_cast<std::size_t>(i)] += static_cast<int64_t>(sizes_.scratch[id]);
             delta[static_cast<std::size_t>(i) + 1] -= static_cast<int64_t>(sizes_.scratch[id]);
@@ -148,6 +153,11 @@ public:
 
     // What recomputing node id frees at position `at`: its first computation's outputs still
     // alive there (a batch norm's y may be dead while its statistics wait for the backward).
+    std::size_t node_bytes(int32_t id) const {
+        const auto& o = sizes_.outputs[static_cast<std::size_t>(id)];
+        return std::accumulate(o.begin(), o.end(), std::size_t{0});
+    }
+
     std::size_t idle_bytes(const Simulation& s, int32_t id, int at) const {
         std::size_t bytes = 0;
         const auto& o = sizes_.outputs[static_cast<std::size_t>(id)];
@@ -176,8 +186,8 @@ double recompute_cost(const Node& n) {
 // Adds recomputations to `chosen` until the simulated peak is at most `target`; false when no
 // idle value is left whose recomputation helps (the smallest this greedy reaches).
 //
-// One value at a time, each accepted only when the simulation says the excess over the target
-// went down. This check matters: recomputing v also recomputes its chosen inputs right before
+// Values go in (in batches far from the target, one at a time near it) only when the
+// simulation says the excess over the target went down. This check matters: recomputing v also recomputes its chosen inputs right before
 // it (recompute_schedule), so choosing a whole chain makes the backward pass rebuild the chain
 // at once; the check turns the greedy away from such merges once they stop paying, which leaves
 // kept values between recomputed runs, the segments Chen et al. place by hand.
@@ -185,22 +195,25 @@ bool choose(const Program& p, const Simulator& sim, const Schedule& base, const 
             std::vector<char>& chosen, std::size_t target) {
     const Graph& g = *p.graph;
     constexpr std::size_t kTries = 8;  // candidates simulated per round, best score first
-    // A bound on the search (each simulation is linear in the schedule): 25 per node suffices
-    // for chains (ResNet-110, an LSTM over 1000 steps) by a wide margin.
-    std::size_t simulations = 25 * p.nodes.size() + 1000;
+    // A bound on the search: each simulation is linear in the schedule, so about 4·10⁹ positions
+    // simulated in all (seconds), far more than chains need.
+    std::size_t simulations = std::max<std::size_t>(2000, 4'000'000'000 / (base.size() + 1));
     Simulation s = sim.run(recompute_schedule(p, base, chosen));
     double excess = s.excess(target);
     std::vector<char> rejected(chosen.size(), 0);
     bool accepted_since_clear = false;
+    std::vector<char> kept(chosen.size(), 0);  // un-chosen to split a run: never chosen again
+    std::size_t batch = 64;
     while (excess > 0) {
         struct Candidate {
             double score;
             int32_t node;
+            std::size_t bytes;
         };
         std::vector<Candidate> cands;
         for (int32_t id : p.nodes) {
             const auto i = static_cast<std::size_t>(id);
-            if (!recomputable[i] || chosen[i] || rejected[i]) continue;
+            if (!recomputable[i] || chosen[i] || rejected[i] || kept[i]) continue;
             // Idle at the peak: the forward is done with it and the backward not yet started.
             if (!(s.defined[i] < s.peak_pos && s.last_forward[i] < s.peak_pos && s.peak_pos < s.first_backward[i] &&
                   s.original_end[i] >= s.peak_pos))
@@ -208,9 +221,40 @@ bool choose(const Program& p, const Simulator& sim, const Schedule& base, const 
             const std::size_t bytes = sim.idle_bytes(s, id, s.peak_pos);
             if (bytes == 0) continue;
             const double span = s.first_backward[i] - std::max(s.last_forward[i], s.defined[i]);
-            cands.push_back({recompute_cost(g.node(id)) / (static_cast<double>(bytes) * span), id});
+            cands.push_back({recompute_cost(g.node(id)) / (static_cast<double>(bytes) * span), id, bytes});
         }
         if (cands.empty()) {
+            // No idle value left at the peak: it lies in the backward pass, where a run of
+            // recomputed nodes is rebuilt at once. Keeping one of them (the largest alive there
+            // first) splits the run, a checkpoint between two segments, and is taken when it
+            // lowers the excess; a kept node is not chosen again.
+            std::vector<std::pair<std::size_t, int32_t>> splits;
+            for (int32_t id : p.nodes) {
+                const auto i = static_cast<std::size_t>(id);
+                if (chosen[i] && !kept[i] && s.copy_defined[i] <= s.peak_pos && s.copy_end[i] >= s.peak_pos)
+                    splits.emplace_back(sim.node_bytes(id), id);
+            }
+            std::sort(splits.rbegin(), splits.rend());
+            bool split = false;
+            for (std::size_t c = 0; c < std::min(kTries, splits.size()) && !split; ++c) {
+                if (simulations-- == 0) return false;
+                const auto i = static_cast<std::size_t>(splits[c].second);
+                chosen[i] = 0;
+                Simulation t = sim.run(recompute_schedule(p, base, chosen));
+                if (const double e = t.excess(target); e < excess) {
+                    s = std::move(t);
+                    excess = e;
+                    kept[i] = 1;
+                    split = true;
+                } else {
+                    chosen[i] = 1;
+                }
+            }
+            if (split) {
+                std::fill(rejected.begin(), rejected.end(), 0);
+                batch = 1;
+                continue;
+            }
             // Rejections hold until nothing is left; then once more with a clean slate, since
             // what was accepted since may have made an earlier rejection pay.
             if (!accepted_since_clear) return false;
@@ -218,11 +262,32 @@ bool choose(const Program& p, const Simulator& sim, const Schedule& base, const 
             accepted_since_clear = false;
             continue;
         }
+        std::sort(cands.begin(), cands.end(), [](const Candidate& a, const Candidate& b) {
+            return a.score != b.score ? a.score < b.score : a.node < b.node;
+        });
+        // Far from the target (an unrolled recurrence has thousands of idle values) the best
+        // ones go in together, up to `batch` of them and no more than close the gap at the
+        // peak, when that lowers the excess; the batch doubles while it does and halves when it
+        // does not, down to one at a time.
+        std::size_t take = 0;
+        for (std::size_t freed = 0; take < std::min(batch, cands.size()) && freed < s.peak - target; ++take)
+            freed += cands[take].bytes;
+        if (take > 1) {
+            for (std::size_t c = 0; c < take; ++c) chosen[static_cast<std::size_t>(cands[c].node)] = 1;
+            if (simulations-- == 0) return false;
+            Simulation t = sim.run(recompute_schedule(p, base, chosen));
+            if (const double e = t.excess(target); e < excess) {
+                s = std::move(t);
+                excess = e;
+                accepted_since_clear = true;
+                batch *= 2;
+                continue;
+            }
+            for (std::size_t c = 0; c < take; ++c) chosen[static_cast<std::size_t>(cands[c].node)] = 0;
+            batch /= 2;
+            continue;
+        }
         const std::size_t tries = std::min(kTries, cands.size());
-        std::partial_sort(cands.begin(), cands.begin() + static_cast<std::ptrdiff_t>(tries), cands.end(),
-                          [](const Candidate& a, const Candidate& b) {
-                              return a.score != b.score ? a.score < b.score : a.node < b.node;
-                          });
         bool accepted = false;
         for (std::size_t c = 0; c < tries && !accepted; ++c) {
             if (simulations-- == 0) return false;
