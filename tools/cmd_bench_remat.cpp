@@ -38,13 +38,17 @@ void print_table(const nlohmann::json& r) {
                        human_bytes(p["rss_bytes"].get<std::size_t>()), 100 * (p["rss_ratio"].get<double>() - 1),
                        p["ms"].get<double>(), p["time_ratio"].get<double>(), p["recomputed_nodes"].get<std::size_t>(),
                        with_commas(p["extra_macs"].get<int64_t>()));
+        for (const auto& u : w["unreached"])
+            fmt::print("{:<26} not reached by the greedy: {}\n", u["config"].get<std::string>(),
+                       human_bytes(u["budget"].get<std::size_t>()));
         const auto& t = w["targets"];
         fmt::print("targets: at <= 25% of the peak {} (<= {:.2f}x: {}); budget at sqrt n's peak {:.2f}x vs sqrt n {:.2f}x ({}); "
                    "RSS within {:.1f}% of the plan ({})\n",
                    t["quarter_peak_time_ratio"].is_null() ? std::string("unreachable")
                                                           : fmt::format("{:.2f}x", t["quarter_peak_time_ratio"].get<double>()),
                    kRematTimeTarget, t["quarter_peak_met"].get<bool>() ? "met" : "NOT met",
-                   t["budget_at_sqrt_time_ratio"].get<double>(), t["sqrt_time_ratio"].get<double>(),
+                   t["budget_at_sqrt_time_ratio"].is_null() ? 0.0 : t["budget_at_sqrt_time_ratio"].get<double>(),
+                   t["sqrt_time_ratio"].get<double>(),
                    t["budget_beats_sqrt"].get<bool>() ? "lower: met" : "NOT lower", 100 * t["worst_rss_deviation"].get<double>(),
                    t["rss_met"].get<bool>() ? "met" : "NOT met");
     }

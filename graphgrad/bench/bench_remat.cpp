@@ -132,7 +132,13 @@ nlohmann::json measure_point(const Spec& s, int segments, std::optional<std::siz
     CompileOptions o;
     o.memory_budget = budget;
     const auto t0 = std::chrono::steady_clock::now();
-    CompiledGraph step = compile(*w.graph, w.fetches, o);
+    std::optional<CompiledGraph> compiled;
+    try {
+        compiled.emplace(compile(*w.graph, w.fetches, o));
+    } catch (const MemoryBudgetError& e) {
+        return {{"error", e.what()}, {"minimum_bytes", e.minimum_bytes}};
+    }
+    CompiledGraph& step = *compiled;
     const double compile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     malloc_trim(0);
     step.run(w.feeds);  // warm-up: first touches of oneDNN's code and caches
@@ -179,7 +185,7 @@ nlohmann::json bench_remat(const RematBenchOptions& o, const std::function<void(
         }
         points.push_back({"budget at sqrt n's peak", 1, limits["sqrt_bytes"].get<std::size_t>()});
         points.push_back({"budget minimum", 1, minimum});
-        nlohmann::json rows = nlohmann::json::array();
+        nlohmann::json rows = nlohmann::json::array(), unreached = nlohmann::json::array();
         double base_ms = 0;
         for (const Point& p : points) {
             nlohmann::json r = nlohmann::json::parse(
@@ -187,6 +193,11 @@ nlohmann::json bench_remat(const RematBenchOptions& o, const std::function<void(
             r["config"] = p.config;
             r["segments"] = p.segments;
             r["budget"] = p.budget ? nlohmann::json(*p.budget) : nlohmann::json(nullptr);
+            if (r.contains("error")) {  // the greedy did not reach this budget: reported, not plotted
+                say(fmt::format("  {:<24} not reached: {}", p.config, r["error"].get<std::string>().substr(0, 160)));
+                unreached.push_back(std::move(r));
+                continue;
+            }
             if (rows.empty()) base_ms = r["ms"].get<double>();
             const double planned = r["planned_bytes"].get<double>();
             r["peak_fraction"] = planned / static_cast<double>(unconstrained);
@@ -207,13 +218,15 @@ nlohmann::json bench_remat(const RematBenchOptions& o, const std::function<void(
                 quarter = std::min(quarter.value_or(1e9), r["time_ratio"].get<double>());
         targets["quarter_peak_time_ratio"] = quarter ? nlohmann::json(*quarter) : nlohmann::json(nullptr);
         targets["quarter_peak_met"] = quarter && *quarter <= kRematTimeTarget;
+        const nlohmann::json* at_sq = nullptr;
+        for (const auto& r : rows)
+            if (r["config"] == "budget at sqrt n's peak") at_sq = &r;
         const auto& sq = rows[1];
-        const auto& at_sq = rows[rows.size() - 2];
         targets["sqrt_time_ratio"] = sq["time_ratio"];
-        targets["budget_at_sqrt_time_ratio"] = at_sq["time_ratio"];
-        targets["budget_at_sqrt_extra_macs"] = at_sq["extra_macs"];
         targets["sqrt_extra_macs"] = sq["extra_macs"];
-        targets["budget_beats_sqrt"] = at_sq["time_ratio"].get<double>() < sq["time_ratio"].get<double>();
+        targets["budget_at_sqrt_time_ratio"] = at_sq ? (*at_sq)["time_ratio"] : nlohmann::json(nullptr);
+        targets["budget_at_sqrt_extra_macs"] = at_sq ? (*at_sq)["extra_macs"] : nlohmann::json(nullptr);
+        targets["budget_beats_sqrt"] = at_sq && (*at_sq)["time_ratio"].get<double>() < sq["time_ratio"].get<double>();
         double worst = 0;
         for (const auto& r : rows) worst = std::max(worst, std::abs(r["rss_ratio"].get<double>() - 1));
         targets["worst_rss_deviation"] = worst;
@@ -226,6 +239,7 @@ nlohmann::json bench_remat(const RematBenchOptions& o, const std::function<void(
                                     {"minimum_bytes", minimum},
                                     {"minimum_message", limits.value("minimum_message", "")},
                                     {"points", rows},
+                                    {"unreached", unreached},
                                     {"targets", targets}});
     }
     return out;

@@ -199,12 +199,26 @@ bool choose(const Program& p, const Simulator& sim, const Schedule& base, const 
     // simulated in all (seconds), far more than chains need.
     std::size_t simulations = std::max<std::size_t>(2000, 4'000'000'000 / (base.size() + 1));
     Simulation s = sim.run(recompute_schedule(p, base, chosen));
-    double excess = s.excess(target);
+    // Phases: each aims a little below the current peak (1/32), never below the target, so the
+    // excess stays about the peak; summed against a far target it would measure the area under
+    // the whole memory curve, and the greedy would trade peak for area.
+    auto phase_target = [&](const Simulation& at) {
+        return std::max(target, at.peak - std::max<std::size_t>(at.peak / 32, 1));
+    };
+    std::size_t local = phase_target(s);
+    double excess = s.excess(local);
     std::vector<char> rejected(chosen.size(), 0);
     bool accepted_since_clear = false;
     std::vector<char> kept(chosen.size(), 0);  // un-chosen to split a run: never chosen again
     std::size_t batch = 64;
-    while (excess > 0) {
+    for (;;) {
+        if (excess <= 0) {
+            if (s.peak <= target) return true;
+            local = phase_target(s);
+            excess = s.excess(local);
+            std::fill(rejected.begin(), rejected.end(), 0);
+            accepted_since_clear = false;
+        }
         struct Candidate {
             double score;
             int32_t node;
@@ -228,20 +242,27 @@ bool choose(const Program& p, const Simulator& sim, const Schedule& base, const 
             // recomputed nodes is rebuilt at once. Keeping one of them (the largest alive there
             // first) splits the run, a checkpoint between two segments, and is taken when it
             // lowers the excess; a kept node is not chosen again.
-            std::vector<std::pair<std::size_t, int32_t>> splits;
+            std::vector<std::pair<int, int32_t>> run;  // recomputed nodes alive at the peak, in order
             for (int32_t id : p.nodes) {
                 const auto i = static_cast<std::size_t>(id);
                 if (chosen[i] && !kept[i] && s.copy_defined[i] <= s.peak_pos && s.copy_end[i] >= s.peak_pos)
-                    splits.emplace_back(sim.node_bytes(id), id);
+                    run.emplace_back(s.copy_defined[i], id);
             }
-            std::sort(splits.rbegin(), splits.rend());
+            std::sort(run.begin(), run.end());
+            // The middle of the run first (it halves the run), then its quarters, eighths, ...
+            std::vector<int32_t> splits;
+            for (std::size_t parts = 2; splits.size() < kTries && parts <= 2 * run.size(); parts *= 2)
+                for (std::size_t k = 1; k < parts && splits.size() < kTries; k += 2) {
+                    const int32_t id = run[k * run.size() / parts].second;
+                    if (std::find(splits.begin(), splits.end(), id) == splits.end()) splits.push_back(id);
+                }
             bool split = false;
-            for (std::size_t c = 0; c < std::min(kTries, splits.size()) && !split; ++c) {
+            for (std::size_t c = 0; c < splits.size() && !split; ++c) {
                 if (simulations-- == 0) return false;
-                const auto i = static_cast<std::size_t>(splits[c].second);
+                const auto i = static_cast<std::size_t>(splits[c]);
                 chosen[i] = 0;
                 Simulation t = sim.run(recompute_schedule(p, base, chosen));
-                if (const double e = t.excess(target); e < excess) {
+                if (const double e = t.excess(local); e < excess) {
                     s = std::move(t);
                     excess = e;
                     kept[i] = 1;
@@ -270,13 +291,13 @@ bool choose(const Program& p, const Simulator& sim, const Schedule& base, const 
         // peak, when that lowers the excess; the batch doubles while it does and halves when it
         // does not, down to one at a time.
         std::size_t take = 0;
-        for (std::size_t freed = 0; take < std::min(batch, cands.size()) && freed < s.peak - target; ++take)
+        for (std::size_t freed = 0; take < std::min(batch, cands.size()) && freed < s.peak - local; ++take)
             freed += cands[take].bytes;
         if (take > 1) {
             for (std::size_t c = 0; c < take; ++c) chosen[static_cast<std::size_t>(cands[c].node)] = 1;
             if (simulations-- == 0) return false;
             Simulation t = sim.run(recompute_schedule(p, base, chosen));
-            if (const double e = t.excess(target); e < excess) {
+            if (const double e = t.excess(local); e < excess) {
                 s = std::move(t);
                 excess = e;
                 accepted_since_clear = true;
@@ -294,7 +315,7 @@ bool choose(const Program& p, const Simulator& sim, const Schedule& base, const 
             const auto i = static_cast<std::size_t>(cands[c].node);
             chosen[i] = 1;
             Simulation t = sim.run(recompute_schedule(p, base, chosen));
-            const double e = t.excess(target);
+            const double e = t.excess(local);
             if (e < excess) {
                 s = std::move(t);
                 excess = e;
@@ -306,7 +327,6 @@ bool choose(const Program& p, const Simulator& sim, const Schedule& base, const 
             }
         }
     }
-    return true;
 }
 
 Program lower_and_plan(const Program& scheduled, const Schedule& schedule, const char* mode) {
@@ -361,9 +381,10 @@ Program fit_memory_budget(Program p) {
     const std::size_t budget = *p.options.memory_budget;
     const Schedule base = p.schedule;
     const std::vector<char> recomputable = recomputable_nodes(p);
-    std::vector<char> chosen = p.options.checkpoints && p.graph->checkpoint_regions() > 0
-                                   ? checkpointed_nodes(p, recomputable)
-                                   : std::vector<char>(recomputable.size(), 0);
+    const std::vector<char> start = p.options.checkpoints && p.graph->checkpoint_regions() > 0
+                                        ? checkpointed_nodes(p, recomputable)
+                                        : std::vector<char>(recomputable.size(), 0);
+    std::vector<char> chosen = start;
     Program q = lower_and_plan(p, recompute_schedule(p, base, chosen), "budget");
     const std::size_t unconstrained = q.plan.arena_bytes;
     std::size_t attempts = 1;
@@ -381,6 +402,16 @@ Program fit_memory_budget(Program p) {
         reachable = choose(p, sim, base, recomputable, chosen, static_cast<std::size_t>(target));
         q = lower_and_plan(p, recompute_schedule(p, base, chosen), "budget");
         ++attempts;
+    }
+    // The greedy is path dependent: aiming low from the start can reach arenas that aiming at
+    // the budget got stuck above. Before giving up, search once more from scratch for the
+    // smallest arena; it fits at a higher compute cost, or it is the minimum the error names.
+    if (q.plan.arena_bytes > budget) {
+        chosen = start;
+        choose(p, sim, base, recomputable, chosen, 1);
+        Program low = lower_and_plan(p, recompute_schedule(p, base, chosen), "budget");
+        ++attempts;
+        if (low.plan.arena_bytes < q.plan.arena_bytes) q = std::move(low);
     }
     q.report.remat.budget = budget;
     q.report.remat.unconstrained_bytes = unconstrained;
