@@ -31,12 +31,12 @@ void print_table(const nlohmann::json& r) {
                    w["description"].get<std::string>(), w["chain_length"].get<int64_t>(),
                    human_bytes(w["unconstrained_bytes"].get<std::size_t>()), human_bytes(w["minimum_bytes"].get<std::size_t>()));
         fmt::print("{:<26} {:>11} {:>7} {:>11} {:>7} {:>10} {:>7} {:>10} {:>16}\n", "config", "planned", "of peak", "RSS",
-                   "vs plan", "step ms", "time", "recomputed", "extra MACs");
+                   "vs plan", "min ms", "time", "recomputed", "extra MACs");
         for (const auto& p : w["points"])
             fmt::print("{:<26} {:>11} {:>6.1f}% {:>11} {:>+6.1f}% {:>10.1f} {:>6.2f}x {:>10} {:>16}\n", p["config"].get<std::string>(),
                        human_bytes(p["planned_bytes"].get<std::size_t>()), 100 * p["peak_fraction"].get<double>(),
                        human_bytes(p["rss_bytes"].get<std::size_t>()), 100 * (p["rss_ratio"].get<double>() - 1),
-                       p["ms"].get<double>(), p["time_ratio"].get<double>(), p["recomputed_nodes"].get<std::size_t>(),
+                       p["ms_min"].get<double>(), p["time_ratio"].get<double>(), p["recomputed_nodes"].get<std::size_t>(),
                        with_commas(p["extra_macs"].get<int64_t>()));
         for (const auto& u : w["unreached"])
             fmt::print("{:<26} not reached by the greedy: {}\n", u["config"].get<std::string>(),
@@ -69,7 +69,7 @@ void write_plot(const nlohmann::json& r, const std::string& png) {
     std::ofstream gp(dir / "plot.gp");
     gp << "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) { set terminal pngcairo size " << 600 * panels
        << ",500 } else { set terminal png size " << 600 * panels << ",500 }\n"
-       << "set output '" << png << "'\nset grid\nset key top right\n"
+       << "set output '" << png << "'\nset grid\nset key bottom right\n"
        << "set xlabel 'step time / no checkpointing'\nset ylabel 'MiB'\n"
        << "set multiplot layout 1," << panels << "\n";
     for (std::size_t i = 0; i < panels; ++i) {
@@ -84,9 +84,9 @@ void write_plot(const nlohmann::json& r, const std::string& png) {
         }
         b.close();
         o.close();
-        // Budget points sorted by time so the line reads as a trade-off curve.
+        // Budget points sorted by planned memory: the line reads as the trade-off curve.
         gp << "set title '" << w["description"].get<std::string>() << "' noenhanced\n"
-           << "plot '< sort -g " << budget.string() << "' using 1:2 with linespoints lw 2 pt 7 title 'memory budget (planned)', "
+           << "plot '< sort -g -k2 " << budget.string() << "' using 1:2 with linespoints lw 2 pt 7 title 'memory budget (planned)', "
            << "'' using 1:3 with points pt 6 title 'memory budget (RSS)', '" << other.string()
            << "' using 1:2:4 with labels point pt 5 offset 1,1 left notitle noenhanced, "
            << "'' using 1:2 with points pt 5 lc rgb 'black' title 'no checkpointing / sqrt n segments'\n";

@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <memory>
@@ -76,6 +77,10 @@ Workload build_lstm(const RematBenchOptions& o, int segments) {
     Value target = g.input("target", {T, N, o.lstm_hidden});
     models::RecurrentOptions ro{.cell = RnnCell::Lstm, .hidden = o.lstm_hidden};
     ro.checkpoint_segments = segments;
+    // The input projection in √T chunks at every point (the same arithmetic everywhere): one
+    // [T·N, I] × [I, 4H] matmul would hold the projection of all T steps (twice, with its
+    // per-step slices) at the start of the forward pass, a floor no recomputation can lower.
+    ro.projection_chunks = std::lround(std::sqrt(static_cast<double>(T)));
     Value loss = mse(models::recurrent(x, ro, "lstm").y, target);
     finish(w, loss);
     w.feeds = {{x, seeded_uniform(x.shape(), 2)}, {target, seeded_uniform(target.shape(), 3)}};
@@ -150,6 +155,7 @@ nlohmann::json measure_point(const Spec& s, int segments, std::optional<std::siz
     return {{"planned_bytes", step.peak_bytes()},
             {"rss_bytes", peak - std::min(before, peak)},
             {"ms", bench::median(ns) / 1e6},
+            {"ms_min", *std::min_element(ns.begin(), ns.end()) / 1e6},
             {"compile_ms", compile_ms},
             {"recomputed_nodes", rm.recomputed.size()},
             {"extra_macs", rm.extra_macs}};
@@ -198,15 +204,17 @@ nlohmann::json bench_remat(const RematBenchOptions& o, const std::function<void(
                 unreached.push_back(std::move(r));
                 continue;
             }
-            if (rows.empty()) base_ms = r["ms"].get<double>();
+            // Ratios use each point's fastest step: on a shared machine other load only ever
+            // adds time, so the minimum is the least disturbed figure (the median is kept).
+            if (rows.empty()) base_ms = r["ms_min"].get<double>();
             const double planned = r["planned_bytes"].get<double>();
             r["peak_fraction"] = planned / static_cast<double>(unconstrained);
-            r["time_ratio"] = r["ms"].get<double>() / base_ms;
+            r["time_ratio"] = r["ms_min"].get<double>() / base_ms;
             r["rss_ratio"] = r["rss_bytes"].get<double>() / planned;
             say(fmt::format("  {:<24} planned {:8.1f} MiB ({:5.1f}%)  RSS {:8.1f} MiB ({:+.1f}%)  {:8.1f} ms ({:.2f}x)",
                             p.config, planned / (1 << 20), 100 * r["peak_fraction"].get<double>(),
                             r["rss_bytes"].get<double>() / (1 << 20), 100 * (r["rss_ratio"].get<double>() - 1),
-                            r["ms"].get<double>(), r["time_ratio"].get<double>()));
+                            r["ms_min"].get<double>(), r["time_ratio"].get<double>()));
             rows.push_back(std::move(r));
         }
         // Targets: the cheapest budget point at ≤ 25% of the unconstrained peak; the budget at

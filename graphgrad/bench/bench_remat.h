@@ -5,8 +5,8 @@
 // √n checkpoint segments (graph/checkpoint.h), and CompileOptions::memory_budget from 100% of
 // the unconstrained training peak down to the smallest reachable budget (and one at √n's peak).
 // Per point, in a forked child (its own RSS): the planned arena, the measured peak RSS growth
-// over the process before compile(), the median step time and its ratio to no checkpointing
-// (measured in the same run), what was recomputed.
+// over the process before compile(), the fastest and median step time, the fastest's ratio to
+// no checkpointing (measured in the same run), what was recomputed.
 //
 //   nlohmann::json r = gg::bench_remat({.workloads = {"resnet"}, .repeats = 3});
 //   r["workloads"][0]["points"][2]["time_ratio"];

@@ -46,6 +46,10 @@ struct RecurrentOptions {
     // checkpoint region keeping only its final h (and c), its activations recomputed in the
     // backward pass. √T segments keep O(√T) step activations for one extra forward.
     int64_t checkpoint_segments = 1;
+    // The input projection in this many matmuls over consecutive runs of steps instead of one
+    // [T·N, C] × [C, G·H] (with checkpoint_segments = the same k, each run's projection lies in
+    // its segment and is recomputed with it): memory for the projection of T/k steps, not T.
+    int64_t projection_chunks = 1;
 };
 
 // States in PyTorch's layout: [layers·D, N, H], entry l·D + d for layer l, direction d.
