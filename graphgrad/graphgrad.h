@@ -12,6 +12,7 @@
 #pragma once
 
 #include "graphgrad/graph/autodiff.h"
+#include "graphgrad/graph/checkpoint.h"
 #include "graphgrad/graph/errors.h"
 #include "graphgrad/graph/executor.h"
 #include "graphgrad/graph/gradcheck.h"

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "graphgrad/graph/graph.h"
+#include "graphgrad/graph/op_registry.h"
 #include "graphgrad/graph/passes/passes.h"
 #include "graphgrad/ops/ops.h"
 
@@ -93,14 +94,39 @@ TEST_CASE("validate_schedule rejects schedules that cannot run", "[graph][passes
     CHECK_NOTHROW(passes::validate_schedule(p));
 }
 
-TEST_CASE("a schedule may not repeat a node that updates state", "[graph][passes]") {
+TEST_CASE("a schedule may repeat a node that updates state only when its op can skip the update", "[graph][passes]") {
+    static const OpRegistry registry = [] {
+        OpRegistry r;
+        r.define("count_calls")  // y = x; state s += 1 per run, and no way to skip it
+            .arity(2)
+            .describe("test: counts its runs in state")
+            .infer_shape(same_as_input(0))
+            .kernel([](const KernelContext&) {
+                return make_kernel([](const KernelArgs& a) {
+                    *static_cast<float*>(const_cast<void*>(a.inputs[1])) += 1;
+                    *static_cast<float*>(a.outputs[0]) = *static_cast<const float*>(a.inputs[0]);
+                });
+            })
+            .updates_state({1})
+            .not_differentiable("test op");
+        return r;
+    }();
     Graph g;
-    auto x = g.input("x", {4, 3});
-    auto y = batch_norm(x, "bn");
+    auto x = g.input("x", {1});
+    auto counter = g.state("counter", {1}, init::zeros());
+    auto y = g.add_node1(registry.get("count_calls"), {x, counter});
     Program p = passes::schedule(passes::prune(g, {y}, {}));
     REQUIRE(p.schedule.size() == 1);
     p.schedule.push_back(p.schedule[0]);
-    CHECK_THROWS_WITH(passes::validate_schedule(p), Contains("updates state"));
+    CHECK_THROWS_WITH(passes::validate_schedule(p), Contains("updates state") && Contains("count_calls"));
+
+    // batch_norm declares recompute_without_state_update: its copy leaves the statistics alone.
+    Graph h;
+    auto hx = h.input("x", {4, 3});
+    auto hy = batch_norm(hx, "bn");
+    Program q = passes::schedule(passes::prune(h, {hy}, {}));
+    q.schedule.push_back(q.schedule[0]);
+    CHECK_NOTHROW(passes::validate_schedule(q));
 }
 
 TEST_CASE("a recomputed node is a second step; readers after it read the copy", "[graph][passes]") {
@@ -200,12 +226,12 @@ TEST_CASE("allocate_and_bind allocates the planned arena unless asked not to", "
         CHECK(r.bind.arena_bytes == (allocate ? cg.peak_bytes() : 0u));
         CHECK(r.bind.feeds == 1);
         CHECK(r.bind.fetches == 2);
-        REQUIRE(r.passes.size() == 5);
-        const char* names[] = {"prune", "schedule", "lower", "plan memory", "allocate and bind"};
-        for (std::size_t i = 0; i < 5; ++i) {
+        REQUIRE(r.passes.size() == 6);
+        const char* names[] = {"prune", "schedule", "remat", "lower", "plan memory", "allocate and bind"};
+        for (std::size_t i = 0; i < 6; ++i) {
             CHECK(r.passes[i].pass == names[i]);
             CHECK(r.passes[i].microseconds >= 0);
         }
-        CHECK(r.total_microseconds() >= r.passes[2].microseconds);
+        CHECK(r.total_microseconds() >= r.passes[3].microseconds);
     }
 }

@@ -198,7 +198,7 @@ TEST_CASE("check_numerics names the first node producing a non-finite value and 
     train::train_classifier(*r.p, train, test, *r.opt, r.sched.get(), quiet(1, dir.file("c.st")));
     r.opt->set_lr(1e30);
     train::ClassifierTrainOptions o = quiet(3, dir.file("c.st"), dir.file("c.st"));
-    o.trainer.check_numerics = true;
+    o.trainer.compile.check_numerics = true;
     // A new trainer over the same graph: the step is compiled again, now with the checks.
     try {
         train::train_classifier(*r.p, train, test, *r.opt, nullptr, o);

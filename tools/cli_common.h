@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "graphgrad/bench/timing.h"
+#include "graphgrad/graph/compile_report.h"
 #include "graphgrad/graph/errors.h"
 #include "graphgrad/train/report_format.h"
 
@@ -58,7 +59,26 @@ Command add_bench_train_step_command(CLI::App& bench);
 Command add_bench_lambda_command(CLI::App& bench);
 Command add_compile_report_command(CLI::App& app);
 Command add_bench_compile_command(CLI::App& bench);
+Command add_bench_remat_command(CLI::App& bench);
 
 inline void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << "\n"; }
+
+// What a program recomputes to fit its memory budget (CompileReport::Remat), for --json.
+inline nlohmann::json remat_json(const CompileReport::Remat& r) {
+    return {{"mode", r.mode},
+            {"memory_budget", r.budget},
+            {"unconstrained_bytes", r.unconstrained_bytes},
+            {"recomputed_nodes", r.recomputed},
+            {"extra_macs", r.extra_macs},
+            {"extra_flops", r.extra_flops}};
+}
+
+// One line: "budget 300.0 MiB: 41 nodes recomputed (+12,345 multiply-adds per step)".
+inline std::string remat_text(const CompileReport::Remat& r) {
+    if (r.mode == "none") return "no recomputation";
+    std::string s = r.mode == "budget" ? "budget " + human_bytes(r.budget) : std::string("checkpoints");
+    return s + ": " + std::to_string(r.recomputed.size()) + " nodes recomputed (+" + with_commas(r.extra_macs) +
+           " multiply-adds per step)";
+}
 
 }  // namespace gg::cli

@@ -38,7 +38,7 @@ void print_scaling(const char* name, const nlohmann::json& s) {
 
 void print_passes(const nlohmann::json& pass_us) {
     std::string split;
-    for (const char* pass : {"prune", "schedule", "lower", "plan memory", "allocate and bind"})
+    for (const char* pass : {"prune", "schedule", "remat", "lower", "plan memory", "allocate and bind"})
         split += fmt::format("{}{} {:.1f} ms", split.empty() ? "" : ", ", pass, pass_us.value(pass, 0.0) / 1e3);
     fmt::print("  passes: {}\n", split);
 }

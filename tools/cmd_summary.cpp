@@ -4,6 +4,7 @@
 //
 //   graphgrad summary lenet5
 //   graphgrad summary resnet20 --input 3x32x32 --batch 128 --json
+//   graphgrad summary resnet110 --batch 64 --memory-budget 40MiB   // what is recomputed to fit
 #include <memory>
 #include <string>
 
@@ -21,6 +22,7 @@ struct SummaryOptions {
     std::string model;
     std::string input;  // CxHxW; empty: the zoo entry's default
     int64_t batch = 1;
+    std::string memory_budget;  // empty: none
     bool json = false;
 };
 
@@ -54,12 +56,21 @@ void print_table(const ModelSummary& s, const models::ModelEntry& entry) {
     fmt::print("planner peak: training step {} ({} B; {} without reuse), inference {} ({} B; {} without reuse)\n",
                human_bytes(s.train_peak_bytes), s.train_peak_bytes, human_bytes(s.train_unplanned_bytes),
                human_bytes(s.inference_peak_bytes), s.inference_peak_bytes, human_bytes(s.inference_unplanned_bytes));
+    if (!s.memory_budget) return;
+    fmt::print("memory budget {}: the training step fits in {} (unconstrained {}) by recomputing {} nodes in the backward "
+               "pass, {} extra multiply-adds per step ({:.1f}% of the forward's)\n",
+               human_bytes(s.memory_budget), human_bytes(s.train_peak_bytes), human_bytes(s.unconstrained_train_peak_bytes),
+               s.recomputed.size(), with_commas(s.recompute_macs),
+               s.macs ? 100.0 * static_cast<double>(s.recompute_macs) / static_cast<double>(s.macs) : 0.0);
+    if (!s.recomputed.empty()) fmt::print("recomputed: {}\n", fmt::join(s.recomputed, ", "));
 }
 
 int run_summary(const SummaryOptions& o) {
     const models::ModelEntry& entry = find_zoo_model(o.model);
     const Shape chw = o.input.empty() ? entry.default_input : parse_chw(o.input);
-    ModelSummary s = summarize_model(o.model, chw, o.batch);
+    std::optional<std::size_t> budget;
+    if (!o.memory_budget.empty()) budget = parse_bytes(o.memory_budget);
+    ModelSummary s = summarize_model(o.model, chw, o.batch, budget);
     if (!o.json) {
         print_table(s, entry);
         return 0;
@@ -86,7 +97,11 @@ int run_summary(const SummaryOptions& o) {
                 {"train_peak_bytes", s.train_peak_bytes},
                 {"train_unplanned_bytes", s.train_unplanned_bytes},
                 {"inference_peak_bytes", s.inference_peak_bytes},
-                {"inference_unplanned_bytes", s.inference_unplanned_bytes}});
+                {"inference_unplanned_bytes", s.inference_unplanned_bytes},
+                {"memory_budget", budget ? nlohmann::json(s.memory_budget) : nlohmann::json(nullptr)},
+                {"unconstrained_train_peak_bytes", s.unconstrained_train_peak_bytes},
+                {"recomputed_nodes", s.recomputed},
+                {"recompute_macs", s.recompute_macs}});
     return 0;
 }
 
@@ -102,6 +117,8 @@ Command add_summary_command(CLI::App& app) {
         ->required();
     sub->add_option("--input", o->input, "Input size CxHxW (default: the model's, e.g. 1x28x28)");
     sub->add_option("--batch", o->batch, "Batch size (MACs, activations and peaks scale with it)")->capture_default_str();
+    sub->add_option("--memory-budget", o->memory_budget,
+                    "Compile the training step within this many bytes (e.g. 40MiB) and show what is recomputed");
     sub->add_flag("--json", o->json, "Print JSON");
     return {sub, [o] { return run_summary(*o); }};
 }

@@ -86,7 +86,6 @@ int run_train(const TrainOptions& o) {
 
     ClassifierTrainOptions to{.trainer = {.epochs = o.epochs,
                                           .clip = o.clip,
-                                          .check_numerics = o.check_numerics,
                                           .checkpoint = o.checkpoint,
                                           .resume = o.resume,
                                           .init = o.init,
@@ -101,6 +100,8 @@ int run_train(const TrainOptions& o) {
                               .augment = augment,
                               .normalization = norm,
                               .precise_bn = o.precise_bn};
+    to.trainer.compile.check_numerics = o.check_numerics;
+    if (!o.memory_budget.empty()) to.trainer.compile.memory_budget = parse_bytes(o.memory_budget);
     if (!o.json)
         fmt::print("{}: {}\n{} parameters; {} train / {} test images {}x{} from {}, normalised with mean {:.4f} std "
                    "{:.4f}{}\nbatch {}, {} lr {:g}, schedule {}{}, {} epoch{}, augmentation {}\n",
@@ -133,13 +134,14 @@ int run_train(const TrainOptions& o) {
                     {"wall_seconds", r.wall_seconds},
                     {"setup_seconds", setup_seconds},
                     {"ms_per_step", r.ms_per_step},
-                    {"train_peak_bytes", r.train_peak_bytes}});
+                    {"train_peak_bytes", r.train_peak_bytes},
+                    {"remat", remat_json(r.remat)}});
         return 0;
     }
     fmt::print("{}: test accuracy final {:.2f}%, best {:.2f}% after {} epoch{}; wall time {:.1f} s (setup {:.1f} s), "
-               "{:.2f} ms/step; planned training arena {}\n",
+               "{:.2f} ms/step; planned training arena {} ({})\n",
                o.model, 100 * r.final_eval.metric, 100 * r.best_metric, o.epochs, o.epochs == 1 ? "" : "s",
-               r.wall_seconds, setup_seconds, r.ms_per_step, human_bytes(r.train_peak_bytes));
+               r.wall_seconds, setup_seconds, r.ms_per_step, human_bytes(r.train_peak_bytes), remat_text(r.remat));
     return 0;
 }
 
@@ -192,6 +194,9 @@ Command add_train_command(CLI::App& app) {
         ->excludes("--resume");
     sub->add_option("--limit-train", o->limit_train, "Use only the first N training images (quick runs)");
     sub->add_option("--limit-test", o->limit_test, "Evaluate on only the first N test images");
+    sub->add_option("--memory-budget", o->memory_budget,
+                    "Plan the training step within this many bytes (e.g. 300MiB), recomputing activations in the "
+                    "backward pass to fit; fails naming the smallest reachable budget");
     sub->add_option("--precise-bn", o->precise_bn,
                     "Before each evaluation, re-estimate batch-norm running statistics on N training batches "
                     "with the epoch's final weights (0: off)")

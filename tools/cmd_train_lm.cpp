@@ -48,7 +48,6 @@ int run_train_language_model(const TrainOptions& o) {
     auto sched = make_schedule(schedule, *opt, o.epochs);
     LanguageModelTrainOptions to{.trainer = {.epochs = o.epochs,
                                              .clip = clip,
-                                             .check_numerics = o.check_numerics,
                                              .checkpoint = o.checkpoint,
                                              .resume = o.resume,
                                              .init = o.init,
@@ -59,6 +58,8 @@ int run_train_language_model(const TrainOptions& o) {
                                  .limit_train = o.limit_train,
                                  .limit_valid = o.limit_valid};
     record_char_model(to.trainer.metadata, o.model, mo);
+    to.trainer.compile.check_numerics = o.check_numerics;
+    if (!o.memory_budget.empty()) to.trainer.compile.memory_budget = parse_bytes(o.memory_budget);
     const double setup_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_setup).count();
     if (!o.json)
         fmt::print("{}: {} layer{} of {} ({} units), embedding {}, {} parameters\n{}: {} characters, vocabulary {}, "
@@ -96,13 +97,14 @@ int run_train_language_model(const TrainOptions& o) {
                     {"wall_seconds", r.wall_seconds},
                     {"setup_seconds", setup_seconds},
                     {"ms_per_step", r.ms_per_step},
-                    {"train_peak_bytes", r.train_peak_bytes}});
+                    {"train_peak_bytes", r.train_peak_bytes},
+                    {"remat", remat_json(r.remat)}});
         return 0;
     }
     fmt::print("{}: validation {:.4f} bits per character (best {:.4f}) after {} epoch{}; wall time {:.1f} s, {:.2f} "
-               "ms/step; planned training arena {}\n",
+               "ms/step; planned training arena {} ({})\n",
                o.model, r.final_eval.metric, r.best_metric, o.epochs, o.epochs == 1 ? "" : "s", r.wall_seconds,
-               r.ms_per_step, human_bytes(r.train_peak_bytes));
+               r.ms_per_step, human_bytes(r.train_peak_bytes), remat_text(r.remat));
     return 0;
 }
 

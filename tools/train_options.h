@@ -29,6 +29,7 @@ struct TrainOptions {
     std::string checkpoint, resume;
     std::string init;  // start a new run from this checkpoint's weights
     int64_t limit_train = 0, limit_test = 0;
+    std::string memory_budget;  // e.g. "300MiB": the training step recomputes to fit (empty: no budget)
     int64_t precise_bn = 0;  // > 0: re-estimate batch-norm running statistics on this many batches
     bool json = false;
     // Language models (char_lstm, char_gru, char_rnn).

@@ -12,14 +12,20 @@ namespace {
 
 // Sums partial gradients with the op that declared itself the accumulator (ops/ registers
 // one; graph/ names no concrete op), looked up once per grad() call and only if some value
-// fans out. A chain: fan-out is usually 2-3.
+// fans out. The sum is kept running: each partial is added as soon as its rule made it, so
+// in the program it dies right after it is computed. (Summing them all when the value's own
+// rule runs kept every partial alive until then: an LSTM's weight_hh over T steps held T
+// partial [4H, H] gradients at once, more than all its activations.) The left fold, in the
+// order partials arrive, is the same either way: results are bitwise unchanged.
 class Accumulator {
 public:
-    Value operator()(Graph& g, const std::vector<Value>& parts) {
-        Value sum = parts.front();
-        if (parts.size() > 1 && !add_) add_ = &op_registry().gradient_accumulator();
-        for (std::size_t i = 1; i < parts.size(); ++i) sum = g.add_node1(*add_, {sum, parts[i]}, {}, "");
-        return sum;
+    void add(Graph& g, std::vector<Value>& sum, const Value& part) {
+        if (sum.empty()) {
+            sum.push_back(part);
+            return;
+        }
+        if (!add_) add_ = &op_registry().gradient_accumulator();
+        sum[0] = g.add_node1(*add_, {sum[0], part}, {}, "");
     }
 
 private:
@@ -75,20 +81,15 @@ std::vector<Value> grad(const std::vector<Value>& ys, const std::vector<Value>& 
         if (to_ys[static_cast<std::size_t>(id)])
             for (const Value& in : g.node(id).inputs) to_ys[static_cast<std::size_t>(in.node)] = 1;
 
-    std::map<std::pair<int32_t, int32_t>, std::vector<Value>> partials;
-    for (std::size_t i = 0; i < ys.size(); ++i) partials[{ys[i].node, ys[i].slot}].push_back(seeds[i]);
-
     GradientMode mode(g);
-    std::map<std::pair<int32_t, int32_t>, Value> summed;  // final gradient per value
+    // The running sum of the partial gradients per value (one entry once any arrived).
+    std::map<std::pair<int32_t, int32_t>, std::vector<Value>> partials;
     Accumulator accumulate;
+    for (std::size_t i = 0; i < ys.size(); ++i) accumulate.add(g, partials[{ys[i].node, ys[i].slot}], seeds[i]);
     auto total = [&](int32_t node, int32_t slot) -> std::optional<Value> {
-        auto key = std::make_pair(node, slot);
-        if (auto s = summed.find(key); s != summed.end()) return s->second;
-        auto it = partials.find(key);
-        if (it == partials.end()) return std::nullopt;
-        Value v = accumulate(g, it->second);
-        summed.emplace(key, v);
-        return v;
+        auto it = partials.find(std::make_pair(node, slot));
+        if (it == partials.end() || it->second.empty()) return std::nullopt;
+        return it->second[0];
     };
 
     for (int32_t id = hi; id >= lo; --id) {
@@ -120,7 +121,7 @@ std::vector<Value> grad(const std::vector<Value>& ys, const std::vector<Value>& 
             if (in_grads[i]->desc() != in.desc())
                 throw_graph("grad: gradient rule of {} returned {} for input {} of node \"{}\", which is {}",
                             same.op->name, in_grads[i]->desc(), i, same.name, in.desc());
-            partials[{in.node, in.slot}].push_back(*in_grads[i]);
+            accumulate.add(g, partials[{in.node, in.slot}], *in_grads[i]);
         }
     }
 

@@ -42,6 +42,13 @@ struct CompileOptions {
     std::size_t arena_limit_bytes = 0;
     LayoutPolicy layout_policy = LayoutPolicy::Auto;
     ScheduleOrder schedule = ScheduleOrder::Program;
+    // Recompute the forward values of checkpoint regions (graph/checkpoint.h) in the backward
+    // pass; false compiles the same graph keeping everything (a baseline).
+    bool checkpoints = true;
+    // The planned arena must not exceed this many bytes: compile() chooses forward values to
+    // recompute in the backward pass (graph/passes/remat_budget.cpp), or throws
+    // MemoryBudgetError naming the smallest arena it can reach and what fills it.
+    std::optional<std::size_t> memory_budget;
 };
 
 const char* layout_policy_name(LayoutPolicy p);  // "auto", "plain", "opaque"

@@ -25,6 +25,15 @@ struct CompileReport {
         std::size_t scheduled_nodes = 0;  // compute nodes in the schedule (with recomputations)
         std::size_t recomputed_nodes = 0; // schedule entries that repeat a node
     } schedule;
+    // What the rematerialisation pass chose to recompute (graph/passes/remat.cpp).
+    struct Remat {
+        std::string mode = "none";          // "none", "checkpoints" or "budget"
+        std::size_t budget = 0;             // CompileOptions::memory_budget, 0 when unset
+        std::size_t unconstrained_bytes = 0;  // budget: the arena recomputing only checkpoints
+        std::size_t attempts = 0;           // budget: schedules lowered and planned
+        std::vector<std::string> recomputed;  // names of the nodes recomputed, in schedule order
+        int64_t extra_macs = 0, extra_flops = 0;  // their cost rules' sum: the extra compute
+    } remat;
     // Kernels of one kind for one op, e.g. conv2d, fast, "brg:avx512_core", 19 steps.
     struct KernelUse {
         std::string op;      // the op, or "(layout conversion)"
@@ -56,7 +65,7 @@ struct CompileReport {
         std::size_t feeds = 0, fetches = 0;
     } bind;
     struct PassTime {
-        std::string pass;  // "prune", "schedule", "lower", "plan memory", "allocate and bind"
+        std::string pass;  // "prune", "schedule", "remat", "lower", "plan memory", "allocate and bind"
         double microseconds = 0;
     };
     std::vector<PassTime> passes;  // in the order they ran

@@ -30,6 +30,13 @@ struct OptionError : Error {
     using Error::Error;
 };
 
+// CompileOptions::memory_budget cannot be met: minimum_bytes is the smallest arena the
+// compiler reached by recomputation.
+struct MemoryBudgetError : GraphError {
+    MemoryBudgetError(const std::string& what, std::size_t minimum) : GraphError(what), minimum_bytes(minimum) {}
+    std::size_t minimum_bytes;
+};
+
 // Running a compiled graph went wrong (feeds, numerics).
 struct RuntimeError : Error {
     using Error::Error;

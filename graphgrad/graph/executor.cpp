@@ -63,10 +63,18 @@ CompiledGraph compile(const Graph& g, const std::vector<Value>& fetches, const C
     clock.lap(p.report, "prune");
     p = passes::schedule(std::move(p));
     clock.lap(p.report, "schedule");
-    p = passes::lower(std::move(p));
-    clock.lap(p.report, "lower");
-    p = passes::plan_memory(std::move(p));
-    clock.lap(p.report, "plan memory");
+    if (options.memory_budget) {
+        // Chooses recomputations, lowering and planning until the arena fits (one lap for all).
+        p = passes::fit_memory_budget(std::move(p));
+        clock.lap(p.report, "remat, lower and plan to the budget");
+    } else {
+        p = passes::rematerialize(std::move(p));
+        clock.lap(p.report, "remat");
+        p = passes::lower(std::move(p));
+        clock.lap(p.report, "lower");
+        p = passes::plan_memory(std::move(p));
+        clock.lap(p.report, "plan memory");
+    }
     CompiledGraph cg = passes::allocate_and_bind(std::move(p));
     clock.lap(cg.report_, "allocate and bind");
     return cg;

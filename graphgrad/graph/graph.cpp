@@ -122,12 +122,28 @@ std::vector<Value> Graph::add_node(const OpDef& op, std::vector<Value> inputs, s
     node.attrs = std::move(attrs);
     node.outputs = std::move(outs);
     node.is_gradient = building_gradient_;
+    if (!building_gradient_) node.checkpoint = checkpoint_region_;
     by_name_[node.name] = node.id;
     nodes_.push_back(std::move(node));
     std::vector<Value> result;
     for (std::size_t s = 0; s < nodes_.back().outputs.size(); ++s)
         result.push_back(Value{this, nodes_.back().id, static_cast<int32_t>(s)});
     return result;
+}
+
+void Graph::begin_checkpoint() {
+    if (checkpoint_depth_++ == 0) checkpoint_region_ = checkpoint_regions_++;
+}
+
+void Graph::end_checkpoint(const std::vector<Value>& outputs) {
+    if (checkpoint_depth_ == 0) throw_graph("end_checkpoint: no checkpoint region is open");
+    if (--checkpoint_depth_ > 0) return;  // nested: the outermost region's outputs decide
+    for (const Value& v : outputs) {
+        if (!v.valid() || v.graph != this) throw_graph("end_checkpoint: an output is empty or of another graph");
+        Node& n = nodes_.at(static_cast<std::size_t>(v.node));
+        if (n.checkpoint == checkpoint_region_) n.checkpoint_output = true;
+    }
+    checkpoint_region_ = -1;
 }
 
 Value Graph::add_node1(const OpDef& op, std::vector<Value> inputs, std::any attrs, const std::string& name) {

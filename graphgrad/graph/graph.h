@@ -92,6 +92,13 @@ public:
     // Set by grad() while it appends the backward pass.
     void set_building_gradient(bool on) { building_gradient_ = on; }
 
+    // Checkpoint regions (use gg::checkpoint / gg::CheckpointScope, graph/checkpoint.h): forward
+    // nodes added between begin and end belong to a new region; end marks the region's
+    // outputs, which are kept. Nested regions join the outermost one.
+    void begin_checkpoint();
+    void end_checkpoint(const std::vector<Value>& outputs);
+    int32_t checkpoint_regions() const { return checkpoint_regions_; }
+
 private:
     Value add_source(const char* op, const std::string& name, TensorDesc desc, std::any attrs);
     // A parameter node (trainable) or state, its tensor initialised and put in the store.
@@ -103,6 +110,9 @@ private:
     std::vector<std::string> scopes_;
     uint64_t seed_;
     bool building_gradient_ = false;
+    int32_t checkpoint_regions_ = 0;  // regions begun so far
+    int32_t checkpoint_region_ = -1;  // the open region, -1: none
+    int checkpoint_depth_ = 0;
 };
 
 // RAII name scope:  { gg::NameScope s(g, "conv1"); auto w = g.parameter("weight", ...); }

@@ -77,6 +77,10 @@ struct KernelContext {
     uint64_t seed;               // graph seed, for random ops
     KernelResources& resources;
     LayoutNegotiation* layouts = nullptr;
+    // A recomputation of the node for the backward pass (graph/passes/remat.cpp): it must
+    // write bitwise what the first computation wrote and leave state alone (an op that updates
+    // state declares OpDef::recomputable_state and honours this).
+    bool recompute = false;
 
     template <typename T>
     const T& attrs_as() const;

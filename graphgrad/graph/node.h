@@ -48,6 +48,11 @@ struct Node {
     std::any attrs;
     std::vector<TensorDesc> outputs;
     bool is_gradient = false;  // appended by grad(): the backward pass
+    // The checkpoint region (graph/checkpoint.h) the node was added in, -1 outside any: its
+    // outputs are recomputed for the backward pass instead of kept, unless it is one of the
+    // region's outputs (checkpoint_output).
+    int32_t checkpoint = -1;
+    bool checkpoint_output = false;
 
     const std::string& op_name() const;
     NodeKind kind() const;

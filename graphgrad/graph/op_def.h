@@ -129,6 +129,7 @@ struct OpDef {
     std::function<std::vector<ErrorSample>()> make_error_samples;
     int inplace_input = -1;          // output 0 may reuse this input's buffer
     std::vector<int> state_inputs;   // inputs the kernel updates in place (must be graph.state())
+    bool recomputable_state = false; // its kernel skips the state update when KernelContext::recompute
     LayoutUse layout_use = LayoutUse::Plain;  // see graph/layout.h
     std::vector<int> workspace_outputs, workspace_inputs;  // see graph/workspace.h
     bool is_source = false;          // input / parameter / constant: no kernel
@@ -178,6 +179,9 @@ struct OpDef {
     // must be persistent state (Graph::state) or fed inputs, which live outside the arena;
     // declare them non-differentiable too.
     OpDef& updates_state(std::vector<int> inputs) { state_inputs = std::move(inputs); return *this; }
+    // Its kernel, made with KernelContext::recompute, writes the same outputs and leaves the
+    // state alone, so the node may be recomputed (checkpointing, memory budgets).
+    OpDef& recompute_without_state_update() { recomputable_state = true; return *this; }
     // Output o / input i is a workspace: kernel-sized bytes from a forward to its backward
     // node (graph/workspace.h). A workspace input is also non-differentiable.
     OpDef& workspace_output(int o) { workspace_outputs.push_back(o); return *this; }

@@ -18,6 +18,8 @@ const std::vector<ModelEntry>& model_zoo() {
          [](Value x, int64_t c) { return lenet5(x, c); }},
         {"resnet20", "CIFAR-style ResNet-20: 3 stages x 3 BasicBlocks, widths 16/32/64, batch norm", {1, 28, 28},
          [](Value x, int64_t c) { return resnet(x, 20, c); }},
+        {"resnet110", "CIFAR-style ResNet-110: 3 stages x 18 BasicBlocks, widths 16/32/64 (a deep chain: checkpointing)",
+         {1, 28, 28}, [](Value x, int64_t c) { return resnet(x, 110, c); }},
         {"mobilenet_v1", "MobileNet v1 (alpha 1), 7 depthwise-separable layers for 28x28", {1, 28, 28},
          [](Value x, int64_t c) { return mobilenet_v1(x, c, 1.0); }},
         {"vgg", "small VGG: 2 blocks of 2 3x3 convs (32, 64) + 2 fc", {1, 28, 28},

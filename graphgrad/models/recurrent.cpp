@@ -4,9 +4,12 @@
 // elementwise ops.
 #include "graphgrad/models/recurrent.h"
 
+#include <algorithm>
 #include <cmath>
+#include <optional>
 #include <vector>
 
+#include "graphgrad/graph/checkpoint.h"
 #include "graphgrad/graph/errors.h"
 #include "graphgrad/ops/activation.h"
 #include "graphgrad/ops/elementwise.h"
@@ -76,29 +79,52 @@ struct DirectionResult {
 
 // One direction of one layer over the whole sequence xin [T, N, C].
 DirectionResult run_direction(RnnCell cell, Value xin, const DirectionWeights& w, Value h, std::optional<Value> c,
-                              const std::vector<Value>& masks, bool reverse, int64_t H) {
+                              const std::vector<Value>& masks, bool reverse, int64_t H, int64_t segments,
+                              int64_t chunks) {
     const int64_t T = xin.dim(0), N = xin.dim(1), C = xin.dim(2), GH = rnn_gate_count(cell) * H;
-    // The input projection of every step at once: [T·N, C] × [C, G·H].
-    Value proj = matmul(reshape(xin, {T * N, C}), w.w_ih, false, true);
-    // Both biases once, for every step; the GRU's b_hh is added per step (b_hn sits inside r ⊙ (...)).
-    if (w.b_ih) proj = proj + (cell == RnnCell::Gru ? *w.b_ih : *w.b_ih + *w.b_hh);
-    const std::vector<Value> steps = unstack(reshape(proj, {T, N, GH}));
+    // The input projection of the steps [t0, t1) at once: [(t1−t0)·N, C] × [C, G·H], plus both
+    // biases (the GRU's b_hh is added per step: b_hn sits inside r ⊙ (...)).
+    std::vector<Value> steps(static_cast<std::size_t>(T));
+    auto project = [&](int64_t t0, int64_t t1) {
+        Value xs = t0 == 0 && t1 == T ? xin : slice(xin, {t0, 0, 0}, {t1, N, C});
+        Value proj = matmul(reshape(xs, {(t1 - t0) * N, C}), w.w_ih, false, true);
+        if (w.b_ih) proj = proj + (cell == RnnCell::Gru ? *w.b_ih : *w.b_ih + *w.b_hh);
+        const std::vector<Value> part = unstack(reshape(proj, {t1 - t0, N, GH}));
+        std::copy(part.begin(), part.end(), steps.begin() + t0);
+    };
 
     std::vector<Value> outputs(static_cast<std::size_t>(T));
+    std::optional<CheckpointScope> region;  // the open checkpoint segment (checkpoint_segments)
+    auto segment_of = [&](int64_t s) { return s * segments / T; };
+    auto chunk_of = [&](int64_t s) { return s * chunks / T; };
     for (int64_t s = 0; s < T; ++s) {
         const int64_t t = reverse ? T - 1 - s : s;
+        if (segment_of(s) + 1 < segments && (s == 0 || segment_of(s - 1) != segment_of(s))) region.emplace(*xin.graph);
+        if (s == 0 || chunk_of(s - 1) != chunk_of(s)) {  // this chunk's projection (in the open region)
+            int64_t e = s;
+            while (e < T && chunk_of(e) == chunk_of(s)) ++e;
+            if (reverse) project(T - e, T - s);
+            else project(s, e);
+        }
+        // Keeps the state this step leaves when it ends its segment.
+        const bool last_of_segment = region && segment_of(s + 1) != segment_of(s);
         auto [h_next, c_next] = cell_step(cell, steps[static_cast<std::size_t>(t)], h, c, w, H);
         if (masks.empty()) {
             h = h_next;
             c = c_next;
             outputs[static_cast<std::size_t>(t)] = h_next;
-            continue;
+        } else {
+            // Past a sequence's end its state stays and its output is zero (packed sequences).
+            const Value& m = masks[static_cast<std::size_t>(t)];
+            h = where(m, h_next, h);
+            if (c) c = where(m, *c_next, *c);
+            outputs[static_cast<std::size_t>(t)] = where(m, h_next, scalar_like(h_next, 0.0));
         }
-        // Past a sequence's end its state stays and its output is zero (packed sequences).
-        const Value& m = masks[static_cast<std::size_t>(t)];
-        h = where(m, h_next, h);
-        if (c) c = where(m, *c_next, *c);
-        outputs[static_cast<std::size_t>(t)] = where(m, h_next, scalar_like(h_next, 0.0));
+        if (last_of_segment) {
+            region->keep(h);
+            if (c) region->keep(*c);
+            region.reset();
+        }
     }
     return {stack(outputs), h, c};
 }
@@ -108,6 +134,11 @@ void check_inputs(Value x, const RecurrentOptions& o, const std::string& name, c
     const char* kind = rnn_cell_name(o.cell);
     if (x.rank() != 3 || !is_floating(x.dtype()))
         throw_graph("{} \"{}\": x must be a floating [T, N, I] tensor, got {}", kind, name, x.desc());
+    if (o.projection_chunks < 1 || o.projection_chunks > x.dim(0))
+        throw_graph("{} \"{}\": projection_chunks {} must be in [1, T = {}]", kind, name, o.projection_chunks, x.dim(0));
+    if (o.checkpoint_segments < 1 || o.checkpoint_segments > x.dim(0))
+        throw_graph("{} \"{}\": checkpoint_segments {} must be in [1, T = {}]", kind, name, o.checkpoint_segments,
+                    x.dim(0));
     if (o.hidden < 1 || o.layers < 1)
         throw_graph("{} \"{}\": hidden size {} and layers {} must be at least 1", kind, name, o.hidden, o.layers);
     if (!(o.dropout >= 0.0 && o.dropout < 1.0))
@@ -168,7 +199,8 @@ RecurrentOutput recurrent(Value x, const RecurrentOptions& o, const std::string&
             Value h0 = initial.h ? h_init[k] : *zeros;
             std::optional<Value> c0;
             if (lstm) c0 = initial.c ? c_init[k] : *zeros;
-            DirectionResult r = run_direction(o.cell, layer_in, w, h0, c0, masks, d == 1, H);
+            DirectionResult r =
+                run_direction(o.cell, layer_in, w, h0, c0, masks, d == 1, H, o.checkpoint_segments, o.projection_chunks);
             ys.push_back(r.y);
             h_final.push_back(r.h);
             if (lstm) c_final.push_back(*r.c);

@@ -41,6 +41,15 @@ struct RecurrentOptions {
     bool bias = true;            // b_ih and b_hh per layer and direction
     double dropout = 0.0;        // on every layer's output except the last, training programs only
     ParamSource params = {};     // empty: parameters in x's graph (see attention_layers.h)
+    // Gradient checkpointing over time (graph/checkpoint.h): the T steps of each layer and
+    // direction split into this many runs of about T/k steps; every run but the last is a
+    // checkpoint region keeping only its final h (and c), its activations recomputed in the
+    // backward pass. √T segments keep O(√T) step activations for one extra forward.
+    int64_t checkpoint_segments = 1;
+    // The input projection in this many matmuls over consecutive runs of steps instead of one
+    // [T·N, C] × [C, G·H] (with checkpoint_segments = the same k, each run's projection lies in
+    // its segment and is recomputed with it): memory for the projection of T/k steps, not T.
+    int64_t projection_chunks = 1;
 };
 
 // States in PyTorch's layout: [layers·D, N, H], entry l·D + d for layer l, direction d.

@@ -102,9 +102,10 @@ std::unique_ptr<Kernel> batch_norm_loops(const KernelContext& c) {
     const BatchNormGeometry g = checked_geometry(c);
     const auto& at = c.attrs_as<BatchNormAttrs>();
     const bool training = c.training;
+    const bool update_state = !c.recompute;  // a recomputed copy leaves the state to the first run
     return dispatch_float(c.inputs[0].dtype, [&](auto zero) -> std::unique_ptr<Kernel> {
         using T = decltype(zero);
-        auto f = [g, at, training](const KernelArgs& a) {
+        auto f = [g, at, training, update_state](const KernelArgs& a) {
             auto in = [&](int i) { return static_cast<const T*>(a.inputs[i]); };
             auto out = [&](int i) { return static_cast<T*>(a.outputs[i]); };
             if (!training) {
@@ -116,8 +117,9 @@ std::unique_ptr<Kernel> batch_norm_loops(const KernelContext& c) {
             if constexpr (Fast) fast::batch_norm_train<T>(g, at.eps, in(0), in(1), in(2), out(0), out(1), out(2), var, at.relu);
             else reference::batch_norm_train<T>(g, at.eps, in(0), in(1), in(2), out(0), out(1), out(2), var, at.relu);
             // State inputs (OpDef::updates_state) are written in place.
-            update_running_stats<T>(g, at.momentum, out(1), var, const_cast<T*>(in(3)), const_cast<T*>(in(4)),
-                                    static_cast<int64_t*>(const_cast<void*>(a.inputs[5])));
+            if (update_state)
+                update_running_stats<T>(g, at.momentum, out(1), var, const_cast<T*>(in(3)), const_cast<T*>(in(4)),
+                                        static_cast<int64_t*>(const_cast<void*>(a.inputs[5])));
         };
         return make_kernel(std::move(f), training ? static_cast<std::size_t>(g.c) * sizeof(T) : 0);
     });
@@ -165,7 +167,7 @@ std::unique_ptr<Kernel> batch_norm_fast_kernel(const KernelContext& c) {
     const dnn::DnnLayout* x = dnn::as_dnn(xl);
     if (x && c.inputs[0].dtype == DType::F32 && plain_from(c, 1) && c.may_choose_layouts()) {
         if (auto k = dnn::make_batch_norm_forward_kernel(c.resources, g, at.eps, at.momentum, c.training, x->desc(),
-                                                         at.relu)) {
+                                                         at.relu, !c.recompute)) {
             c.set_output_layout(0, xl);
             return k;
         }
@@ -447,6 +449,10 @@ void register_normalization_ops(OpRegistry& r) {
         .output_role(roles::kBatchInvStd, 2)
         .layout(LayoutUse::Native)  // oneDNN's batch norm on blocked x (see the top of the file)
         .updates_state({3, 4, 5})
+        // A recomputed copy (checkpointing) normalises with the batch statistics it computes
+        // again from bitwise the same x, so it writes what the first run wrote; only the
+        // running-statistics update is skipped, which keeps it once per step.
+        .recompute_without_state_update()
         .non_differentiable_inputs({3, 4, 5})
         .gradient(batch_norm_gradient)  // dx = γ·s·(dy − ⟨dy⟩ − x̂·⟨dy·x̂⟩), dγ = Σ dy·x̂, dβ = Σ dy
         .samples(batch_norm_samples)

@@ -20,6 +20,16 @@ std::string pass_summary(const CompileReport& r, const std::string& pass) {
     if (pass == "schedule")
         return fmt::format("{} nodes in {} order ({} recomputed)", r.schedule.scheduled_nodes, r.schedule.order,
                            r.schedule.recomputed_nodes);
+    if (pass == "remat" || pass.rfind("remat,", 0) == 0) {
+        const CompileReport::Remat& m = r.remat;
+        if (m.mode == "none") return "nothing recomputed (no checkpoints, no memory budget)";
+        std::string s = fmt::format("{}: {} nodes recomputed in the backward pass, {} extra multiply-adds", m.mode,
+                                    m.recomputed.size(), with_commas(m.extra_macs));
+        if (m.mode == "budget")
+            s += fmt::format(" (budget {}, unconstrained arena {}, {} schedules planned)", human_bytes(m.budget),
+                             human_bytes(m.unconstrained_bytes), m.attempts);
+        return s;
+    }
     if (pass == "lower")
         return fmt::format("{} steps: {} fast kernels, {} plain-loop kernels, {} reference fallbacks, {} layout "
                            "conversions; {} values in opaque layouts, {} workspaces",

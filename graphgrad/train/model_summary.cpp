@@ -173,18 +173,24 @@ ModelSummary summarize_graph(const Graph& g, Value input, Value output) {
     return s;
 }
 
-ModelSummary summarize_model(const std::string& model, const Shape& chw, int64_t batch) {
+ModelSummary summarize_model(const std::string& model, const Shape& chw, int64_t batch,
+                             std::optional<std::size_t> memory_budget) {
     auto p = build_model_program(model, batch, chw, /*seed=*/1, /*with_grads=*/true);
     ModelSummary s = summarize_graph(*p->graph, p->x, p->logits);
     s.model = model;
     std::vector<Value> train{p->loss};
     train.insert(train.end(), p->grads.begin(), p->grads.end());
-    CompiledGraph step = compile(*p->graph, train);
+    CompiledGraph step = compile(*p->graph, train, {.memory_budget = memory_budget});
     CompiledGraph infer = compile(*p->graph, {p->logits});
     s.train_peak_bytes = step.peak_bytes();
     s.train_unplanned_bytes = step.memory_plan().total_bytes;
     s.inference_peak_bytes = infer.peak_bytes();
     s.inference_unplanned_bytes = infer.memory_plan().total_bytes;
+    const CompileReport::Remat& r = step.compile_report().remat;
+    s.memory_budget = r.budget;
+    s.unconstrained_train_peak_bytes = memory_budget ? r.unconstrained_bytes : step.peak_bytes();
+    s.recomputed = r.recomputed;
+    s.recompute_macs = r.extra_macs;
     return s;
 }
 

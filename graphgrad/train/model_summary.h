@@ -51,6 +51,11 @@ struct ModelSummary {
     // Planner figures (summarize_model only; 0 from summarize_graph).
     std::size_t train_peak_bytes = 0, train_unplanned_bytes = 0;
     std::size_t inference_peak_bytes = 0, inference_unplanned_bytes = 0;
+    // With a memory budget: the training step compiled to fit it (train_peak_bytes is then
+    // its arena) and what it recomputes; unconstrained_train_peak_bytes is the arena without.
+    std::size_t memory_budget = 0, unconstrained_train_peak_bytes = 0;
+    std::vector<std::string> recomputed;  // node names, in schedule order
+    int64_t recompute_macs = 0;           // extra multiply-adds per training step
 };
 
 // The scope prefix a node named `node_name` is grouped under (see above).
@@ -61,6 +66,9 @@ ModelSummary summarize_graph(const Graph& g, Value input, Value output);
 
 // Builds the zoo model on [batch, C, H, W], summarizes it and compiles it twice for the
 // planner's peaks: a training step (loss and every parameter gradient) and inference (logits).
-ModelSummary summarize_model(const std::string& model, const Shape& chw, int64_t batch);
+// memory_budget: the training step is compiled to fit it (CompileOptions::memory_budget), which
+// throws MemoryBudgetError naming the smallest reachable arena when it cannot.
+ModelSummary summarize_model(const std::string& model, const Shape& chw, int64_t batch,
+                             std::optional<std::size_t> memory_budget = std::nullopt);
 
 }  // namespace gg::train

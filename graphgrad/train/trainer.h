@@ -82,10 +82,6 @@ struct EvalResult {
 struct TrainerOptions {
     int64_t epochs = 10;         // total: a resumed run continues up to this
     double clip = 0;             // > 0: clip gradients to this global L2 norm
-    // Compile the step with CompileOptions::check_numerics: the first node whose output holds
-    // a NaN or Inf stops training, named (slower: every output is scanned). Without it, a
-    // non-finite loss still stops training, before the optimizer step and the checkpoint.
-    bool check_numerics = false;
     std::string checkpoint;      // saved atomically after every epoch when set
     std::string resume;          // continue from this checkpoint (weights, optimizer, epoch)
     // Start from this checkpoint's weights (parameters and buffers) but not its optimizer
@@ -101,6 +97,12 @@ struct TrainerOptions {
     std::vector<std::string> init_must_match = {"model"};
     // Called after an epoch's batches and before its evaluation (e.g. precise batch norm).
     std::function<void(int64_t epoch)> before_eval;
+    // How the training step compiles, e.g. compile.memory_budget (what it recomputes is in
+    // step_program().compile_report().remat), or compile.check_numerics: the first node whose
+    // output holds a NaN or Inf stops training, named (slower: every output is scanned).
+    // Without it, a non-finite loss still stops training, before the optimizer step and the
+    // checkpoint.
+    CompileOptions compile;
 };
 
 struct EpochRecord {
@@ -118,6 +120,7 @@ struct TrainReport {
                                        // metric's direction; higher without a metric)
     double wall_seconds = 0, ms_per_step = 0;
     std::size_t train_peak_bytes = 0;  // the training step's planned arena
+    CompileReport::Remat remat;        // what the training step recomputes (memory budget)
 };
 
 class Trainer {

@@ -268,7 +268,8 @@ private:
         for (const Value& in : n.inputs) in_descs.push_back(in.desc());
         auto attempt = [&](const KernelFactory& factory, bool may_choose, const char* kind, Chosen& out) {
             LayoutNegotiation neg(n, may_choose, p_.options.layout_policy, layouts_of(ins), preset, uses_of(n));
-            KernelContext ctx{n, in_descs, n.outputs, n.attrs, p_.training, g_.seed(), *p_.resources, &neg};
+            KernelContext ctx{n, in_descs, n.outputs, n.attrs, p_.training, g_.seed(), *p_.resources, &neg,
+                              copies_[static_cast<std::size_t>(n.id)] > 0};
             out.kernel = factory(ctx);
             if (!out.kernel) return false;
             neg.check_workspaces_sized(kind);

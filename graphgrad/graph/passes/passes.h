@@ -34,6 +34,17 @@ void validate_schedule(const Program& p);
 // layout conversions and workspaces (graph/layout.h, graph/workspace.h).
 Program lower(Program p);
 
+// Recomputes forward values in the backward pass instead of keeping them alive: the nodes of
+// checkpoint regions (graph/checkpoint.h) are repeated in p.schedule just before their first
+// backward reader. (CompileOptions::memory_budget is fitted by fit_memory_budget, which runs
+// this, lower and plan_memory until the arena fits.)
+Program rematerialize(Program p);
+
+// rematerialize + lower + plan_memory, recomputing more forward values (chosen greedily,
+// graph/passes/remat_budget.cpp) until the planned arena fits CompileOptions::memory_budget;
+// throws MemoryBudgetError when it cannot.
+Program fit_memory_budget(Program p);
+
 // Lifetimes of arena values and scratch buffers over the steps, planned into one arena
 // (graph/memory_plan.h).
 Program plan_memory(Program p);

@@ -37,9 +37,9 @@ void validate_schedule(const Program& p) {
             if (!in.producer().op->is_source && !computed[static_cast<std::size_t>(in.node)])
                 throw_graph("compile: schedule entry {} runs {} \"{}\" before its input \"{}\" is computed", s,
                             n.op->name, n.name, in.name());
-        if (computed[static_cast<std::size_t>(id)]++ && !n.op->state_inputs.empty())
+        if (computed[static_cast<std::size_t>(id)]++ && !n.op->state_inputs.empty() && !n.op->recomputable_state)
             throw_graph("compile: schedule entry {} repeats {} \"{}\", which updates state in place (running it "
-                        "twice would update it twice)",
+                        "twice would update it twice, and its op declares no recompute_without_state_update)",
                         s, n.op->name, n.name);
     }
     for (int32_t id : p.nodes)

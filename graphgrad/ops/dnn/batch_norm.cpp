@@ -56,8 +56,9 @@ protected:
 class ForwardKernel final : public BatchNormKernel {
 public:
     ForwardKernel(BoundPrimitive p, std::string impl, const BatchNormGeometry& g, double eps, double momentum,
-                  bool training, const md& data, const md& workspace)
-        : BatchNormKernel(std::move(p), std::move(impl), g, eps), momentum_(momentum), training_(training) {
+                  bool training, bool update_state, const md& data, const md& workspace)
+        : BatchNormKernel(std::move(p), std::move(impl), g, eps), momentum_(momentum), training_(training),
+          update_state_(update_state) {
         src_ = p_.bind(DNNL_ARG_SRC, data);
         dst_ = p_.bind(DNNL_ARG_DST, data);
         if (workspace.get_size() > 0) {
@@ -83,10 +84,10 @@ public:
         if (workspace_ >= 0) p_.set(workspace_, static_cast<char*>(a.scratch) + workspace_offset_);
         p_.execute(a.scratch);
         for (int64_t c = 0; c < g_.c; ++c) save_invstd[c] = static_cast<float>(1.0 / std::sqrt(double(var[c]) + eps_));
-        if (training_) {
+        if (training_ && update_state_) {
             auto* tracked = static_cast<int64_t*>(const_cast<void*>(a.inputs[5]));
             update_running_stats<float>(g_, momentum_, save_mean, var, running_mean, running_var, tracked);
-        } else {
+        } else if (!training_) {
             std::copy_n(running_mean, g_.c, save_mean);
         }
     }
@@ -94,6 +95,7 @@ public:
 private:
     double momentum_;
     bool training_;
+    bool update_state_;  // false: a recomputation (KernelContext::recompute) leaves the state alone
     int src_ = -1, dst_ = -1;
     int workspace_ = -1;
     std::size_t workspace_offset_ = 0;
@@ -157,14 +159,14 @@ bool empty(const BatchNormGeometry& g) { return g.n == 0 || g.c == 0 || g.inner 
 
 std::unique_ptr<Kernel> make_batch_norm_forward_kernel(KernelResources& resources, const BatchNormGeometry& g,
                                                        double eps, double momentum, bool training, const md& data,
-                                                       bool relu) {
+                                                       bool relu, bool update_state) {
     if (empty(g)) return nullptr;
     Context& ctx = resources.get<Context>();
     try {
         auto pd = forward_pd(ctx, data, eps, training, !training, relu);
         BoundPrimitive p(ctx, dnnl::batch_normalization_forward(pd), pd.scratchpad_desc());
         return std::make_unique<ForwardKernel>(std::move(p), pd.impl_info_str(), g, eps, momentum, training,
-                                               data, pd.workspace_desc());
+                                               update_state, data, pd.workspace_desc());
     } catch (const dnnl::error&) {
         return nullptr;
     }

@@ -27,11 +27,14 @@ namespace gg::dnn {
 // outputs (y, save_mean, save_invstd). In training the running statistics and the counter
 // are updated in place. x and y are held in `data`. nullptr when oneDNN declines (the caller
 // falls back to the loops).
+// update_state false (a recomputation for the backward pass): the running statistics and the
+// counter are left alone.
 // relu: y = max(0, ·) fused into the primitive (fuse_norm_relu; its training workspace, the
 // relu mask oneDNN's own backward would read, goes to scratch and is not kept).
 std::unique_ptr<Kernel> make_batch_norm_forward_kernel(KernelResources& resources, const BatchNormGeometry& geo,
                                                        double eps, double momentum, bool training,
-                                                       const dnnl::memory::desc& data, bool relu = false);
+                                                       const dnnl::memory::desc& data, bool relu = false,
+                                                       bool update_state = true);
 
 // Inputs (x, dy, weight, save_mean, save_invstd); outputs (dx, dweight, dbias). batch_stats
 // false (evaluation programs): mean and invstd are constants, dx = γ·invstd·dy, like the loops.
