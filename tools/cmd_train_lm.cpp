@@ -34,6 +34,7 @@ int run_train_language_model(const TrainOptions& o) {
     mo.hidden = o.hidden;
     mo.layers = o.layers;
     mo.dropout = o.dropout;
+    mo.fused = o.fused;
     auto p = build_char_model(mo, corpus.vocab.size(), o.seq, batch, o.seed, /*with_grads=*/true);
     optim::OptimizerOptions oo{.lr = o.lr ? o.lr : (optimizer == "adam" ? std::optional<double>(2e-3) : std::nullopt),
                                .momentum = o.momentum,
@@ -58,10 +59,11 @@ int run_train_language_model(const TrainOptions& o) {
     record_char_model(to.trainer.metadata, o.model, mo);
     const double setup_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_setup).count();
     if (!o.json)
-        fmt::print("{}: {} layer{} of {} ({} units), embedding {}, {} parameters\n{}: {} characters, vocabulary {}, "
+        fmt::print("{}: {} layer{} of {} ({} units, {}), embedding {}, {} parameters\n{}: {} characters, vocabulary {}, "
                    "split {} / {} / {}\nbatch {} streams x {} steps (truncated BPTT), {} lr {:g}, clip {:g}, schedule "
                    "{}, {} epoch{}\n",
-                   o.model, mo.layers, mo.layers == 1 ? "" : "s", rnn_cell_name(mo.cell), mo.hidden, mo.embedding,
+                   o.model, mo.layers, mo.layers == 1 ? "" : "s", rnn_cell_name(mo.cell), mo.hidden,
+                   mo.fused ? "fused ops" : "graph code", mo.embedding,
                    with_commas(p->num_parameters()), text, corpus.tokens, corpus.vocab.size(),
                    corpus.splits.train.size(), corpus.splits.valid.size(), corpus.splits.test.size(), batch, o.seq,
                    opt->name(), opt->lr(), clip, schedule.name, o.epochs, o.epochs == 1 ? "" : "s");
@@ -79,6 +81,7 @@ int run_train_language_model(const TrainOptions& o) {
                               {"eval_seconds", e.eval.seconds},
                               {"ms_per_step", e.ms_per_step}});
         print_json({{"model", o.model},
+                    {"fused", mo.fused},
                     {"parameters", p->num_parameters()},
                     {"text", text},
                     {"vocabulary", corpus.vocab.size()},

@@ -43,6 +43,10 @@ bool OpDef::is_workspace_input(int i) const {
     return std::find(workspace_inputs.begin(), workspace_inputs.end(), i) != workspace_inputs.end();
 }
 
+bool OpDef::overwrites_workspace(int i) const {
+    return std::find(overwritten_workspaces.begin(), overwritten_workspaces.end(), i) != overwritten_workspaces.end();
+}
+
 ShapeFn same_as_input(int i) {
     return [i](const InferContext& c) { return std::vector<TensorDesc>{c.input(static_cast<std::size_t>(i))}; };
 }

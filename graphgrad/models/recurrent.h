@@ -41,6 +41,10 @@ struct RecurrentOptions {
     bool bias = true;            // b_ih and b_hh per layer and direction
     double dropout = 0.0;        // on every layer's output except the last, training programs only
     ParamSource params = {};     // empty: parameters in x's graph (see attention_layers.h)
+    // One fused op per layer (ops/rnn.h: oneDNN in f32) instead of the unrolled graph code:
+    // the same parameters (names, shapes, init), the same results, one node and one workspace
+    // per layer. Its backward is not differentiable again (no second order).
+    bool fused = false;
 };
 
 // States in PyTorch's layout: [layers·D, N, H], entry l·D + d for layer l, direction d.

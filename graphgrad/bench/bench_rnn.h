@@ -1,0 +1,61 @@
+// `graphgrad bench rnn`'s measurements (tools/cmd_bench_rnn.cpp prints and plots them):
+// - speed: one training step of one recurrent layer — forward, backpropagation through time, a
+//   linear decoder to `classes` with cross-entropy at every step, an Adam update — for the
+//   fused op (ops/rnn.h) and the unrolled graph code (models/recurrent.h), interleaved in one
+//   run, with GFLOP/s and the fraction of this machine's peak measured in the same run;
+// - grad_norms: ‖∂L/∂h_t‖ for every step t of a tanh RNN and an LSTM whose loss reads the
+//   last step only: how the gradient vanishes with distance;
+// - memory: the planner's training peak against the sequence length for both implementations,
+//   next to the RSS a forked child measures running the step.
+//
+//   gg::bench::RnnBenchOptions o;  o.cell = gg::RnnCell::Gru;
+//   nlohmann::json r = gg::bench::bench_rnn_speed(o);   // r["implementations"][0]["step_ms"], ...
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "graphgrad/ops/rnn_cell.h"
+
+namespace gg::bench {
+
+struct RnnBenchOptions {
+    RnnCell cell = RnnCell::Lstm;
+    int64_t input = 64, hidden = 256, seq = 100, batch = 32, classes = 96;
+    int repeats = 10;  // timed steps per implementation (after 2 warm-up steps)
+    bool fused = true, graph = true;  // which implementations
+    bool profile = false;             // time per op type
+};
+
+// Floating-point operations of one training step, 2 per multiply-add: the recurrent layer
+// (forward: the input and recurrent projections; backward: twice that, for the data and the
+// weight gradients) and the decoder (forward and both backward GEMMs). Elementwise work (gates,
+// loss, Adam) is not counted.
+struct RnnStepFlops {
+    double recurrent = 0, decoder = 0;
+    double total() const { return recurrent + decoder; }
+};
+RnnStepFlops rnn_step_flops(const RnnBenchOptions& o);
+
+nlohmann::json bench_rnn_speed(const RnnBenchOptions& o);
+
+struct RnnGradNormOptions {
+    int64_t input = 64, hidden = 256, seq = 100, batch = 32;
+    uint64_t seed = 1;
+};
+// {"loss": "...", "cells": [{"cell": "rnn_tanh", "norms": [‖∂L/∂h_0‖, ...], ...}, {"cell": "lstm", ...}]}
+nlohmann::json bench_rnn_grad_norms(const RnnGradNormOptions& o);
+
+struct RnnMemoryOptions {
+    RnnCell cell = RnnCell::Lstm;
+    int64_t input = 64, hidden = 256, batch = 32, classes = 96;
+    std::vector<int64_t> seqs{50, 100, 200, 500, 1000};
+    bool plan_only = false;        // the planner's figures only (no child runs the step)
+    double budget_fraction = 0.6;  // of MemAvailable: larger programs are planned, not run
+};
+nlohmann::json bench_rnn_memory(const RnnMemoryOptions& o);
+
+}  // namespace gg::bench
