@@ -30,6 +30,7 @@
 #include "graphgrad/optim/optim.h"
 #include "graphgrad/train/classification.h"
 #include "graphgrad/train/language_model.h"
+#include "graphgrad/train/language_model_io.h"
 #include "graphgrad/train/model_summary.h"
 #include "graphgrad/train/report_format.h"
 #include "graphgrad/train/schedule_by_name.h"

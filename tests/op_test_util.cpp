@@ -36,11 +36,11 @@ MadeKernel make_node_kernel(const Graph& g, const Node& node, const std::vector<
         m.outputs = neg.output_layouts();
         return true;
     };
-    if (fast && op.fast_kernel && op.reference_kernel && attempt(op.fast_kernel, "fast")) {
+    if (fast && op.fast_factory && op.reference_factory && attempt(op.fast_factory, "fast")) {
         m.fast = true;
         return m;
     }
-    if (!attempt(op.reference_kernel ? op.reference_kernel : op.fast_kernel, "reference"))
+    if (!attempt(op.reference_factory ? op.reference_factory : op.fast_factory, "reference"))
         throw GraphError(fmt::format("{}: the reference kernel declined", op.name));
     return m;
 }
@@ -85,6 +85,14 @@ void run(Kernel& k, const std::vector<const void*>& ins, const std::vector<void*
 }
 
 }  // namespace
+
+std::vector<const OpDef*> registered_ops(const OpRegistry& registry) {
+    register_all_ops();
+    std::vector<const OpDef*> out;
+    for (const OpDef* d : registry.all())
+        if (!d->is_source) out.push_back(d);
+    return out;
+}
 
 std::vector<Tensor> sample_inputs(const OpSample& s, DType dtype, uint64_t seed) {
     std::vector<Tensor> out;

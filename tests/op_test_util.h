@@ -1,7 +1,7 @@
-// Shared helpers for the registry-driven op tests: build a one-node graph from a sample and
-// run its kernel directly with guarded buffers; gradcheck a family's ops by name.
+// Shared helpers for the registry-driven op tests: the registered ops, a one-node graph built
+// from a sample whose kernel runs directly with guarded buffers, and gradcheck results.
 //
-//   gg::testing::check_op_gradients({"max_pool2d", "avg_pool2d"});
+//   for (const gg::OpDef* op : gg::testing::registered_ops()) { auto samples = op->make_samples(); ... }
 #pragma once
 
 #include <initializer_list>
@@ -14,10 +14,15 @@
 #include "graphgrad/graph/gradcheck_op.h"
 #include "graphgrad/graph/graph.h"
 #include "graphgrad/graph/op_def.h"
+#include "graphgrad/graph/op_registry.h"
 #include "graphgrad/graph/tensor.h"
 #include "graphgrad/ops/internal/register_ops.h"
 
 namespace gg::testing {
+
+// Every op of the registry but its source ops (input, parameter, constant), in registration
+// order; the process-wide registry after register_all_ops() by default.
+std::vector<const OpDef*> registered_ops(const OpRegistry& registry = op_registry());
 
 // A sample's inputs in `dtype` (floating ones converted; integer ones as given).
 std::vector<Tensor> sample_inputs(const OpSample& s, DType dtype, uint64_t seed);
@@ -45,14 +50,6 @@ inline void check_gradcheck_results(const std::vector<GradcheckResult>& results,
     for (const GradcheckResult& r : results) {
         INFO(r.describe());
         CHECK(r.passed);
-    }
-}
-
-// gradcheck_op (f64, first and second order, every sample) for each named op.
-inline void check_op_gradients(std::initializer_list<const char*> ops, std::size_t min_results = 1) {
-    for (const char* op : ops) {
-        INFO(op);
-        check_gradcheck_results(gradcheck_op(op_def(op)), min_results);
     }
 }
 

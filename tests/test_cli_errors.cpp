@@ -11,6 +11,8 @@
 #include "graphgrad/graph/graph.h"
 #include "graphgrad/io/checkpoint.h"
 #include "graphgrad/io/idx.h"
+#include "graphgrad/io/text_corpus.h"
+#include "graphgrad/train/language_model.h"
 #include "test_support.h"
 
 namespace {
@@ -61,6 +63,21 @@ TEST_CASE("bad command lines and bad inputs exit 1 or 2 with a message naming th
         gg::Graph b;
         gg::io::save_safetensors(dir.file("batch_wrong_shape.safetensors"), {{"x", gg::Tensor::zeros({2, 3, 28})}});
         gg::io::save_safetensors(dir.file("batch_no_x.safetensors"), {{"images", gg::Tensor::zeros({2, 1, 28, 28})}});
+        // Language models: a text, a checkpoint of a small char_lstm recording its model and
+        // that text's vocabulary, token batches.
+        std::ofstream(dir.file("text.txt")) << std::string(40, 'a') + "In the beginning God created the heaven.\n";
+        const gg::io::TextCorpus corpus = gg::io::load_text_corpus(dir.file("text.txt"));
+        const gg::train::CharModelOptions lstm{.embedding = 4, .hidden = 8, .layers = 1};
+        auto lm = gg::train::build_char_model(lstm, corpus.vocab.size(), 4, 2, 1, false);
+        gg::io::Metadata meta;
+        gg::train::record_char_model(meta, "char_lstm", lstm);
+        gg::io::put_vocabulary(meta, corpus.vocab);
+        gg::io::save_checkpoint(lm->graph->store(), dir.file("lstm.safetensors"), meta);
+        gg::Tensor tokens = gg::Tensor::zeros({4, 2}, gg::DType::I64);
+        gg::io::save_safetensors(dir.file("tokens.safetensors"), {{"tokens", tokens}});
+        tokens.data<int64_t>()[5] = 1000;
+        gg::io::save_safetensors(dir.file("tokens_too_large.safetensors"), {{"tokens", tokens}});
+        gg::io::save_safetensors(dir.file("tokens_f32.safetensors"), {{"tokens", gg::Tensor::zeros({4, 2})}});
     }
     const std::string d = dir.path.string();
     const std::vector<Case> cases{
@@ -106,6 +123,27 @@ TEST_CASE("bad command lines and bad inputs exit 1 or 2 with a message naming th
          "expected f32[B,C,H,W]"},
         {"logits lenet5 --batch-file " + d + "/batch_no_x.safetensors --output " + d + "/z.safetensors", 2,
          "no tensor named \"x\""},
+        {"logits char_lstm --batch-file " + d + "/batch_no_x.safetensors", 2, "no tensor named \"tokens\""},
+        {"logits char_lstm --batch-file " + d + "/tokens_f32.safetensors", 2, "expected i64[steps,streams]"},
+        {"logits char_lstm --batch-file " + d + "/tokens.safetensors", 2, "need --vocab-size"},
+        {"logits char_lstm --batch-file " + d + "/tokens_too_large.safetensors --vocab-size 50", 2,
+         "tokens[2, 1] = 1000 is outside the vocabulary [0, 50)"},
+        {"logits char_gru --batch-file " + d + "/tokens.safetensors --checkpoint " + d + "/lstm.safetensors", 1,
+         "a char_lstm checkpoint, not char_gru"},
+        {"logits char_lstm --batch-file " + d + "/tokens.safetensors --checkpoint " + d + "/lstm.safetensors --hidden 8",
+         2, "records its own"},
+        {"logits char_lstm --batch-file " + d + "/tokens.safetensors --checkpoint " + d + "/other_model.safetensors", 1,
+         "not a language-model checkpoint"},
+        {"logits lenet5 --batch-file " + d + "/tokens.safetensors --hidden 8", 2, "apply to language models only"},
+        {"train char_lstm --text " + d + "/text.txt --init " + d + "/lstm.safetensors --resume " + d +
+             "/lstm.safetensors",
+         2, "excludes"},
+        {"train char_lstm --text " + d + "/text.txt --seq 4 --batch 2 --init " + d + "/other_model.safetensors", 1,
+         "not a language-model checkpoint"},
+        {"train char_lstm --text " + d + "/text.txt --seq 4 --batch 2 --embedding 4 --hidden 16 --layers 1 --init " + d +
+             "/lstm.safetensors",
+         1, "the checkpoint's model has hidden 8, this run's has 16"},
+        {"train lenet5 --limit-train 256 --init " + d + "/other_model.safetensors", 1, "does not match the model"},
         {"bench train-step --model nosuch", 2, "unknown model"},
         {"bench matmul --m 0", 2, "must be positive"},
         {"bench conv --repeats 0", 2, "must be positive"},

@@ -92,7 +92,7 @@ const OpRegistry& test_ops() {
                 .arity(1)
                 .describe("test op with an opaque output layout")
                 .infer_shape(same_as_input(0))
-                .cpu_kernel(scaled_copy(scale, choice, want_input))
+                .fast_kernel(scaled_copy(scale, choice, want_input))
                 .reference(plain_scaled_copy(scale))
                 .layout(LayoutUse::Native);
         };
@@ -242,7 +242,7 @@ TEST_CASE("only a native op's fast kernel may choose layouts", "[graph][layout]"
             .arity(1)
             .describe("test op: a plain op that tries to choose a layout")
             .infer_shape(same_as_input(0))
-            .cpu_kernel([](const KernelContext& c) -> std::unique_ptr<Kernel> {
+            .fast_kernel([](const KernelContext& c) -> std::unique_ptr<Kernel> {
                 c.set_output_layout(0, std::make_shared<ReversedLayout>(c.outputs[0].numel()));
                 return nullptr;
             });

@@ -237,10 +237,3 @@ TEST_CASE("gradients through stacked convolutions match central differences", "[
     }
 }
 
-TEST_CASE("the registered conv ops pass gradcheck, first and second order", "[ops][conv][grad]") {
-    for (const char* name : {"conv2d", "conv2d_backward_data", "conv2d_backward_weights", "conv_transpose2d"})
-        for (const GradcheckResult& r : gradcheck_op(op_def(name))) {
-            INFO(r.describe());
-            CHECK(r.passed);
-        }
-}

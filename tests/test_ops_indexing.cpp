@@ -18,10 +18,6 @@ Tensor ids(const std::vector<int64_t>& v, Shape s) { return Tensor::from_vector<
 
 }  // namespace
 
-TEST_CASE("indexing ops pass gradcheck, first and second order", "[ops][indexing][grad]") {
-    gg::testing::check_op_gradients({"gather", "scatter_add", "index_select", "index_add"}, 2);
-}
-
 TEST_CASE("gather and scatter_add follow torch semantics", "[ops][indexing]") {
     Graph g;
     auto x = g.input("x", {2, 3}, DType::F64);  // [[1,2,3],[4,5,6]]

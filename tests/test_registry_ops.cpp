@@ -1,6 +1,7 @@
 // Tests generated from the registry (ARCHITECTURE.md §4): every op is complete, its shape rule
 // matches what its kernels write, its error samples are rejected with a clear message, its
-// fast kernel matches its reference, and its gradient rule matches central differences.
+// fast kernel matches its reference, and its gradient rule matches central differences. Its
+// cost and receptive-field rules are checked in test_registry_rules.cpp.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -14,14 +15,7 @@ using namespace gg;
 
 namespace {
 
-std::vector<const OpDef*> concrete_ops() {
-    register_all_ops();
-    std::vector<const OpDef*> out;
-    for (const OpDef* d : op_registry().all())
-        // "test_" ops are registered by behaviour tests that need deliberately broken ops.
-        if (!d->is_source && d->name.rfind("test_", 0) != 0) out.push_back(d);
-    return out;
-}
+std::vector<const OpDef*> concrete_ops() { return testing::registered_ops(); }
 
 }  // namespace
 
@@ -43,7 +37,9 @@ TEST_CASE("every op is a complete bundle", "[ops][registry]") {
         INFO("op " << op->name);
         CHECK(op->min_arity >= 1);
         CHECK(static_cast<bool>(op->infer));
-        CHECK((op->fast_kernel || op->reference_kernel));
+        // Plain loops are the op's meaning; a fast kernel comes with them (f64 and gradcheck run them).
+        CHECK(static_cast<bool>(op->reference_factory));
+        CHECK(static_cast<bool>(op->cost_rule));
         CHECK(!op->summary.empty());
         // A gradient rule or an explicit, explained opt-out.
         CHECK((op->differentiable() || !op->no_grad_reason.empty()));
@@ -94,7 +90,7 @@ TEST_CASE("error samples are rejected when the node is added, naming op and shap
 // reference serves them), but it must take at least one of its op's samples.
 TEST_CASE("fast kernels match the reference kernels in f32", "[ops][kernels]") {
     for (const OpDef* op : concrete_ops()) {
-        if (!op->fast_kernel || !op->reference_kernel) continue;
+        if (!op->has_fast_kernel()) continue;
         auto samples = op->make_samples();
         std::size_t ran_fast = 0;
         for (std::size_t i = 0; i < samples.size(); ++i) {

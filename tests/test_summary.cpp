@@ -1,7 +1,10 @@
-// `graphgrad summary`'s figures (tools/model_summary.h) against numbers known by hand:
-// parameter counts, multiply-adds, receptive fields and layer grouping.
+// `graphgrad summary`'s figures (train/model_summary.h) against numbers known by hand:
+// multiply-adds, receptive fields and layer grouping; parameter totals against the graph's own
+// count (the models' counts are pinned in test_models.cpp). Every figure comes from the ops'
+// bundles, so an op defined in a test's own registry gets its row from its rules.
 #include <catch2/catch.hpp>
 
+#include "graphgrad/graph/op_registry.h"
 #include "graphgrad/models/model_zoo.h"
 #include "graphgrad/ops/conv.h"
 #include "graphgrad/ops/ops.h"
@@ -20,6 +23,13 @@ const train::LayerSummary& layer(const train::ModelSummary& s, const std::string
     return s.layers.front();
 }
 
+int64_t parameter_count(const Graph& g, bool trainable) {
+    int64_t n = 0;
+    for (const Value& p : g.parameters(false))  // parameters and state
+        if ((p.producer().kind() == NodeKind::Parameter) == trainable) n += p.numel();
+    return n;
+}
+
 }  // namespace
 
 TEST_CASE("layers are named by their scope prefix", "[tools][summary]") {
@@ -30,12 +40,12 @@ TEST_CASE("layers are named by their scope prefix", "[tools][summary]") {
     CHECK(train::layer_group("relu_12") == "relu_12");
 }
 
-TEST_CASE("LeNet-5 has 61,706 parameters", "[tools][summary][models]") {
+TEST_CASE("LeNet-5's summary: parameters per layer, multiply-adds, receptive field", "[tools][summary][models]") {
     Graph g;
     Value x = g.input("x", {1, 1, 28, 28});
     Value logits = models::lenet5(x, 10);
     train::ModelSummary s = train::summarize_graph(g, x, logits);
-    CHECK(s.params == 61706);
+    CHECK(s.params == parameter_count(g, true));
     CHECK(s.state == 0);
     CHECK(layer(s, "conv1").params == 6 * 1 * 25 + 6);
     CHECK(layer(s, "conv1").macs == 6 * 28 * 28 * 25);  // N·O·Ho·Wo·C·kh·kw
@@ -67,7 +77,7 @@ TEST_CASE("two stacked 3x3 stride-2 convs have a receptive field of 7", "[tools]
     CHECK(s.params == 8 * 3 * 9 + 8 * 8 * 9);
 }
 
-TEST_CASE("a depthwise-separable layer has Dk^2*M + M*N weights", "[tools][summary]") {
+TEST_CASE("a depthwise-separable layer: weights and multiply-adds per layer", "[tools][summary]") {
     const int64_t m = 8, n = 16, dk = 3, hw = 14;
     Graph g;
     Value x = g.input("x", {1, m, hw, hw});
@@ -76,7 +86,8 @@ TEST_CASE("a depthwise-separable layer has Dk^2*M + M*N weights", "[tools][summa
     Value h = conv2d(x, dw, std::nullopt, {.padding = pad_all(1), .groups = m}, "depthwise");
     Value y = conv2d(h, pw, std::nullopt, {}, "pointwise");
     train::ModelSummary s = train::summarize_graph(g, x, y);
-    CHECK(s.params == dk * dk * m + m * n);
+    CHECK(layer(s, "depthwise").params == dk * dk * m);
+    CHECK(layer(s, "pointwise").params == m * n);
     CHECK(layer(s, "depthwise").macs == m * hw * hw * dk * dk);  // one input channel per group
     CHECK(layer(s, "pointwise").macs == n * hw * hw * m);
     CHECK(*s.receptive_field == ReceptiveField{3, 3});
@@ -86,8 +97,8 @@ TEST_CASE("a depthwise-separable layer has Dk^2*M + M*N weights", "[tools][summa
     Value x2 = g2.input("x", {1, m, hw, hw});
     Value y2 = models::depthwise_separable(x2, n, 1, "ds");
     train::ModelSummary s2 = train::summarize_graph(g2, x2, y2);
-    CHECK(s2.params == dk * dk * m + m * n + 2 * (m + n));
-    CHECK(s2.state >= 2 * (m + n));  // running mean and variance (num_batches_tracked if it is a node input)
+    CHECK(s2.params == parameter_count(g2, true));
+    CHECK(s2.state == parameter_count(g2, false));  // running mean, variance and num_batches_tracked
 }
 
 TEST_CASE("matmul multiply-adds and pooling strides come from shapes", "[tools][summary]") {
@@ -106,9 +117,69 @@ TEST_CASE("matmul multiply-adds and pooling strides come from shapes", "[tools][
 
 TEST_CASE("summarize_model reports the planner's training and inference peaks", "[tools][summary][models]") {
     train::ModelSummary s = train::summarize_model("lenet5", {1, 28, 28}, 8);
-    CHECK(s.params == 61706);
+    Graph g;
+    Value x = g.input("x", {8, 1, 28, 28});
+    CHECK(s.params == train::summarize_graph(g, x, models::lenet5(x, 10)).params);
     CHECK(s.input == Shape{8, 1, 28, 28});
     CHECK(s.inference_peak_bytes > 0);
     CHECK(s.train_peak_bytes > s.inference_peak_bytes);  // gradients and saved activations
     CHECK(s.train_peak_bytes <= s.train_unplanned_bytes);
+}
+
+TEST_CASE("upsampling and transposed convolutions shrink the jump between output pixels", "[tools][summary]") {
+    Graph g;
+    Value x = g.input("x", {1, 2, 16, 16});
+    Value w = g.parameter("w", {2, 2, 3, 3}, init::kaiming_uniform());
+    Value wt = g.parameter("wt", {2, 2, 3, 3}, init::kaiming_uniform());
+    Conv2dOptions same{.padding = pad_all(1)};
+    Value a = conv2d(x, w, std::nullopt, same, "a");                          // r 3, j 1
+    Value p = max_pool2d(a, {.kernel = {2, 2}});                               // r 4, j 2
+    Value u = upsample_nearest2d(p, 2);                                        // r 4, j 1
+    Value b = conv2d(u, w, std::nullopt, same, "b");                           // r 4 + 2·1 = 6
+    Value t = conv_transpose2d(max_pool2d(b, {.kernel = {2, 2}}), wt, std::nullopt,
+                               {.stride = {2, 2}, .padding = pad_all(1), .output_padding = {1, 1}}, "t");
+    // pool: r 6 + 1 = 7, j 2; a stride-2 3x3 transposed conv reaches ⌊2/2⌋ + 1 = 2 inputs: r 7 + 2 = 9, j 1.
+    train::ModelSummary s = train::summarize_graph(g, x, t);
+    CHECK(*layer(s, "b").receptive_field == ReceptiveField{6, 6});
+    CHECK(*layer(s, "t").receptive_field == ReceptiveField{9, 9});
+    CHECK(layer(s, "t").output == Shape{1, 2, 16, 16});
+    CHECK(layer(s, "t").macs == 2 * 8 * 8 * 2 * 9);  // every input element scatters into (O/g)·kh·kw outputs
+}
+
+TEST_CASE("an op of a test's own registry gets its summary row from its bundle", "[tools][summary]") {
+    OpRegistry r;
+    // A 3x3 stride-3 "pooling" that states it multiplies: the summary has no idea what it is.
+    r.define("test_block3")
+        .arity(1)
+        .describe("test op: one output per 3x3 block")
+        .infer_shape([](const InferContext& c) {
+            const Shape& s = c.input(0).shape;
+            return std::vector<TensorDesc>{TensorDesc{{s[0], s[1], s[2] / 3, s[3] / 3}, c.input(0).dtype}};
+        })
+        .cost([](const RuleContext& c) { return OpCost{.macs = 9 * c.output(0).numel()}; })
+        .receptive_field([](const RuleContext&) {
+            const AxisReach a{.kernel = 3, .stride = 3};
+            return std::optional(SpatialReach::window(a, a));
+        });
+    // A mixing op without a reach: its outputs see everything.
+    r.define("test_mix").arity(1).describe("test op: mixes positions").infer_shape(same_as_input(0)).cost(elementwise_cost());
+
+    Graph g;
+    Value x = g.input("x", {1, 2, 18, 18});
+    Value w = g.parameter("w", {2, 2, 3, 3}, init::kaiming_uniform());
+    Value h = conv2d(x, w, std::nullopt, {.padding = pad_all(1)}, "conv");  // r 3, j 1
+    Value b = g.add_node1(r.get("test_block3"), {h}, {}, "block");        // r 3 + 2 = 5, j 3
+    Value c = conv2d(b, w, std::nullopt, {.padding = pad_all(1)}, "conv2");  // r 5 + 2·3 = 11
+    Value m = g.add_node1(r.get("test_mix"), {c}, {}, "mix");
+    train::ModelSummary s = train::summarize_graph(g, x, m);
+    CHECK(layer(s, "block").macs == 9 * 2 * 6 * 6);
+    CHECK(layer(s, "block").ops == std::vector<std::string>{"test_block3"});
+    CHECK(*layer(s, "block").receptive_field == ReceptiveField{5, 5});
+    CHECK(*layer(s, "conv2").receptive_field == ReceptiveField{11, 11});
+    CHECK(*layer(s, "mix").receptive_field == ReceptiveField{18, 18});  // the whole input
+    CHECK(*s.receptive_field == ReceptiveField{18, 18});
+
+    r.define("test_no_cost").arity(1).describe("test op without a cost rule").infer_shape(same_as_input(0));
+    Value n = g.add_node1(r.get("test_no_cost"), {c}, {}, "nocost");
+    CHECK_THROWS_WITH(train::summarize_graph(g, x, n), Catch::Contains("test_no_cost") && Catch::Contains("no cost rule"));
 }

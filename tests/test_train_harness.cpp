@@ -112,6 +112,45 @@ TEST_CASE("resuming from a checkpoint continues exactly like an uninterrupted ru
     }
 }
 
+TEST_CASE("init starts a new run from a checkpoint's weights (or a bare state_dict) and refuses another model",
+          "[train]") {
+    const io::ImageDataset train = synthetic_images(96, 1), test = synthetic_images(32, 2);
+    testing::TempDir dir;
+    Run a = make_run("adam", 1);
+    train::train_classifier(*a.p, train, test, *a.opt, a.sched.get(), quiet(1, dir.file("a.st")));
+
+    // b starts from a's checkpoint; c from a's weights copied by hand, with a fresh optimizer.
+    Run b = make_run("adam", 2);
+    train::ClassifierTrainOptions from_a = quiet(2);
+    from_a.trainer.init = dir.file("a.st");
+    const train::TrainReport rb = train::train_classifier(*b.p, train, test, *b.opt, b.sched.get(), from_a);
+    Run c = make_run("adam", 2);
+    for (const Value& v : a.p->params) c.p->graph->store().get(v.name()).copy_from(a.p->graph->store().get(v.name()));
+    train::train_classifier(*c.p, train, test, *c.opt, c.sched.get(), quiet(2));
+    CHECK(rb.start_epoch == 0);  // the checkpoint's epoch 1 is not this run's
+    CHECK(rb.records.size() == 2);
+    // Bitwise, Adam's moments included: a's moments or step count would change b's updates. (b
+    // and c share a seed, so had init been ignored, b would be a fresh run, not c.)
+    for (const auto& [key, entry] : c.p->graph->store().entries()) {
+        const Tensor& x = entry.value;
+        const Tensor& y = b.p->graph->store().get(key);
+        REQUIRE(x.desc() == y.desc());
+        CHECK(std::memcmp(x.raw(), y.raw(), x.bytes()) == 0);
+    }
+
+    // Weights without metadata (what PyTorch's state_dict becomes): accepted.
+    io::save_checkpoint(a.p->graph->store(), dir.file("bare.st"), {}, /*include_optimizer_state=*/false);
+    Run d = make_run("sgd", 1);
+    train::ClassifierTrainOptions bare = quiet(1);
+    bare.trainer.init = dir.file("bare.st");
+    CHECK_NOTHROW(train::train_classifier(*d.p, train, test, *d.opt, d.sched.get(), bare));
+
+    Run e = make_run("adam", 1);
+    from_a.trainer.metadata["model"] = "another_net";
+    CHECK_THROWS_WITH(train::train_classifier(*e.p, train, test, *e.opt, e.sched.get(), from_a),
+                      Catch::Contains("model is \"small_net\", this run's is \"another_net\""));
+}
+
 TEST_CASE("checkpoints record normalisation and augmentation; resume refuses another model", "[train]") {
     const io::ImageDataset train = synthetic_images(64, 1), test = synthetic_images(16, 2);
     testing::TempDir dir;

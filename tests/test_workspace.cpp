@@ -114,8 +114,9 @@ const OpRegistry& test_ops() {
         r.define("ws_square")
             .arity(1)
             .describe("test: x² and a workspace holding x")
+            .attributes<WsAttrs>()
             .infer_shape([](const InferContext& c) { return std::vector<TensorDesc>{c.input(0), workspace_placeholder()}; })
-            .cpu_kernel(square_fast)
+            .fast_kernel(square_fast)
             .reference(square_reference)
             .workspace_output(1)
             .gradient([](GradContext& g) { return InputGrads{square_backward(g.grad_output(0), g.output(1))}; });
@@ -126,7 +127,7 @@ const OpRegistry& test_ops() {
                 if (!is_workspace_placeholder(c.input(1))) throw_shape("input 1 must be a workspace");
                 return std::vector<TensorDesc>{c.input(0)};
             })
-            .cpu_kernel(square_backward_fast)
+            .fast_kernel(square_backward_fast)
             .reference(square_backward_reference)
             .workspace_input(1)
             .not_differentiable("test op");
@@ -134,7 +135,7 @@ const OpRegistry& test_ops() {
             .arity(1)
             .describe("test: a workspace its kernel forgets to size")
             .infer_shape([](const InferContext& c) { return std::vector<TensorDesc>{c.input(0), workspace_placeholder()}; })
-            .cpu_kernel([](const KernelContext&) { return make_kernel([](const KernelArgs&) {}); })
+            .fast_kernel([](const KernelContext&) { return make_kernel([](const KernelArgs&) {}); })
             .workspace_output(1)
             .not_differentiable("test op");
         return r;

@@ -84,7 +84,7 @@ nlohmann::json bench_model(const std::string& model, const TrainStepOptions& o) 
     for (const StepInfo& s : step.steps()) {
         if (s.conversion) continue;  // layout reorders inserted by compile() are not graph ops
         const OpDef& op = *p->graph->node(s.node).op;
-        if (!s.fast_kernel && op.has_fast_kernel() && op.reference_kernel) fell_back.insert(op.name);
+        if (!s.fast_kernel && op.has_fast_kernel()) fell_back.insert(op.name);
     }
     const double median_ms = median(step_ms);
     nlohmann::json profile = o.profile ? bench::op_profile(*p->graph, step, o.repeats) : nlohmann::json();

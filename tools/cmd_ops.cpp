@@ -24,12 +24,12 @@ std::string arity_str(const OpDef& d) {
     return fmt::format("{}-{}", d.min_arity, d.max_arity);
 }
 
-// The executor runs the fast kernel when an op has both, and a lone cpu_kernel is its own
-// reference (plain loops for every dtype): see make_node_kernel in graph/executor.cpp.
+// compile() runs the fast kernel when an op has one (it falls back to the reference for a
+// dtype it cannot run); a plain-loop kernel alone is the op's meaning (OpDef::create_kernel).
 std::string kernels_str(const OpDef& d) {
-    if (d.fast_kernel && d.reference_kernel) return "fast+reference";
-    if (d.fast_kernel) return "plain";
-    if (d.reference_kernel) return "reference";
+    if (d.fast_factory && d.reference_factory) return "fast+reference";
+    if (d.reference_factory) return "plain";
+    if (d.fast_factory) return "fast only";
     return "none";
 }
 
@@ -56,6 +56,14 @@ nlohmann::json op_json(const OpDef& d) {
     j["samples"] = count_of(d.make_samples);
     j["error_samples"] = count_of(d.make_error_samples);
     j["inplace_input"] = d.inplace_input;
+    j["attributes"] = d.attrs_type ? nlohmann::json(type_name(*d.attrs_type)) : nlohmann::json(nullptr);
+    j["cost_rule"] = static_cast<bool>(d.cost_rule);
+    j["receptive_field_rule"] = static_cast<bool>(d.reach_rule);  // absent: mixes positions
+    nlohmann::json roles = {{"inputs", nlohmann::json::object()}, {"outputs", nlohmann::json::object()}};
+    for (const auto& [role, index] : d.input_roles) roles["inputs"][role] = index;
+    for (const auto& [role, index] : d.output_roles) roles["outputs"][role] = index;
+    j["roles"] = roles;
+    j["gradient_accumulator"] = d.is_gradient_accumulator;
     j["summary"] = d.summary;
     return j;
 }

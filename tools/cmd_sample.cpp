@@ -5,9 +5,9 @@
 #include <fmt/format.h>
 
 #include "cli_common.h"
-#include "graphgrad/io/checkpoint.h"
 #include "graphgrad/io/vocabulary.h"
 #include "graphgrad/train/language_model.h"
+#include "graphgrad/train/language_model_io.h"
 
 namespace gg::cli {
 namespace {
@@ -19,14 +19,13 @@ struct SampleCliOptions {
 };
 
 int run_sample(const SampleCliOptions& o) {
-    const io::Metadata meta = io::SafetensorsFile::open(o.checkpoint).metadata();
-    const auto [model, options] = recorded_char_model(meta, o.checkpoint);
-    const io::Vocabulary vocab = io::vocabulary_from_metadata(meta, o.checkpoint);
-    auto p = build_char_model(options, vocab.size(), 1, 1, 0, false);
-    io::load_checkpoint(p->graph->store(), o.checkpoint, {.allow_missing_optimizer_state = true, .ignore_unexpected = true});
-    const std::string text = sample_text(*p, vocab, o.sample);
+    const LoadedLanguageModel lm = load_char_model(o.checkpoint, 1, 1);
+    // Text needs the vocabulary (weights alone, e.g. from `graphgrad logits --save-weights`, cannot say which
+    // character an id is).
+    const io::Vocabulary vocab = lm.vocab ? *lm.vocab : io::vocabulary_from_metadata(lm.metadata, o.checkpoint);
+    const std::string text = sample_text(*lm.program, vocab, o.sample);
     if (o.json) {
-        print_json({{"model", model}, {"checkpoint", o.checkpoint}, {"temperature", o.sample.temperature},
+        print_json({{"model", lm.model}, {"checkpoint", o.checkpoint}, {"temperature", o.sample.temperature},
                     {"seed", o.sample.seed}, {"text", text}});
         return 0;
     }

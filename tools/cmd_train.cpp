@@ -6,6 +6,7 @@
 //   graphgrad train lenet5 --epochs 10
 //   graphgrad train resnet20 --epochs 15 --augment crop,flip --checkpoint r20.safetensors
 //   graphgrad train resnet20 --epochs 20 --resume r20.safetensors --checkpoint r20.safetensors
+//   graphgrad train lenet5 --init pytorch_lenet.safetensors --epochs 2    # a new run from given weights
 #include <cmath>
 #include <memory>
 #include <optional>
@@ -87,6 +88,7 @@ int run_train(const TrainOptions& o) {
                                           .clip = o.clip,
                                           .checkpoint = o.checkpoint,
                                           .resume = o.resume,
+                                          .init = o.init,
                                           .progress = !o.json,
                                           .metadata = {{"model", o.model},
                                                        {"schedule", o.schedule.name},
@@ -180,6 +182,11 @@ Command add_train_command(CLI::App& app) {
     sub->add_option("--seed", o->seed, "Seed of initial weights, shuffling and augmentation")->capture_default_str();
     sub->add_option("--checkpoint", o->checkpoint, "Save a safetensors checkpoint here after every epoch (atomic)");
     sub->add_option("--resume", o->resume, "Continue from this checkpoint (weights, optimizer state, epoch)");
+    sub->add_option("--init", o->init,
+                    "Start a new run from this checkpoint's weights (graphgrad's, or a PyTorch state_dict as "
+                    "safetensors; not its optimizer state, epoch or schedule). Language models: the checkpoint must "
+                    "record the corpus's vocabulary and the same architecture")
+        ->excludes("--resume");
     sub->add_option("--limit-train", o->limit_train, "Use only the first N training images (quick runs)");
     sub->add_option("--limit-test", o->limit_test, "Evaluate on only the first N test images");
     sub->add_option("--precise-bn", o->precise_bn,

@@ -5,6 +5,7 @@
 //
 //   graphgrad train char_lstm --epochs 2 --checkpoint lstm.safetensors
 //   graphgrad sample --checkpoint lstm.safetensors --prime "And God said" --temperature 0.8
+//   graphgrad train char_lstm --init torch_init.safetensors --limit-train 200   # tools/compare/char_lstm.py
 #include <fmt/format.h>
 
 #include "cli_common.h"
@@ -50,6 +51,7 @@ int run_train_language_model(const TrainOptions& o) {
                                              .clip = clip,
                                              .checkpoint = o.checkpoint,
                                              .resume = o.resume,
+                                             .init = o.init,
                                              .progress = !o.json,
                                              .metadata = {{"schedule", schedule.name}, {"seed", std::to_string(o.seed)}},
                                              .resume_must_match = {"model", "optimizer", "lm.hidden", "lm.layers",
@@ -89,6 +91,7 @@ int run_train_language_model(const TrainOptions& o) {
                     {"seq", o.seq},
                     {"optimizer", opt->name()},
                     {"start_epoch", r.start_epoch},
+                    {"init", o.init},
                     {"records", epochs},
                     {"final_valid_bpc", r.final_eval.metric},
                     {"best_valid_bpc", r.best_metric},

@@ -26,6 +26,7 @@ struct TrainOptions {
     std::optional<float> mean, std;
     uint64_t seed = 1;
     std::string checkpoint, resume;
+    std::string init;  // start a new run from this checkpoint's weights
     int64_t limit_train = 0, limit_test = 0;
     int64_t precise_bn = 0;  // > 0: re-estimate batch-norm running statistics on this many batches
     bool json = false;

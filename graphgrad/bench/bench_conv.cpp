@@ -157,14 +157,19 @@ InNetwork time_in_network(const ConvBenchShape& s, const Conv2dOptions& opts, co
     Value dz = g.input("dz", z.shape());
     std::vector<Value> grads = grad({z}, {w0, w}, {dz});
     CompiledGraph prog = compile(g, {z, grads[0], grads[1]}, compile_options);
+    // The steps by the graph's structure: w's gradient is the backward-weights node (h, dy); the
+    // backward-data node is the other reader of dy, the one that also reads w.
+    const Node& bw = grads[1].producer();
+    const Value dy = bw.inputs.at(1);
+    auto reads = [](const Node& n, const Value& v) { return std::find(n.inputs.begin(), n.inputs.end(), v) != n.inputs.end(); };
     int fwd = -1, data = -1, weights = -1;
     for (std::size_t i = 0; i < prog.steps().size(); ++i) {
         const StepInfo& st = prog.steps()[i];
         if (st.conversion) continue;
         const Node& n = g.node(st.node);
         if (n.id == y.node) fwd = static_cast<int>(i);
-        if (n.op_name() == "conv2d_backward_data" && n.inputs[1].node == w.node) data = static_cast<int>(i);
-        if (n.op_name() == "conv2d_backward_weights" && n.inputs[0].node == h.node) weights = static_cast<int>(i);
+        if (n.id == bw.id && reads(n, h)) weights = static_cast<int>(i);
+        if (n.id != bw.id && reads(n, dy) && reads(n, w)) data = static_cast<int>(i);
     }
     if (fwd < 0 || data < 0 || weights < 0) throw std::runtime_error("bench conv: measured steps not found");
     InNetwork r;

@@ -218,7 +218,7 @@ nlohmann::json bench_one(const std::string& layer, int64_t s, const LambdaBenchO
         if (st.conversion || st.fast_kernel) continue;
         const OpDef& op = *p.graph->node(st.node).op;
         // Only ops with both kernels can fall back; a plain-loop-only op is never "fast".
-        if (op.has_fast_kernel() && op.reference_kernel &&
+        if (op.has_fast_kernel() &&
             std::find(reference_ops.begin(), reference_ops.end(), op.name) == reference_ops.end())
             reference_ops.push_back(op.name);
     }

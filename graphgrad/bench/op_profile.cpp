@@ -15,7 +15,7 @@ nlohmann::json op_profile(const Graph& g, const CompiledGraph& step, int runs) {
         const StepInfo& s = step.steps()[i];
         const OpDef& op = *g.node(s.node).op;
         std::string name = s.conversion ? "(layout conversion)" : op.name;
-        if (!s.conversion && !s.fast_kernel && op.has_fast_kernel() && op.reference_kernel) name += " (reference)";
+        if (!s.conversion && !s.fast_kernel && op.has_fast_kernel()) name += " (reference)";
         by_op[name].first += ns[i] / runs / 1e6;
         by_op[name].second += 1;
     }

@@ -10,13 +10,21 @@ namespace gg {
 
 namespace {
 
-// Sums partial gradients with the registered "add" op (a chain; fan-out is usually 2-3).
-Value accumulate(Graph& g, const std::vector<Value>& parts) {
-    Value sum = parts.front();
-    const OpDef& add = op_registry().get("add");
-    for (std::size_t i = 1; i < parts.size(); ++i) sum = g.add_node1(add, {sum, parts[i]}, {}, "");
-    return sum;
-}
+// Sums partial gradients with the op that declared itself the accumulator (ops/ registers
+// one; graph/ names no concrete op), looked up once per grad() call and only if some value
+// fans out. A chain: fan-out is usually 2-3.
+class Accumulator {
+public:
+    Value operator()(Graph& g, const std::vector<Value>& parts) {
+        Value sum = parts.front();
+        if (parts.size() > 1 && !add_) add_ = &op_registry().gradient_accumulator();
+        for (std::size_t i = 1; i < parts.size(); ++i) sum = g.add_node1(*add_, {sum, parts[i]}, {}, "");
+        return sum;
+    }
+
+private:
+    const OpDef* add_ = nullptr;
+};
 
 // Resets the graph's "building gradient" flag even when a rule throws.
 struct GradientMode {
@@ -72,6 +80,7 @@ std::vector<Value> grad(const std::vector<Value>& ys, const std::vector<Value>& 
 
     GradientMode mode(g);
     std::map<std::pair<int32_t, int32_t>, Value> summed;  // final gradient per value
+    Accumulator accumulate;
     auto total = [&](int32_t node, int32_t slot) -> std::optional<Value> {
         auto key = std::make_pair(node, slot);
         if (auto s = summed.find(key); s != summed.end()) return s->second;

@@ -52,25 +52,23 @@ Value Graph::input(const std::string& name, Shape shape, DType dtype) {
     return add_source("input", full, TensorDesc{std::move(shape), dtype}, InputAttrs{full});
 }
 
-Value Graph::parameter(const std::string& name, Shape shape, const Initializer& init, DType dtype) {
-    std::string full = scoped(name);
-    if (!is_floating(dtype)) throw_graph("parameter \"{}\": parameters must be f32 or f64, got {}", full, dtype);
+Value Graph::add_stored(const std::string& full, Shape shape, const Initializer& init, DType dtype, bool trainable) {
     TensorDesc desc{std::move(shape), dtype};
-    Value v = add_source("parameter", full, desc, ParameterAttrs{full, true});
+    Value v = add_source("parameter", full, desc, ParameterAttrs{full, trainable});
     Tensor t(desc);
     init(t, hash_combine(seed_, hash_string(full.data(), full.size())));
-    store_->add(full, std::move(t), true);
+    store_->add(full, std::move(t), trainable);
     return v;
 }
 
-Value Graph::state(const std::string& name, Shape shape, const Initializer& init, DType dtype) {
+Value Graph::parameter(const std::string& name, Shape shape, const Initializer& init, DType dtype) {
     std::string full = scoped(name);
-    TensorDesc desc{std::move(shape), dtype};
-    Value v = add_source("parameter", full, desc, ParameterAttrs{full, false});
-    Tensor t(desc);
-    init(t, hash_combine(seed_, hash_string(full.data(), full.size())));
-    store_->add(full, std::move(t), false);
-    return v;
+    if (!is_floating(dtype)) throw_graph("parameter \"{}\": parameters must be f32 or f64, got {}", full, dtype);
+    return add_stored(full, std::move(shape), init, dtype, true);
+}
+
+Value Graph::state(const std::string& name, Shape shape, const Initializer& init, DType dtype) {
+    return add_stored(scoped(name), std::move(shape), init, dtype, false);
 }
 
 Value Graph::constant(Tensor value, const std::string& name) {
@@ -101,6 +99,11 @@ std::vector<Value> Graph::add_node(const OpDef& op, std::vector<Value> inputs, s
             throw_graph("{} \"{}\": input {} (\"{}\") belongs to another graph", op.name, full, i, v.name());
         descs.push_back(v.desc());
     }
+    const bool has_attrs = attrs.has_value();
+    if (op.attrs_type ? !has_attrs || std::type_index(attrs.type()) != *op.attrs_type : has_attrs)
+        throw_graph("{} \"{}\": attributes are {}, the op takes {}", op.name, full,
+                    has_attrs ? type_name(attrs.type()) : std::string("missing"),
+                    op.attrs_type ? type_name(*op.attrs_type) : std::string("none"));
     std::vector<TensorDesc> outs;
     try {
         outs = op.infer(InferContext{descs, attrs, op.name.c_str()});
@@ -119,7 +122,6 @@ std::vector<Value> Graph::add_node(const OpDef& op, std::vector<Value> inputs, s
     node.attrs = std::move(attrs);
     node.outputs = std::move(outs);
     node.is_gradient = building_gradient_;
-    has_gradient_nodes_ = has_gradient_nodes_ || building_gradient_;
     by_name_[node.name] = node.id;
     nodes_.push_back(std::move(node));
     std::vector<Value> result;
@@ -135,14 +137,14 @@ Value Graph::add_node1(const OpDef& op, std::vector<Value> inputs, std::any attr
 std::vector<Value> Graph::inputs() const {
     std::vector<Value> out;
     for (const Node& n : nodes_)
-        if (n.op->name == "input") out.push_back(Value{const_cast<Graph*>(this), n.id, 0});
+        if (n.kind() == NodeKind::Input) out.push_back(Value{const_cast<Graph*>(this), n.id, 0});
     return out;
 }
 
 std::vector<Value> Graph::parameters(bool trainable_only) const {
     std::vector<Value> out;
     for (const Node& n : nodes_)
-        if (n.op->name == "parameter" && (!trainable_only || std::any_cast<const ParameterAttrs&>(n.attrs).trainable))
+        if (n.kind() == NodeKind::Parameter || (!trainable_only && n.kind() == NodeKind::State))
             out.push_back(Value{const_cast<Graph*>(this), n.id, 0});
     return out;
 }

@@ -66,8 +66,9 @@ public:
     Value constant(Tensor value, const std::string& name = {});
     Value scalar(double value, DType dtype = DType::F32);
 
-    // Adds a node after checking arity, graphs and dtypes of inputs and running the op's
-    // shape rule; errors name the op, the node and the input shapes.
+    // Adds a node after checking arity, graphs and dtypes of inputs, the attributes' type
+    // against the one the op declares, and running the op's shape rule; errors name the op,
+    // the node and the input shapes. `op` may come from any OpRegistry that outlives the graph.
     std::vector<Value> add_node(const OpDef& op, std::vector<Value> inputs, std::any attrs = {},
                                 const std::string& name = {});
     Value add_node1(const OpDef& op, std::vector<Value> inputs, std::any attrs = {}, const std::string& name = {});
@@ -90,10 +91,11 @@ public:
 
     // Set by grad() while it appends the backward pass.
     void set_building_gradient(bool on) { building_gradient_ = on; }
-    bool has_gradient_nodes() const { return has_gradient_nodes_; }
 
 private:
     Value add_source(const char* op, const std::string& name, TensorDesc desc, std::any attrs);
+    // A parameter node (trainable) or state, its tensor initialised and put in the store.
+    Value add_stored(const std::string& full_name, Shape shape, const Initializer& init, DType dtype, bool trainable);
 
     std::deque<Node> nodes_;  // deque: references to nodes survive additions
     std::map<std::string, int32_t> by_name_;
@@ -101,7 +103,6 @@ private:
     std::vector<std::string> scopes_;
     uint64_t seed_;
     bool building_gradient_ = false;
-    bool has_gradient_nodes_ = false;
 };
 
 // RAII name scope:  { gg::NameScope s(g, "conv1"); auto w = g.parameter("weight", ...); }

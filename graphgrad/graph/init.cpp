@@ -6,12 +6,12 @@
 
 namespace gg::init {
 
-std::pair<double, double> fans(const Shape& s, Layout layout) {
+std::pair<double, double> fans(const Shape& s, WeightAxes axes) {
     if (s.empty()) return {1.0, 1.0};
     if (s.size() == 1) return {static_cast<double>(s[0]), static_cast<double>(s[0])};
     if (s.size() == 2) {
         double a = static_cast<double>(s[0]), b = static_cast<double>(s[1]);
-        return layout == Layout::InOut ? std::pair{a, b} : std::pair{b, a};
+        return axes == WeightAxes::InOut ? std::pair{a, b} : std::pair{b, a};
     }
     // [out, in, k...]: receptive field multiplies both fans (PyTorch convention).
     double receptive = 1;
@@ -47,23 +47,23 @@ Initializer uniform(double low, double high) {
 Initializer normal(double mean, double stddev) {
     return normal_with(mean, [stddev](const Shape&) { return stddev; });
 }
-Initializer xavier_uniform(double gain, Layout layout) {
+Initializer xavier_uniform(double gain, WeightAxes axes) {
     return uniform_with([=](const Shape& s) {
-        auto [fi, fo] = fans(s, layout);
+        auto [fi, fo] = fans(s, axes);
         return gain * std::sqrt(6.0 / (fi + fo));
     });
 }
-Initializer xavier_normal(double gain, Layout layout) {
+Initializer xavier_normal(double gain, WeightAxes axes) {
     return normal_with(0.0, [=](const Shape& s) {
-        auto [fi, fo] = fans(s, layout);
+        auto [fi, fo] = fans(s, axes);
         return gain * std::sqrt(2.0 / (fi + fo));
     });
 }
-Initializer kaiming_uniform(double gain, Layout layout) {
-    return uniform_with([=](const Shape& s) { return gain * std::sqrt(3.0 / fans(s, layout).first); });
+Initializer kaiming_uniform(double gain, WeightAxes axes) {
+    return uniform_with([=](const Shape& s) { return gain * std::sqrt(3.0 / fans(s, axes).first); });
 }
-Initializer kaiming_normal(double gain, Layout layout) {
-    return normal_with(0.0, [=](const Shape& s) { return gain / std::sqrt(fans(s, layout).first); });
+Initializer kaiming_normal(double gain, WeightAxes axes) {
+    return normal_with(0.0, [=](const Shape& s) { return gain / std::sqrt(fans(s, axes).first); });
 }
 
 }  // namespace gg::init

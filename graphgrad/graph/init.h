@@ -4,7 +4,8 @@
 //   auto w = g.parameter("fc1.weight", {256, 784}, gg::init::kaiming_uniform());
 //
 // Fans follow PyTorch: for a 2-D [in, out] matmul weight fan_in = shape[0]; for [out, in, kh, kw]
-// convolution weights fan_in = in·kh·kw. Pass FanMode explicitly when the layout differs.
+// convolution weights fan_in = in·kh·kw. Pass WeightAxes::OutIn for a 2-D weight stored
+// [out, in] (read transposed, like PyTorch's Linear).
 #pragma once
 
 #include <cstdint>
@@ -14,26 +15,27 @@
 
 namespace gg {
 
-
 using Initializer = std::function<void(Tensor&, uint64_t seed)>;
 
 namespace init {
 
-enum class Layout { InOut, OutIn };  // 2-D weight layout: x·W ([in,out]) or W·x ([out,in])
+// Which axis of a 2-D weight is the input: x·W ([in, out]) or x·Wᵀ ([out, in]).
+enum class WeightAxes { InOut, OutIn };
 
 Initializer zeros();
 Initializer ones();
 Initializer constant(double value);
 Initializer uniform(double low, double high);
 Initializer normal(double mean = 0.0, double stddev = 1.0);
-Initializer xavier_uniform(double gain = 1.0, Layout layout = Layout::InOut);
-Initializer xavier_normal(double gain = 1.0, Layout layout = Layout::InOut);
-// gain sqrt(2) (ReLU) by default; mode fan_in.
-Initializer kaiming_uniform(double gain = 1.4142135623730951, Layout layout = Layout::InOut);
-Initializer kaiming_normal(double gain = 1.4142135623730951, Layout layout = Layout::InOut);
+// Glorot: variance gain²·2/(fan_in + fan_out).
+Initializer xavier_uniform(double gain = 1.0, WeightAxes axes = WeightAxes::InOut);
+Initializer xavier_normal(double gain = 1.0, WeightAxes axes = WeightAxes::InOut);
+// He: variance gain²/fan_in; gain sqrt(2) (ReLU) by default.
+Initializer kaiming_uniform(double gain = 1.4142135623730951, WeightAxes axes = WeightAxes::InOut);
+Initializer kaiming_normal(double gain = 1.4142135623730951, WeightAxes axes = WeightAxes::InOut);
 
 // fan_in and fan_out of a weight shape (see the header comment).
-std::pair<double, double> fans(const Shape& shape, Layout layout);
+std::pair<double, double> fans(const Shape& shape, WeightAxes axes);
 
 }  // namespace init
 }  // namespace gg

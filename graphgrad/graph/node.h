@@ -8,6 +8,7 @@
 #include <any>
 #include <cstdint>
 #include <string>
+#include <typeinfo>
 #include <vector>
 
 #include "graphgrad/graph/tensor_desc.h"
@@ -52,6 +53,18 @@ struct Node {
     NodeKind kind() const;
     std::string inputs_str() const;  // "[64,784] x [784,256]" style summary for messages
 };
+
+// Throws GraphError naming the op and both types unless n's op declares attributes of type t.
+void check_attributes_type(const Node& n, const std::type_info& t);
+
+// The attributes of node n as the T its op declares: the public options of the builder
+// headers (Conv2dOptions, Pool2dOptions, BatchNormOptions, ...) for the ops built from them.
+//   const auto& o = gg::node_attributes<gg::Conv2dOptions>(node);   // o.stride, o.padding
+template <typename T>
+const T& node_attributes(const Node& n) {
+    check_attributes_type(n, typeid(T));
+    return *std::any_cast<T>(&n.attrs);
+}
 
 template <typename T>
 const T& attrs_as(const std::any& attrs, const char* op_name) {

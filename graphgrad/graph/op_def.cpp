@@ -1,6 +1,9 @@
 #include "graphgrad/graph/op_def.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <cxxabi.h>
+#include <memory>
 
 #include "graphgrad/graph/graph.h"
 #include "graphgrad/graph/op_registry.h"
@@ -45,6 +48,46 @@ bool OpDef::is_workspace_input(int i) const {
 
 bool OpDef::overwrites_workspace(int i) const {
     return std::find(overwritten_workspaces.begin(), overwritten_workspaces.end(), i) != overwritten_workspaces.end();
+}
+
+namespace {
+
+std::optional<int> find_role(const std::vector<std::pair<std::string, int>>& roles, std::string_view role) {
+    for (const auto& [name, index] : roles)
+        if (name == role) return index;
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<int> OpDef::input_with_role(std::string_view role) const { return find_role(input_roles, role); }
+std::optional<int> OpDef::output_with_role(std::string_view role) const { return find_role(output_roles, role); }
+
+std::unique_ptr<Kernel> OpDef::create_kernel(const KernelContext& ctx, bool reference_only, bool& fast) const {
+    fast = false;
+    if (!reference_only && fast_factory && reference_factory) {
+        if (auto k = fast_factory(ctx)) {
+            fast = true;
+            return k;
+        }
+    }
+    if (reference_factory) return reference_factory(ctx);
+    // Only test ops lack a reference (stand-ins for layout-aware kernels; the generic tests
+    // require one of every registered op).
+    if (fast_factory) return fast_factory(ctx);
+    throw_graph("compile: op {} (node \"{}\") has no kernel", name, ctx.node.name);
+}
+
+std::string type_name(std::type_index t) {
+    int status = 0;
+    std::unique_ptr<char, void (*)(void*)> readable(abi::__cxa_demangle(t.name(), nullptr, nullptr, &status), std::free);
+    return status == 0 && readable ? std::string(readable.get()) : std::string(t.name());
+}
+
+void check_attributes_type(const Node& n, const std::type_info& t) {
+    if (n.op->attrs_type && *n.op->attrs_type == std::type_index(t) && n.attrs.type() == t) return;
+    throw_graph("{} \"{}\": attributes are {}, not {}", n.op->name, n.name,
+                n.op->attrs_type ? type_name(*n.op->attrs_type) : std::string("none"), type_name(t));
 }
 
 ShapeFn same_as_input(int i) {

@@ -1,10 +1,13 @@
-// OpDef: everything about one op in one place (ARCHITECTURE.md §3): name, arity, shape rule,
-// kernels, gradient rule (or the reason there is none), samples and error samples.
+// OpDef: everything about one op in one place (ARCHITECTURE.md §3): name, arity, attribute
+// type, shape rule, kernels, gradient rule (or the reason there is none), cost and receptive
+// field (graph/op_rules.h), roles of inputs and outputs, samples and error samples.
 //
 //   registry.define("tanh")
 //       .arity(1)
 //       .infer_shape(same_as_input(0))
-//       .cpu_kernel(...)
+//       .kernel(...)                              // plain loops: the op's meaning
+//       .cost(elementwise_cost())
+//       .receptive_field(pointwise_reach())
 //       .gradient([](gg::GradContext& g) {      // dx = dy · (1 − y²)
 //           gg::Value y = g.output(0);
 //           return gg::InputGrads{g.grad_output(0) * (1.0 - y * y)};
@@ -16,11 +19,13 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <typeindex>
 #include <utility>
 #include <vector>
 
 #include "graphgrad/graph/kernel.h"
 #include "graphgrad/graph/node.h"
+#include "graphgrad/graph/op_rules.h"
 #include "graphgrad/graph/tensor.h"
 
 namespace gg {
@@ -122,12 +127,18 @@ enum class WorkspaceUse { Reads, Overwrites };
 struct OpDef {
     std::string name;
     int min_arity = 0, max_arity = 0;  // max_arity -1: variadic
+    std::optional<std::type_index> attrs_type;  // what Node::attrs holds; unset: no attributes
     ShapeFn infer;
-    KernelFactory fast_kernel;       // e.g. oneDNN; may return nullptr (dtype it cannot run)
-    KernelFactory reference_kernel;  // plain loops, f32 and f64: the op's meaning
+    // compile() runs the fast kernel when there is one and it accepts the node (it returns
+    // nullptr for a dtype it cannot run, e.g. f64 on oneDNN), else the reference.
+    KernelFactory fast_factory;       // e.g. oneDNN; always comes with a reference
+    KernelFactory reference_factory;  // plain loops, f32 and f64: the op's meaning
     GradFn grad_rule;
     std::string no_grad_reason;      // set by not_differentiable()
     std::vector<int> nondiff_inputs;
+    CostFn cost_rule;
+    ReachFn reach_rule;              // unset: outputs are no function of one grid's positions
+    std::vector<std::pair<std::string, int>> input_roles, output_roles;
     std::function<std::vector<OpSample>()> make_samples;
     std::function<std::vector<ErrorSample>()> make_error_samples;
     int inplace_input = -1;          // output 0 may reuse this input's buffer
@@ -136,33 +147,52 @@ struct OpDef {
     std::vector<int> workspace_outputs, workspace_inputs;  // see graph/workspace.h
     std::vector<int> overwritten_workspaces;               // workspace inputs the kernels write
     bool is_source = false;          // input / parameter / constant: no kernel
+    bool is_gradient_accumulator = false;  // grad() sums partial gradients with this op
     std::string summary;             // one line for `graphgrad ops`
 
     bool differentiable() const { return static_cast<bool>(grad_rule); }
-    bool has_fast_kernel() const { return static_cast<bool>(fast_kernel); }
+    bool has_fast_kernel() const { return static_cast<bool>(fast_factory); }
     bool input_differentiable(int i) const;
     bool is_workspace_output(int o) const;
     bool is_workspace_input(int i) const;
     bool overwrites_workspace(int i) const;
+    std::optional<int> input_with_role(std::string_view role) const;
+    std::optional<int> output_with_role(std::string_view role) const;
+    // One kernel for this node outside compile() (kernel tests): the fast factory when asked
+    // and it accepts, else the reference; `fast` tells which. compile()'s lower pass makes the
+    // same choice while negotiating layouts.
+    std::unique_ptr<Kernel> create_kernel(const KernelContext& ctx, bool reference_only, bool& fast) const;
 
     // Chained setters used by registrations.
     OpDef& arity(int n) { min_arity = max_arity = n; return *this; }
     OpDef& arity(int lo, int hi) { min_arity = lo; max_arity = hi; return *this; }
     OpDef& describe(std::string s) { summary = std::move(s); return *this; }
+    // Nodes of this op hold a T (Graph::add_node checks); read it with node_attributes<T>().
+    template <typename T>
+    OpDef& attributes() { attrs_type = std::type_index(typeid(T)); return *this; }
     OpDef& infer_shape(ShapeFn f) { infer = std::move(f); return *this; }
-    // A kernel for every dtype; it also serves as the reference unless one is given.
-    OpDef& cpu_kernel(KernelFactory f) { fast_kernel = std::move(f); return *this; }
-    OpDef& reference(KernelFactory f) { reference_kernel = std::move(f); return *this; }
+    // The op's only kernel: plain loops, which are also its meaning (the reference).
+    OpDef& kernel(KernelFactory f) { reference_factory = std::move(f); return *this; }
+    // A fast kernel (oneDNN, vectorised loops); give .reference() plain loops with it.
+    OpDef& fast_kernel(KernelFactory f) { fast_factory = std::move(f); return *this; }
+    OpDef& reference(KernelFactory f) { reference_factory = std::move(f); return *this; }
     OpDef& gradient(GradFn f) { grad_rule = std::move(f); return *this; }
     OpDef& not_differentiable(std::string why) { no_grad_reason = std::move(why); return *this; }
     OpDef& non_differentiable_inputs(std::vector<int> idx) { nondiff_inputs = std::move(idx); return *this; }
+    OpDef& cost(CostFn f) { cost_rule = std::move(f); return *this; }
+    OpDef& receptive_field(ReachFn f) { reach_rule = std::move(f); return *this; }
+    // Names other code finds inputs and outputs by (graph/op_rules.h, gg::roles).
+    OpDef& input_role(std::string_view role, int index) { input_roles.emplace_back(role, index); return *this; }
+    OpDef& output_role(std::string_view role, int index) { output_roles.emplace_back(role, index); return *this; }
+    // This op adds two values of one desc; grad() sums fan-out with it (graph/ names no op).
+    OpDef& gradient_accumulator() { is_gradient_accumulator = true; return *this; }
     OpDef& samples(std::function<std::vector<OpSample>()> f) { make_samples = std::move(f); return *this; }
     OpDef& error_samples(std::function<std::vector<ErrorSample>()> f) { make_error_samples = std::move(f); return *this; }
     OpDef& inplace(int input = 0) { inplace_input = input; return *this; }
+    OpDef& layout(LayoutUse use) { layout_use = use; return *this; }
     // The kernel writes these inputs in place (e.g. batch-norm running statistics). They
     // must be persistent state (Graph::state) or fed inputs, which live outside the arena;
     // declare them non-differentiable too.
-    OpDef& layout(LayoutUse use) { layout_use = use; return *this; }
     OpDef& updates_state(std::vector<int> inputs) { state_inputs = std::move(inputs); return *this; }
     // Output o / input i is a workspace: kernel-sized bytes from a forward to its backward
     // node (graph/workspace.h). A workspace input is also non-differentiable. Overwrites: the
@@ -174,6 +204,9 @@ struct OpDef {
         return *this;
     }
 };
+
+// A readable name of a C++ type ("gg::Conv2dOptions"), for messages.
+std::string type_name(std::type_index t);
 
 template <typename T>
 const T& GradContext::attrs() const {

@@ -45,6 +45,17 @@ std::vector<const OpDef*> OpRegistry::all() const {
     return out;
 }
 
+const OpDef& OpRegistry::gradient_accumulator() const {
+    const OpDef* found = nullptr;
+    for (const OpDef& d : defs_) {
+        if (!d.is_gradient_accumulator) continue;
+        if (found) throw_graph("ops {} and {} both declare gradient_accumulator()", found->name, d.name);
+        found = &d;
+    }
+    if (!found) throw_graph("no op declares gradient_accumulator() (did register_all_ops() run?)");
+    return *found;
+}
+
 OpRegistry& op_registry() {
     static OpRegistry registry;
     return registry;

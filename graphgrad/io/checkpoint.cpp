@@ -70,7 +70,9 @@ Metadata load_checkpoint(ParameterStore& store, const std::string& path, const C
     SafetensorsFile file = SafetensorsFile::open(path);
 
     std::vector<std::string> missing, unexpected, mismatched, created;
+    auto skipped = [&](const std::string& name) { return options.weights_only && is_optimizer_state(name); };
     for (const auto& [name, entry] : store.entries()) {
+        if (skipped(name)) continue;
         if (!file.contains(name)) {
             if (!(options.allow_missing_optimizer_state && is_optimizer_state(name))) missing.push_back(name);
         } else if (file.entries().at(name).desc() != entry.value.desc()) {
@@ -79,7 +81,7 @@ Metadata load_checkpoint(ParameterStore& store, const std::string& path, const C
         }
     }
     for (const auto& [name, e] : file.entries()) {
-        if (store.contains(name)) continue;
+        if (store.contains(name) || skipped(name)) continue;
         if (options.create_optimizer_state && is_optimizer_state(name))
             created.push_back(name);
         else if (!options.ignore_unexpected)
@@ -97,7 +99,7 @@ Metadata load_checkpoint(ParameterStore& store, const std::string& path, const C
 
     // Everything checked: now copy (into the existing tensors) and create.
     for (auto& [name, entry] : store.entries())
-        if (file.contains(name)) file.copy_into(name, store.get(name));
+        if (file.contains(name) && !skipped(name)) file.copy_into(name, store.get(name));
     for (const std::string& name : created) store.add(name, file.tensor(name), false);
     return file.metadata();
 }

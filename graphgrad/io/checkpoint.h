@@ -39,6 +39,10 @@ struct CheckpointLoadOptions {
     bool create_optimizer_state = true;
     // Skip file entries the store does not have instead of rejecting the file.
     bool ignore_unexpected = false;
+    // Model state only (parameters and buffers such as batch-norm statistics): the file's
+    // "optim.*" entries are skipped and the store's are neither required nor touched. A new
+    // run that starts from trained weights (`graphgrad train --init`) loads this way.
+    bool weights_only = false;
 };
 
 // Typed reads of metadata a resume trusts: nullopt when the key is absent; a DataError naming

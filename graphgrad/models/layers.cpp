@@ -22,8 +22,8 @@ namespace {
 // initialiser's √(3 / fan_in) this is exactly PyTorch's 1/√fan_in bound.
 const double kTorchDefaultGain = 1.0 / std::sqrt(3.0);
 
-Initializer torch_default_weight(init::Layout layout = init::Layout::InOut) {
-    return init::kaiming_uniform(kTorchDefaultGain, layout);
+Initializer torch_default_weight(init::WeightAxes axes = init::WeightAxes::InOut) {
+    return init::kaiming_uniform(kTorchDefaultGain, axes);
 }
 Initializer torch_default_bias(double fan_in) {
     const double bound = 1.0 / std::sqrt(fan_in);
@@ -38,7 +38,7 @@ Value linear(Value x, int64_t out_features, const std::string& name, bool bias) 
     Value w, b;
     {
         NameScope scope(g, name);
-        w = g.parameter("weight", {out_features, in_features}, torch_default_weight(init::Layout::OutIn));
+        w = g.parameter("weight", {out_features, in_features}, torch_default_weight(init::WeightAxes::OutIn));
         if (bias) b = g.parameter("bias", {out_features}, torch_default_bias(static_cast<double>(in_features)));
     }
     // W is stored [out, in] like PyTorch; matmul reads it transposed without a copy.

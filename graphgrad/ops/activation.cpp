@@ -51,7 +51,13 @@ void register_activation_ops(OpRegistry& r) {
         .arity(2)
         .describe("dy · [y > 0]: relu's input gradient from its output y (emitted by relu's gradient)")
         .infer_shape(equal_shapes())
-        .cpu_kernel(map_binary([](auto dy, auto y) { return y > 0 ? dy : decltype(dy)(0); }))
+        .kernel(map_binary([](auto dy, auto y) { return y > 0 ? dy : decltype(dy)(0); }))
+        .cost(elementwise_cost())
+        .receptive_field([](const RuleContext&) {  // stated on y: where y ≤ 0, dy never shows
+            SpatialReach r = SpatialReach::pointwise();
+            r.input = 1;
+            return std::optional(r);
+        })
         .layout(LayoutUse::Elementwise)  // f(0, 0) = 0: blocked padding stays zero
         .inplace(0)
         .non_differentiable_inputs({1})  // piecewise constant in y
@@ -67,6 +73,7 @@ void register_activation_ops(OpRegistry& r) {
                      return [s](auto x) { return x > 0 ? x : static_cast<decltype(x)>(s) * x; };
                  }),
                  Domain::AwayFromZero)
+        .attributes<LeakyReluAttrs>()
         .layout(LayoutUse::Elementwise)  // f(0) = 0: blocked padding stays zero
         .gradient([](GradContext& g) {  // dx = dy for x > 0, negative_slope·dy below
             Value dy = g.grad_output(0);
@@ -82,6 +89,9 @@ void register_activation_ops(OpRegistry& r) {
                 }
             }
             return out;
+        })
+        .error_samples([] {
+            return std::vector<ErrorSample>{{"integer input", {TensorDesc{{3}, DType::I64}}, LeakyReluAttrs{}, "must be floating point"}};
         });
 
     define_unary(r, "gelu", "0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))", map_unary([](auto x) {

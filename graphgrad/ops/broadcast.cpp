@@ -52,7 +52,8 @@ bool broadcasts_to(const Shape& small, const Shape& big) {
 // sum_to big → small.
 std::vector<OpSample> pair_samples(bool summing) {
     const std::vector<std::pair<Shape, Shape>> pairs = {{{3}, {2, 3}},          {{2, 1}, {2, 3}},          {{}, {2, 2}},
-                                                        {{1, 3, 1}, {2, 3, 4}}, {{3, 1, 2}, {2, 3, 2, 2}}, {{1}, {5}}};
+                                                        {{1, 3, 1}, {2, 3, 4}}, {{3, 1, 2}, {2, 3, 2, 2}}, {{1}, {5}},
+                                                        {{2, 3, 1, 1}, {2, 3, 3, 4}}, {{1, 2, 3, 1}, {2, 2, 3, 4}}};
     std::vector<OpSample> out;
     for (const auto& [small, big] : pairs) {
         const Shape& from = summing ? big : small;
@@ -61,6 +62,21 @@ std::vector<OpSample> pair_samples(bool summing) {
         out.push_back(OpSample{fmt::format("{} to {}", shape_str(from), shape_str(to)), {x}, to, true});
     }
     return out;
+}
+
+// [N, C, H, W] to [N, C, H', W']: per spatial axis the same size (each position reads its
+// own) or a size-1 side (one position reads, or feeds, every position of the other).
+std::optional<SpatialReach> broadcast_reach(const RuleContext& c) {
+    const TensorDesc &x = c.input(0), &y = c.output(0);
+    if (x.rank() != 4 || y.rank() != 4) return std::nullopt;
+    SpatialReach reach;
+    for (int a = 0; a < 2; ++a) {
+        const int64_t in = x.shape[static_cast<std::size_t>(2 + a)], out = y.shape[static_cast<std::size_t>(2 + a)];
+        if (in == out) continue;
+        if (in != 1 && out != 1) return std::nullopt;
+        reach.axes[static_cast<std::size_t>(a)] = AxisReach::everywhere();
+    }
+    return reach;
 }
 
 }  // namespace
@@ -75,7 +91,10 @@ void register_broadcast_ops(OpRegistry& r) {
                 throw_shape("cannot broadcast {} to {}", shape_str(c.input(0).shape), shape_str(target));
             return std::vector<TensorDesc>{TensorDesc{target, c.input(0).dtype}};
         })
-        .cpu_kernel(broadcast_kernel)
+        .attributes<Shape>()
+        .kernel(broadcast_kernel)
+        .cost(data_movement_cost())
+        .receptive_field(broadcast_reach)
         .gradient([](GradContext& g) {  // dx = Σ over the broadcast axes of dy
             return InputGrads{sum_to(g.grad_output(0), g.input(0).shape())};
         })
@@ -98,7 +117,10 @@ void register_broadcast_ops(OpRegistry& r) {
                             shape_str(target), shape_str(target), shape_str(c.input(0).shape));
             return std::vector<TensorDesc>{TensorDesc{target, c.input(0).dtype}};
         })
-        .cpu_kernel(sum_to_kernel)
+        .attributes<Shape>()
+        .kernel(sum_to_kernel)
+        .cost(reduction_cost())
+        .receptive_field(broadcast_reach)
         .gradient([](GradContext& g) {  // dx = broadcast of dy back to x's shape
             return InputGrads{broadcast_to(g.grad_output(0), g.input(0).shape())};
         })

@@ -259,14 +259,56 @@ Value conv_transpose2d(Value x, Value weight, std::optional<Value> bias, Conv2dO
     return common_graph("conv_transpose2d", in).add_node1(op_def("conv_transpose2d"), in, o, name);
 }
 
+namespace {
+
+// ---- cost ---------------------------------------------------------------------------------
+// The three passes of one convolution do the same products: every element of its output y
+// (dy in the backward ops) takes (C/g)·kh·kw multiply-adds, counted densely (taps over the
+// padding too), as model tables count them. A transposed convolution is the backward data of
+// the convolution mapping its output back to x, so x plays dy. A bias adds one flop per output.
+OpCost conv_cost(const RuleContext& c, const TensorDesc& y, const Shape& w) {
+    const bool bias = c.inputs.size() == 3;
+    return OpCost{.macs = y.numel() * w[1] * w[2] * w[3],
+                  .flops = bias ? c.output(0).numel() : 0,
+                  .bytes_read = c.input_bytes(),
+                  .bytes_written = c.output_bytes()};
+}
+
+// ---- receptive field ------------------------------------------------------------------------
+// conv2d's windows: output o reads input o·stride − pad_top + t·dilation, t in [0, k).
+SpatialReach conv_reach(const Conv2dOptions& o, const Shape& w, bool transposed) {
+    SpatialReach r;
+    for (std::size_t a = 0; a < 2; ++a)
+        r.axes[a] = AxisReach{.kernel = w[2 + a], .stride = o.stride[a], .dilation = o.dilation[a],
+                              .padding = o.padding[2 * a], .transposed = transposed};
+    return r;
+}
+
+// dw[·, ·, i, j] = Σ over y, x of dy[y, x]·in[y·s − p + i·d, x·s − p + j·d]: tap i reads input
+// rows i·d − p + y·s for every output row y — a window whose stride is the dilation, whose
+// dilation is the stride and whose kernel is dy's extent.
+SpatialReach weights_reach(const Conv2dOptions& o, const Shape& dy) {
+    SpatialReach r;
+    for (std::size_t a = 0; a < 2; ++a)
+        r.axes[a] = AxisReach{.kernel = dy[2 + a], .stride = o.dilation[a], .dilation = o.stride[a], .padding = o.padding[2 * a]};
+    return r;
+}
+
+}  // namespace
+
 void register_conv_ops(OpRegistry& r) {
     r.define("conv2d")
         .layout(LayoutUse::Native)  // oneDNN: reads and may choose blocked layouts
         .arity(2, 3)
         .describe("x[N,C,H,W] ⋆ w[O,C/g,kh,kw] (+ b[O]): stride, padding, dilation, groups (oneDNN f32)")
         .infer_shape(infer_conv2d)
-        .cpu_kernel(onednn_kernel(ConvPass::Forward, conv2d_geometry_of))
+        .attributes<Conv2dOptions>()
+        .fast_kernel(onednn_kernel(ConvPass::Forward, conv2d_geometry_of))
         .reference(reference_kernel(ConvPass::Forward, conv2d_geometry_of))
+        .cost([](const RuleContext& c) { return conv_cost(c, c.output(0), c.input(1).shape); })
+        .receptive_field([](const RuleContext& c) {
+            return std::optional(conv_reach(c.attrs_as<Conv2dOptions>(), c.input(1).shape, false));
+        })
         .gradient(conv2d_gradient)  // dx = Bd(dy, w), dw = Bw(x, dy), db = Σ_{n,h,w} dy
         .samples(conv2d_samples)
         .error_samples(conv2d_error_samples);
@@ -276,8 +318,13 @@ void register_conv_ops(OpRegistry& r) {
         .arity(2)
         .describe("conv2d's input gradient (dy, w) → dx; emitted by conv2d's gradient rule (oneDNN f32)")
         .infer_shape(infer_backward_data)
-        .cpu_kernel(onednn_kernel(ConvPass::BackwardData, backward_data_geometry_of))
+        .attributes<ConvBackwardAttrs>()
+        .fast_kernel(onednn_kernel(ConvPass::BackwardData, backward_data_geometry_of))
         .reference(reference_kernel(ConvPass::BackwardData, backward_data_geometry_of))
+        .cost([](const RuleContext& c) { return conv_cost(c, c.input(0), c.input(1).shape); })
+        .receptive_field([](const RuleContext& c) {  // dy's element feeds the window it was computed from
+            return std::optional(conv_reach(c.attrs_as<ConvBackwardAttrs>().options, c.input(1).shape, true));
+        })
         .gradient(backward_data_gradient)  // d(dy) = conv(dz, w), d(w) = Bw(dz, dy)
         .samples(backward_data_samples)
         .error_samples(backward_data_error_samples);
@@ -287,8 +334,13 @@ void register_conv_ops(OpRegistry& r) {
         .arity(2)
         .describe("conv2d's weight gradient (x, dy) → dw; emitted by conv2d's gradient rule (oneDNN f32)")
         .infer_shape(infer_backward_weights)
-        .cpu_kernel(onednn_kernel(ConvPass::BackwardWeights, backward_weights_geometry_of))
+        .attributes<ConvBackwardAttrs>()
+        .fast_kernel(onednn_kernel(ConvPass::BackwardWeights, backward_weights_geometry_of))
         .reference(reference_kernel(ConvPass::BackwardWeights, backward_weights_geometry_of))
+        .cost([](const RuleContext& c) { return conv_cost(c, c.input(1), c.output(0).shape); })
+        .receptive_field([](const RuleContext& c) {
+            return std::optional(weights_reach(c.attrs_as<ConvBackwardAttrs>().options, c.input(1).shape));
+        })
         .gradient(backward_weights_gradient)  // d(x) = Bd(dy, dz), d(dy) = conv(x, dz)
         .samples(backward_weights_samples)
         .error_samples(backward_weights_error_samples);
@@ -298,8 +350,13 @@ void register_conv_ops(OpRegistry& r) {
         .arity(2, 3)
         .describe("transposed convolution x[N,C,H,W], w[C,O/g,kh,kw] (+ b[O]), PyTorch semantics (oneDNN f32)")
         .infer_shape(infer_conv_transpose2d)
-        .cpu_kernel(onednn_kernel(ConvPass::BackwardData, conv_transpose_geometry_of))
+        .attributes<Conv2dOptions>()
+        .fast_kernel(onednn_kernel(ConvPass::BackwardData, conv_transpose_geometry_of))
         .reference(reference_kernel(ConvPass::BackwardData, conv_transpose_geometry_of))
+        .cost([](const RuleContext& c) { return conv_cost(c, c.input(0), c.input(1).shape); })
+        .receptive_field([](const RuleContext& c) {  // x's element scatters into a kh×kw window
+            return std::optional(conv_reach(c.attrs_as<Conv2dOptions>(), c.input(1).shape, true));
+        })
         .gradient(conv_transpose2d_gradient)  // dx = conv(dz, w), dw = Bw(dz, x), db = Σ dz
         .samples(conv_transpose2d_samples)
         .error_samples(conv_transpose2d_error_samples);

@@ -18,7 +18,9 @@ OpDef& define_binary(OpRegistry& r, const char* name, const char* summary, Kerne
         .arity(2)
         .describe(summary)
         .infer_shape(equal_shapes())
-        .cpu_kernel(std::move(kernel))
+        .kernel(std::move(kernel))
+        .cost(elementwise_cost())
+        .receptive_field(pointwise_reach())
         .samples(std::move(samples))
         .error_samples(binary_error_samples())
         .inplace(0);
@@ -30,7 +32,9 @@ void define_comparison(OpRegistry& r, const char* name, const char* summary, Ker
         .arity(2)
         .describe(summary)
         .infer_shape(equal_shapes(true))
-        .cpu_kernel(std::move(kernel))
+        .kernel(std::move(kernel))
+        .cost(elementwise_cost())
+        .receptive_field(pointwise_reach())
         .not_differentiable("piecewise constant: derivative is zero almost everywhere")
         .samples(distinct_pair_samples(true))
         .error_samples(binary_error_samples(true))
@@ -64,6 +68,7 @@ void register_binary_ops(OpRegistry& r) {
     define_binary(r, "add", "a + b (equal shapes; gg::add broadcasts)", map_binary([](auto a, auto b) { return a + b; }),
                   binary_samples(Domain::AllReals, Domain::AllReals))
         .layout(LayoutUse::Elementwise)  // f(0, 0) = 0: blocked padding stays zero
+        .gradient_accumulator()          // grad() sums fan-out with it
         .gradient([](GradContext& g) {  // da = dy, db = dy
             Value dy = g.grad_output(0);
             return InputGrads{dy, dy};
@@ -125,7 +130,9 @@ void register_binary_ops(OpRegistry& r) {
                 throw_shape("shapes differ: cond {} vs a {}", shape_str(c.input(0).shape), shape_str(c.input(1).shape));
             return equal_shapes()(InferContext{c.inputs.subspan(1), c.attrs, c.op_name});
         })
-        .cpu_kernel(where_kernel)
+        .kernel(where_kernel)
+        .cost(elementwise_cost())
+        .receptive_field(pointwise_reach())
         .non_differentiable_inputs({0})
         .gradient([](GradContext& g) {  // da = dy where cond, db = dy elsewhere
             Value cond = g.input(0), dy = g.grad_output(0), zero = scalar_like(dy, 0.0);
@@ -134,9 +141,11 @@ void register_binary_ops(OpRegistry& r) {
         .samples([] {
             Tensor c23 = Tensor::from_vector<double>({1, 0, 0, 1, 1, 0}, {2, 3});
             Tensor c4 = Tensor::from_vector<int64_t>({0, 3, -1, 0}, {4});
+            Tensor image = Tensor::from_vector<double>({1, 0, 0, 1, 1, 0, 0, 1, 0, 1, 1, 0}, {1, 2, 2, 3});
             return std::vector<OpSample>{
                 OpSample{"2x3 floating cond", {given(c23), floating({2, 3}), floating({2, 3})}, {}, true},
                 OpSample{"i64 cond", {given(c4), floating({4}), floating({4})}, {}, true},
+                OpSample{"image", {given(image), floating({1, 2, 2, 3}), floating({1, 2, 2, 3})}, {}, true},
             };
         })
         .error_samples([] {

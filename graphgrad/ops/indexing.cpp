@@ -300,6 +300,15 @@ std::vector<ErrorSample> index_dtype_errors(std::any attrs) {
     return {{"float index", {kF32x34, D{{3, 4}, DType::F32}}, attrs, "index must be i64, got f32[3,4]"}};
 }
 
+// Gathers read the index and only the values they pick; scatters read everything they add
+// (one add per source element) and write the whole output.
+OpCost gather_cost(const RuleContext& c) {
+    return OpCost{.bytes_read = static_cast<int64_t>(c.input(1).bytes()) + c.output_bytes(), .bytes_written = c.output_bytes()};
+}
+OpCost scatter_cost(const RuleContext& c) {
+    return OpCost{.flops = c.input(0).numel(), .bytes_read = c.input_bytes(), .bytes_written = c.output_bytes()};
+}
+
 }  // namespace
 
 // ---- builders -------------------------------------------------------------------------------
@@ -325,7 +334,9 @@ void register_indexing_ops(OpRegistry& r) {
         .arity(2)
         .describe("torch.gather: y[..i..] = x[.., index[..i..], ..] along one axis (i64 index)")
         .infer_shape(infer_gather)
-        .cpu_kernel(gather_kernel)
+        .attributes<AxisAttrs>()
+        .kernel(gather_kernel)
+        .cost(gather_cost)
         .non_differentiable_inputs({1})
         .gradient([](GradContext& g) {  // dx = scatter_add(dy) to the gathered positions
             const auto axis = g.attrs<AxisAttrs>().axis;
@@ -351,7 +362,9 @@ void register_indexing_ops(OpRegistry& r) {
         .arity(2)
         .describe("zeros(shape) with y[.., index[..i..], ..] += src[..i..] along one axis (i64 index)")
         .infer_shape(infer_scatter_add)
-        .cpu_kernel(scatter_add_kernel)
+        .attributes<ScatterAttrs>()
+        .kernel(scatter_add_kernel)
+        .cost(scatter_cost)
         .non_differentiable_inputs({1})
         .gradient([](GradContext& g) {  // dsrc = gather(dy) at the scattered positions
             const auto axis = g.attrs<ScatterAttrs>().axis;
@@ -378,7 +391,9 @@ void register_indexing_ops(OpRegistry& r) {
         .arity(2)
         .describe("whole slices picked along one axis: the axis is replaced by index's shape (embedding)")
         .infer_shape(infer_index_select)
-        .cpu_kernel(index_select_kernel)
+        .attributes<AxisAttrs>()
+        .kernel(index_select_kernel)
+        .cost(gather_cost)
         .non_differentiable_inputs({1})
         .gradient([](GradContext& g) {  // dx = index_add(dy): each picked slice's gradient summed back
             const auto axis = g.attrs<AxisAttrs>().axis;
@@ -401,7 +416,9 @@ void register_indexing_ops(OpRegistry& r) {
         .arity(2)
         .describe("zeros(shape) with whole slices of src added at index along one axis (embedding gradient)")
         .infer_shape(infer_index_add)
-        .cpu_kernel(index_add_kernel)
+        .attributes<ScatterAttrs>()
+        .kernel(index_add_kernel)
+        .cost(scatter_cost)
         .non_differentiable_inputs({1})
         .gradient([](GradContext& g) {  // dsrc = index_select(dy): the slices each src slice was added to
             const auto axis = g.attrs<ScatterAttrs>().axis;

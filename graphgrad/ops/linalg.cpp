@@ -157,9 +157,15 @@ void register_linalg_ops(OpRegistry& r) {
         .arity(2)
         .describe("a[..., M, K] · b[..., K, N] with transpose flags and broadcast batch dims (oneDNN f32)")
         .infer_shape(infer_matmul)
-        .cpu_kernel(matmul_onednn)
+        .attributes<MatmulAttrs>()
+        .fast_kernel(matmul_onednn)
         .reference(matmul_reference)
         .gradient(matmul_gradient)  // dA = dY·Bᵀ, dB = Aᵀ·dY (flags absorb transposes)
+        .cost([](const RuleContext& c) {  // every output element is a K-long dot product
+            const Shape& a = c.input(0).shape;
+            const int64_t k = c.attrs_as<MatmulAttrs>().transpose_a ? a[a.size() - 2] : a.back();
+            return OpCost{.macs = c.output(0).numel() * k, .bytes_read = c.input_bytes(), .bytes_written = c.output_bytes()};
+        })
         .samples(matmul_samples)
         .error_samples(matmul_error_samples);
 }

@@ -204,7 +204,9 @@ void register_loss_ops(OpRegistry& r) {
         .arity(2)
         .describe("mean over N of −Σ_c q_c·log softmax(logits)_c, q = (1−ε)·onehot(labels) + ε/C")
         .infer_shape(infer_cross_entropy)
-        .cpu_kernel(cross_entropy_factory)
+        .attributes<CrossEntropyAttrs>()
+        .kernel(cross_entropy_factory)
+        .cost(reduction_cost(4))  // a log-softmax per row: max, exp, sum, subtract per logit
         .non_differentiable_inputs({1})
         .gradient(cross_entropy_gradient)  // d logits = (softmax(logits) − q)·dy/N
         .samples(cross_entropy_samples)
@@ -214,7 +216,9 @@ void register_loss_ops(OpRegistry& r) {
         .arity(1)
         .describe("labels i64 [...] → (1−ε)·onehot + ε/C as [..., C]")
         .infer_shape(infer_one_hot)
-        .cpu_kernel(one_hot_factory)
+        .attributes<OneHotAttrs>()
+        .kernel(one_hot_factory)
+        .cost(data_movement_cost())
         .not_differentiable("its only input is integer class indices")
         .samples([] {
             return std::vector<OpSample>{
@@ -238,13 +242,16 @@ void register_loss_ops(OpRegistry& r) {
         .arity(1)
         .describe("identity forward, zero gradient (treats its input as a constant)")
         .infer_shape(same_as_input(0))
-        .cpu_kernel(copy_factory)
+        .kernel(copy_factory)
+        .cost(data_movement_cost())
+        .receptive_field(pointwise_reach())
         .inplace(0)
         .not_differentiable("its gradient is zero by definition: it marks its input as a constant")
         .samples([] {
             return std::vector<OpSample>{
                 {"2d", {floating({3, 4})}, std::any{}, false},
                 {"scalar", {floating({})}, std::any{}, false},
+                {"image", {floating({1, 2, 2, 3})}, std::any{}, false},
                 {"labels", {labels_input({3, 1, 2})}, std::any{}, false},
             };
         })

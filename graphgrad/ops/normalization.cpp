@@ -36,11 +36,10 @@ namespace gg {
 
 namespace {
 
-struct BatchNormAttrs {
-    double momentum = 0.1;
-    double eps = 1e-5;
-    bool relu = false;  // y = max(0, normalised)
-};
+// A batch_norm node holds the builder's public options (callers read them with
+// node_attributes<BatchNormOptions>); affine says whether the builder made γ and β parameters,
+// the node takes both either way.
+using BatchNormAttrs = BatchNormOptions;
 struct BatchNormBackwardAttrs {
     double eps = 1e-5;  // the forward's: oneDNN turns save_invstd back into the variance
 };
@@ -343,7 +342,7 @@ std::vector<OpSample> batch_norm_samples() {
         out.push_back(OpSample{shape_str(x) + " relu",
                                {floating(x), floating(c), floating(c), floating(c), floating(c, Domain::Positive),
                                 given(Tensor::zeros({}, DType::I64))},
-                               BatchNormAttrs{0.1, 1e-5, true}, true});
+                               BatchNormAttrs{.momentum = 0.1, .eps = 1e-5, .relu = true}, true});
     }
     return out;
 }
@@ -376,18 +375,12 @@ std::vector<ErrorSample> batch_norm_error_samples() {
 }  // namespace
 
 // ---- builders -------------------------------------------------------------------------------
-BatchNormOptions batch_norm_options(const Node& node) {
-    if (!node.op || node.op->name != "batch_norm")
-        throw_graph("batch_norm_options: node \"{}\" is {}, not batch_norm", node.name, node.op ? node.op->name : "empty");
-    const auto& at = std::any_cast<const BatchNormAttrs&>(node.attrs);
-    return BatchNormOptions{at.momentum, at.eps, true, at.relu};
-}
 
 Value batch_norm(Value x, Value weight, Value bias, Value running_mean, Value running_var, Value num_batches_tracked,
                  BatchNormOptions o, const std::string& name) {
     Graph& g = common_graph("batch_norm", {x, weight, bias, running_mean, running_var, num_batches_tracked});
     return g.add_node(op_def("batch_norm"), {x, weight, bias, running_mean, running_var, num_batches_tracked},
-                      BatchNormAttrs{o.momentum, o.eps, o.relu}, name)
+                      o, name)
         .at(0);
 }
 
@@ -443,8 +436,15 @@ void register_normalization_ops(OpRegistry& r) {
         .arity(6)
         .describe("per-channel normalisation of [N,C,...]: batch stats + running update (training) or running stats")
         .infer_shape(infer_batch_norm)
-        .cpu_kernel(batch_norm_fast_kernel)
+        .attributes<BatchNormOptions>()
+        .fast_kernel(batch_norm_fast_kernel)
         .reference(batch_norm_loops<false>)
+        .cost(elementwise_cost(4))  // statistics (sum, sum of squares), then x·a + b per element
+        .receptive_field(pointwise_reach())
+        .input_role(roles::kRunningMean, 3)
+        .input_role(roles::kRunningVar, 4)
+        .output_role(roles::kBatchMean, 1)
+        .output_role(roles::kBatchInvStd, 2)
         .layout(LayoutUse::Native)  // oneDNN's batch norm on blocked x (see the top of the file)
         .updates_state({3, 4, 5})
         .non_differentiable_inputs({3, 4, 5})
@@ -456,8 +456,10 @@ void register_normalization_ops(OpRegistry& r) {
         .arity(5)
         .describe("(x, dy, γ, mean, invstd) → (dx, dγ, dβ) of training-mode batch_norm")
         .infer_shape(infer_batch_norm_backward)
-        .cpu_kernel(batch_norm_backward_fast_kernel)
+        .attributes<BatchNormBackwardAttrs>()
+        .fast_kernel(batch_norm_backward_fast_kernel)
         .reference(batch_norm_backward_loops)
+        .cost(reduction_cost(6))  // Σ dy, Σ dy·x̂ (x̂ recomputed), then dx = w·(dy − a − x̂·b) per element
         .layout(LayoutUse::Native)
         .gradient(batch_norm_backward_gradient)  // see the derivation above the rule
         .samples(batch_norm_backward_samples)
@@ -474,7 +476,18 @@ void register_normalization_ops(OpRegistry& r) {
         .arity(1)
         .describe("(x − mean)/√(var + eps) over the trailing dims; outputs (y, mean, invstd) keepdims")
         .infer_shape(infer_layer_norm)
-        .cpu_kernel(layer_norm_kernel)
+        .attributes<LayerNormAttrs>()
+        .kernel(layer_norm_kernel)
+        .cost(elementwise_cost(4))  // statistics (sum, sum of squares), then (x − mean)·invstd
+        .receptive_field([](const RuleContext& c) -> std::optional<SpatialReach> {
+            // Every position of the normalised trailing axes enters each statistic.
+            if (c.input(0).rank() != 4) return std::nullopt;
+            const int64_t dims = c.attrs_as<LayerNormAttrs>().dims;
+            SpatialReach r;
+            if (dims >= 1) r.axes[1] = AxisReach::everywhere();
+            if (dims >= 2) r.axes[0] = AxisReach::everywhere();
+            return r;
+        })
         .gradient(layer_norm_gradient)  // dx = s·(dy − ⟨dy⟩ − y·⟨dy·y⟩) (+ terms through mean, invstd)
         .samples([] {
             return std::vector<OpSample>{
@@ -482,6 +495,7 @@ void register_normalization_ops(OpRegistry& r) {
                 {"last two dims", {floating({2, 3, 4})}, LayerNormAttrs{2, 1e-5}, true},
                 {"last dim of rank 3", {floating({2, 3, 4})}, LayerNormAttrs{1, 1e-3}, true},
                 {"rank 1", {floating({6})}, LayerNormAttrs{1, 1e-5}, true},
+                {"image over W", {floating({1, 2, 3, 3})}, LayerNormAttrs{1, 1e-5}, true},
             };
         })
         .error_samples([] {

@@ -34,13 +34,11 @@ Value batch_norm(Value x, const std::string& name, BatchNormOptions o = {});
 // inputs) that the kernel updates in place in training programs. Without affine, pass ones
 // and zeros constants for weight and bias.
 // The node's outputs are (y, save_mean, save_invstd); gradients follow the training formula.
+// The node holds `o` (gg::node_attributes<BatchNormOptions>(node), e.g. eps to turn
+// save_invstd back into the batch variance 1/invstd² − eps).
 Value batch_norm(Value x, Value weight, Value bias, Value running_mean, Value running_var, Value num_batches_tracked,
                  BatchNormOptions o = {}, const std::string& name = {});
 
-// The momentum and eps of a batch_norm node (e.g. to turn its save_invstd output back into
-// the batch variance: 1/invstd² − eps; affine is reported true, the node takes weight and
-// bias either way), and whether it applies relu. Throws if the node is not a batch_norm.
-BatchNormOptions batch_norm_options(const Node& node);
 
 struct LayerNormOptions {
     double eps = 1e-5;

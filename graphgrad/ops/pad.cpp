@@ -259,6 +259,13 @@ std::vector<PadCase> pad_cases() {
 
 TensorDesc f64d(Shape s) { return TensorDesc{std::move(s), DType::F64}; }
 
+// A constant pad of [N, C, H, W] shifts positions: output o reads input o − before (or the
+// constant). Reflect and replicate fold borders back, which no window describes.
+std::optional<std::array<AxisReach, 2>> pad_axes(const PadAttrs& a) {
+    if (a.mode != PadMode::Constant || a.pads.size() != 4) return std::nullopt;
+    return std::array<AxisReach, 2>{AxisReach{.padding = a.pads[2].first}, AxisReach{.padding = a.pads[3].first}};
+}
+
 }  // namespace
 
 Value pad(Value x, std::vector<std::pair<int64_t, int64_t>> pads, PadMode mode, double value) {
@@ -273,7 +280,14 @@ void register_pad_ops(OpRegistry& r) {
         .infer_shape([](const InferContext& c) {
             return std::vector<TensorDesc>{{padded_shape(c.attrs_as<PadAttrs>(), c.input(0).shape), c.input(0).dtype}};
         })
-        .cpu_kernel(pad_kernel())
+        .attributes<PadAttrs>()
+        .kernel(pad_kernel())
+        .cost(data_movement_cost())
+        .receptive_field([](const RuleContext& c) -> std::optional<SpatialReach> {
+            auto axes = pad_axes(c.attrs_as<PadAttrs>());
+            if (!axes) return std::nullopt;
+            return SpatialReach{*axes};
+        })
         .gradient([](GradContext& g) {  // constant: dx = dy[interior]; else dx = Padᵀ·dy
             const auto& a = g.attrs<PadAttrs>();
             const Shape& x = g.input(0).shape();
@@ -315,7 +329,15 @@ void register_pad_ops(OpRegistry& r) {
                             mode_name(a.pad.mode), shape_str(padded), shape_str(a.input_shape));
             return std::vector<TensorDesc>{{a.input_shape, c.input(0).dtype}};
         })
-        .cpu_kernel(pad_grad_kernel())
+        .attributes<PadGradAttrs>()
+        .kernel(pad_grad_kernel())
+        .cost(data_movement_cost())
+        .receptive_field([](const RuleContext& c) -> std::optional<SpatialReach> {  // dx[i] = dy[i + before]
+            auto axes = pad_axes(c.attrs_as<PadGradAttrs>().pad);
+            if (!axes) return std::nullopt;
+            for (AxisReach& a : *axes) a.transposed = true;
+            return SpatialReach{*axes};
+        })
         .gradient([](GradContext& g) {  // pad_grad = Padᵀ is linear, so its adjoint is pad (value 0)
             const auto& a = g.attrs<PadGradAttrs>();
             return InputGrads{pad(g.grad_output(0), a.pad.pads, a.pad.mode, 0.0)};

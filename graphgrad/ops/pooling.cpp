@@ -186,6 +186,25 @@ std::unique_ptr<Kernel> upsample_kernel(const KernelContext& c) {
     });
 }
 
+// ---- cost and receptive field ---------------------------------------------------------------
+// The windows of a pooling: output o reads input o·stride − pad_lo + t, t in [0, kernel).
+SpatialReach pool_reach(const Pool2dOptions& raw, bool transposed) {
+    const Pool2dOptions o = resolved(raw);
+    SpatialReach r;
+    for (std::size_t a = 0; a < 2; ++a)
+        r.axes[a] = AxisReach{.kernel = o.kernel[a], .stride = o.stride[a], .padding = o.padding[2 * a], .transposed = transposed};
+    return r;
+}
+
+// One comparison or add per window tap: kh·kw per pooled element (padding taps included).
+OpCost pool_cost(const RuleContext& c, const Pool2dOptions& o, const TensorDesc& pooled) {
+    return OpCost{.flops = pooled.numel() * o.kernel[0] * o.kernel[1], .bytes_read = c.input_bytes(), .bytes_written = c.output_bytes()};
+}
+
+// The forward poolings (max and average), whose nodes hold Pool2dOptions.
+OpCost forward_pool_cost(const RuleContext& c) { return pool_cost(c, c.attrs_as<Pool2dOptions>(), c.output(0)); }
+std::optional<SpatialReach> forward_pool_reach(const RuleContext& c) { return pool_reach(c.attrs_as<Pool2dOptions>(), false); }
+
 // ---- gradient rules -------------------------------------------------------------------------
 Value max_pool_backward_node(Value dy, Value argmax, const Pool2dOptions& o, const Shape& input_shape) {
     Graph& g = common_graph("max_pool2d_backward", {dy, argmax});
@@ -333,8 +352,11 @@ void register_pooling_ops(OpRegistry& r) {
         .arity(1)
         .describe("max over kh×kw windows of [N,C,H,W]; second output: i64 argmax iy·W+ix per plane")
         .infer_shape(infer_max_pool)
-        .cpu_kernel(max_pool_fast)
+        .attributes<Pool2dOptions>()
+        .fast_kernel(max_pool_fast)
         .reference(max_pool_reference)
+        .cost(forward_pool_cost)
+        .receptive_field(forward_pool_reach)
         .gradient([](GradContext& g) {  // dx = Σ dy scattered to the argmax (ties never split)
             const auto& o = g.attrs<Pool2dOptions>();
             return InputGrads{max_pool_backward_node(g.grad_output(0), g.output(1), o, g.input(0).shape())};
@@ -346,7 +368,11 @@ void register_pooling_ops(OpRegistry& r) {
         .arity(2)
         .describe("dy scattered (summed) to the argmax positions of max_pool2d: dx [N,C,H,W]")
         .infer_shape(infer_pool_backward)
-        .cpu_kernel(max_pool_backward_kernel)
+        .attributes<PoolBackwardAttrs>()
+        .kernel(max_pool_backward_kernel)
+        .cost([](const RuleContext& c) {  // one add per dy element, into the zeroed dx
+            return OpCost{.flops = c.input(0).numel(), .bytes_read = c.input_bytes(), .bytes_written = c.output_bytes()};
+        })
         .non_differentiable_inputs({1})
         .gradient([](GradContext& g) {  // d(dy) = ddx gathered at the argmax (the adjoint of a scatter)
             Value ddx = g.grad_output(0), idx = g.input(1);
@@ -362,8 +388,11 @@ void register_pooling_ops(OpRegistry& r) {
         .arity(1)
         .describe("mean over kh×kw windows of [N,C,H,W] (count_include_pad or not; oneDNN f32)")
         .infer_shape(infer_avg_pool)
-        .cpu_kernel(avg_pool_onednn<false>)
+        .attributes<Pool2dOptions>()
+        .fast_kernel(avg_pool_onednn<false>)
         .reference(avg_pool_reference<false>)
+        .cost(forward_pool_cost)
+        .receptive_field(forward_pool_reach)
         .gradient([](GradContext& g) {  // dx = avg_pool2d_backward(dy): dy / divisor spread over each window
             return InputGrads{avg_pool_backward_node(g.grad_output(0), g.attrs<Pool2dOptions>(), g.input(0).shape())};
         })
@@ -374,8 +403,13 @@ void register_pooling_ops(OpRegistry& r) {
         .arity(1)
         .describe("adjoint of avg_pool2d: dy / divisor spread over each window (oneDNN f32)")
         .infer_shape(infer_pool_backward)
-        .cpu_kernel(avg_pool_onednn<true>)
+        .attributes<PoolBackwardAttrs>()
+        .fast_kernel(avg_pool_onednn<true>)
         .reference(avg_pool_reference<true>)
+        .cost([](const RuleContext& c) { return pool_cost(c, c.attrs_as<PoolBackwardAttrs>().options, c.input(0)); })
+        .receptive_field([](const RuleContext& c) {  // each dy element spreads over its window
+            return std::optional(pool_reach(c.attrs_as<PoolBackwardAttrs>().options, true));
+        })
         .gradient([](GradContext& g) {  // linear: d(dy) = avg_pool2d(ddx), the adjoint's adjoint
             return InputGrads{avg_pool_node(g.grad_output(0), g.attrs<PoolBackwardAttrs>().options)};
         })
@@ -386,7 +420,14 @@ void register_pooling_ops(OpRegistry& r) {
         .arity(1)
         .describe("nearest-neighbour upsampling by an integer scale: [N,C,H·s,W·s]")
         .infer_shape(infer_upsample)
-        .cpu_kernel(upsample_kernel)
+        .attributes<UpsampleAttrs>()
+        .kernel(upsample_kernel)
+        .cost(data_movement_cost())
+        .receptive_field([](const RuleContext& c) {  // input i fills outputs i·s … i·s + s − 1
+            const int64_t s = c.attrs_as<UpsampleAttrs>().scale;
+            const AxisReach a{.kernel = s, .stride = s, .transposed = true};
+            return std::optional(SpatialReach::window(a, a));
+        })
         .gradient([](GradContext& g) {  // dx = Σ of dy over each s×s block
             Value dy = g.grad_output(0);
             const Shape& x = g.input(0).shape();

@@ -94,7 +94,10 @@ void register_random_ops(OpRegistry& r) {
         .arity(1)
         .describe("inverted dropout (training programs): y = x·mask, mask ∈ {0, 1/(1−p)}; identity in evaluation")
         .infer_shape(infer_dropout)
-        .cpu_kernel(dropout_kernel)
+        .attributes<DropoutAttrs>()
+        .kernel(dropout_kernel)
+        .cost(elementwise_cost(2))  // a draw and a multiply per element
+        .receptive_field(pointwise_reach())
         .inplace(0)
         .gradient([](GradContext& g) {  // dx = dy·mask (the mask does not depend on x)
             return InputGrads{g.grad_output(0) * g.output(1)};
@@ -105,6 +108,7 @@ void register_random_ops(OpRegistry& r) {
                 {"p 0.2 rank 3", {floating({2, 3, 4})}, DropoutAttrs{0.2, 3}, true},
                 {"p 0 keeps everything", {floating({6})}, DropoutAttrs{0.0, 0}, true},
                 {"p 1 drops everything", {floating({2, 3})}, DropoutAttrs{1.0, 0}, true},
+                {"p 0.5 image", {floating({1, 2, 3, 3})}, DropoutAttrs{0.5, 1}, true},
             };
         })
         .error_samples([] {

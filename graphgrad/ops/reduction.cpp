@@ -130,6 +130,7 @@ const std::vector<ReduceCase>& reduce_cases() {
         {"4d outer and last keepdims", {2, 2, 3, 2}, {0, -1}, true},
         {"4d all keepdims", {2, 3, 2, 2}, {}, true},
         {"4d three axes", {2, 3, 2, 2}, {-3, 0, 3}, false},
+        {"4d H and W (global pooling)", {2, 3, 3, 4}, {2, 3}, false},
     };
     return cases;
 }
@@ -155,6 +156,21 @@ std::vector<OpSample> reduce_samples(bool distinct) {
     return out;
 }
 
+// Over [N, C, H, W]: a reduced spatial axis is read whole, a kept one position by position.
+// Dropping axes other than both H and W leaves no grid.
+std::optional<SpatialReach> reduce_reach(const RuleContext& c) {
+    const auto& a = c.attrs_as<ReduceAttrs>();
+    if (c.input(0).rank() != 4) return std::nullopt;
+    const auto axes = canonical_axes(a.axes, 4);
+    auto reduced = [&](int64_t k) { return std::find(axes.begin(), axes.end(), k) != axes.end(); };
+    if (reduced(2) && reduced(3)) return SpatialReach::global();
+    if (!a.keepdims && !axes.empty()) return std::nullopt;
+    SpatialReach reach;
+    for (std::size_t k = 0; k < 2; ++k)
+        if (reduced(static_cast<int64_t>(2 + k))) reach.axes[k] = AxisReach::everywhere();
+    return reach;
+}
+
 std::vector<ErrorSample> reduce_errors(bool mean, bool max) {
     std::vector<ErrorSample> out = {
         {"axis out of range", {TensorDesc{{2, 3}, DType::F64}}, ReduceAttrs{{2}, false}, "axis 2 is out of range for rank 2"},
@@ -166,6 +182,23 @@ std::vector<ErrorSample> reduce_errors(bool mean, bool max) {
     return out;
 }
 
+// What sum, mean and max share: one input, ReduceAttrs, a reduction's cost and reach; `floating`
+// and `nonempty` select the shape rule's checks, and the error samples follow them. max
+// (nonempty) samples distinct values: ties (kinks) would make central differences meaningless.
+OpDef& define_reduction(OpRegistry& r, const char* name, const char* summary, KernelFactory kernel, bool floating,
+                        bool nonempty) {
+    return r.define(name)
+        .arity(1)
+        .describe(summary)
+        .attributes<ReduceAttrs>()
+        .infer_shape([floating, nonempty](const InferContext& c) { return infer_reduce(c, floating, nonempty); })
+        .kernel(std::move(kernel))
+        .cost(reduction_cost())
+        .receptive_field(reduce_reach)
+        .samples([nonempty] { return reduce_samples(nonempty); })
+        .error_samples([floating, nonempty] { return reduce_errors(floating, nonempty); });
+}
+
 }  // namespace
 
 Value sum(Value x, std::vector<int64_t> axes, bool keepdims) { return reduce_node("sum", x, std::move(axes), keepdims); }
@@ -173,38 +206,25 @@ Value mean(Value x, std::vector<int64_t> axes, bool keepdims) { return reduce_no
 Value max(Value x, std::vector<int64_t> axes, bool keepdims) { return reduce_node("max", x, std::move(axes), keepdims); }
 
 void register_reduction_ops(OpRegistry& r) {
-    r.define("sum")
-        .arity(1)
-        .describe("sum over axes (empty = all), optional keepdims")
-        .infer_shape([](const InferContext& c) { return infer_reduce(c, false, false); })
-        .cpu_kernel(reduce_kernel<reduce::SumOp>(false))
+    define_reduction(r, "sum", "sum over axes (empty = all), optional keepdims", reduce_kernel<reduce::SumOp>(false),
+                     false, false)
         .gradient([](GradContext& g) {  // dx = broadcast(dy): every summand has derivative 1
             Value x = g.input(0);
             auto axes = canonical_axes(g.attrs<ReduceAttrs>().axes, x.rank());
             return InputGrads{expand_back(g.grad_output(0), x.shape(), axes)};
-        })
-        .samples([] { return reduce_samples(false); })
-        .error_samples([] { return reduce_errors(false, false); });
+        });
 
-    r.define("mean")
-        .arity(1)
-        .describe("mean over axes (empty = all), optional keepdims")
-        .infer_shape([](const InferContext& c) { return infer_reduce(c, true, false); })
-        .cpu_kernel(reduce_kernel<reduce::SumOp>(true))
+    define_reduction(r, "mean", "mean over axes (empty = all), optional keepdims", reduce_kernel<reduce::SumOp>(true),
+                     true, false)
         .gradient([](GradContext& g) {  // dx = broadcast(dy) / n, n = elements per mean
             Value x = g.input(0);
             auto axes = canonical_axes(g.attrs<ReduceAttrs>().axes, x.rank());
             const int64_t n = reduced_count(x.shape(), axes);
             return InputGrads{expand_back(g.grad_output(0), x.shape(), axes) * (n > 0 ? 1.0 / static_cast<double>(n) : 0.0)};
-        })
-        .samples([] { return reduce_samples(false); })
-        .error_samples([] { return reduce_errors(true, false); });
+        });
 
-    r.define("max")
-        .arity(1)
-        .describe("maximum over axes (empty = all), optional keepdims; ties share the gradient")
-        .infer_shape([](const InferContext& c) { return infer_reduce(c, false, true); })
-        .cpu_kernel(reduce_kernel<reduce::MaxOp>(false))
+    define_reduction(r, "max", "maximum over axes (empty = all), optional keepdims; ties share the gradient",
+                     reduce_kernel<reduce::MaxOp>(false), false, true)
         .gradient([](GradContext& g) {  // dx = dy · [x = max] / #ties: a subgradient split evenly
             Value x = g.input(0);
             auto axes = canonical_axes(g.attrs<ReduceAttrs>().axes, x.rank());
@@ -214,10 +234,7 @@ void register_reduction_ops(OpRegistry& r) {
             Value dy = g.grad_output(0);
             if (dy.shape() != ks) dy = reshape(dy, ks);
             return InputGrads{mask * broadcast_to(dy / ties, x.shape())};
-        })
-        // Distinct values: ties (kinks) would make central differences meaningless.
-        .samples([] { return reduce_samples(true); })
-        .error_samples([] { return reduce_errors(false, true); });
+        });
 }
 
 }  // namespace gg

@@ -183,6 +183,36 @@ InputGrads rnn_gradient(GradContext& g) {
     return out;
 }
 
+// Elementwise work per hidden unit, step and direction: the gate nonlinearities and the state
+// update (LSTM: 3 σ + 2 tanh + 3 products + 1 sum; GRU: 2 σ + tanh + 3 products + 3 sums;
+// Elman: the activation), each counted as one flop as elementwise_cost() does.
+int64_t rnn_pointwise_flops(RnnCell cell) {
+    switch (cell) {
+        case RnnCell::Lstm: return 9;
+        case RnnCell::Gru: return 9;
+        default: return 1;
+    }
+}
+
+// The projections of every step and direction; backward: data and weight gradients, twice that.
+OpCost forward_cost(const RuleContext& c) {
+    const RnnGeometry g = rnn_geometry(c.attrs_as<RnnOpAttrs>(), c.inputs);
+    const int64_t states = g.directions() * g.seq * g.batch * g.hidden;
+    return OpCost{.macs = rnn_forward_macs(g),
+                  .flops = states * rnn_pointwise_flops(g.cell),
+                  .bytes_read = c.input_bytes(),
+                  .bytes_written = c.output_bytes()};
+}
+
+OpCost backward_cost(const RuleContext& c) {
+    const RnnGeometry g = rnn_geometry(c.attrs_as<RnnOpAttrs>(), std::span<const TensorDesc>(c.inputs).subspan(1));
+    const int64_t states = g.directions() * g.seq * g.batch * g.hidden;
+    return OpCost{.macs = rnn_backward_macs(g),
+                  .flops = 2 * states * rnn_pointwise_flops(g.cell),
+                  .bytes_read = c.input_bytes(),
+                  .bytes_written = c.output_bytes()};
+}
+
 const char* describe_forward(RnnCell cell) {
     switch (cell) {
         case RnnCell::Lstm:
@@ -204,9 +234,11 @@ void define_pair(OpRegistry& r, RnnCell cell) {
     r.define(rnn_op_name(cell))
         .arity(5, max_forward)
         .describe(describe_forward(cell))
+        .attributes<RnnOpAttrs>()
         .infer_shape(infer_forward)
-        .cpu_kernel(rnn_forward_fast)
+        .fast_kernel(rnn_forward_fast)
         .reference(rnn_forward_reference)
+        .cost(forward_cost)
         .workspace_output(cell == RnnCell::Lstm ? 3 : 2)
         .gradient(rnn_gradient)  // BPTT: one backward node reading the workspace
         .samples([cell] { return rnn_forward_samples(cell); })
@@ -216,9 +248,11 @@ void define_pair(OpRegistry& r, RnnCell cell) {
         .describe(fmt::format("backpropagation through time of {} over the forward's workspace, which it "
                               "overwrites: dx, d weights and biases, dh0{}",
                               rnn_op_name(cell), cell == RnnCell::Lstm ? ", dc0" : ""))
+        .attributes<RnnOpAttrs>()
         .infer_shape(infer_backward)
-        .cpu_kernel(rnn_backward_fast)
+        .fast_kernel(rnn_backward_fast)
         .reference(rnn_backward_reference)
+        .cost(backward_cost)
         .workspace_input(RnnSlots::saved_workspace, WorkspaceUse::Overwrites)
         .not_differentiable("oneDNN's backward overwrites the forward's workspace, so it cannot run twice for one "
                             "forward; second order through a recurrent layer: the graph-code cells "

@@ -1,5 +1,5 @@
-// Shape manipulation: reshape, permute, slice (+ slice_grad), concat. pad lives in pad.cpp,
-// split in split.cpp.
+// Shape manipulation: reshape, permute, slice (+ slice_grad). pad, concat and split live in
+// pad.cpp, concat.cpp and split.cpp.
 //
 // All of these only move data, so kernels dispatch on the element width (dispatch_bytes) and
 // run f32, f64 and i64 alike; the strided loops are StridedCopy (ops/strided_copy.h).
@@ -16,8 +16,9 @@
 
 namespace gg {
 
-void register_pad_ops(OpRegistry& r);    // ops/pad.cpp
-void register_split_ops(OpRegistry& r);  // ops/split.cpp
+void register_pad_ops(OpRegistry& r);     // ops/pad.cpp
+void register_concat_ops(OpRegistry& r);  // ops/concat.cpp
+void register_split_ops(OpRegistry& r);   // ops/split.cpp
 
 namespace {
 
@@ -33,9 +34,6 @@ struct SliceAttrs {
 struct SliceGradAttrs {  // dx = zeros(input_shape) with dy written into the slice
     Shape input_shape;
     SliceAttrs slice;
-};
-struct ConcatAttrs {
-    int64_t axis = 0;
 };
 
 // Builders normalise attributes for the node; when normalisation fails the raw attributes go
@@ -196,50 +194,6 @@ Value slice_grad(Value dy, const Shape& x_shape, const SliceAttrs& s) {
     return dy.graph->add_node1(op_def("slice_grad"), {dy}, SliceGradAttrs{x_shape, s});
 }
 
-// ---- concat -------------------------------------------------------------------------------
-std::vector<TensorDesc> infer_concat(const InferContext& c) {
-    const TensorDesc& first = c.input(0);
-    if (first.rank() == 0) throw_shape("cannot concatenate scalars");
-    const int axis = normalize_axis(c.attrs_as<ConcatAttrs>().axis, first.rank());
-    Shape out = first.shape;
-    out[static_cast<std::size_t>(axis)] = 0;
-    for (std::size_t i = 0; i < c.inputs.size(); ++i) {
-        const TensorDesc& d = c.input(i);
-        if (d.dtype != first.dtype) throw_shape("input {} is {} but input 0 is {}", i, d.dtype, first.dtype);
-        bool same = d.rank() == first.rank();
-        for (int k = 0; same && k < d.rank(); ++k)
-            same = k == axis || d.shape[static_cast<std::size_t>(k)] == first.shape[static_cast<std::size_t>(k)];
-        if (!same)
-            throw_shape("input {} {} does not match input 0 {} outside axis {}", i, shape_str(d.shape),
-                        shape_str(first.shape), axis);
-        out[static_cast<std::size_t>(axis)] += d.shape[static_cast<std::size_t>(axis)];
-    }
-    return {TensorDesc{out, first.dtype}};
-}
-
-KernelFactory concat_kernel() {
-    return [](const KernelContext& c) {
-        const Shape& out = c.outputs[0].shape;
-        const int axis = normalize_axis(c.attrs_as<ConcatAttrs>().axis, static_cast<int>(out.size()));
-        const auto ost = strides_of(out);
-        std::vector<StridedCopy> copies;
-        std::vector<int64_t> offsets;
-        int64_t at = 0;
-        for (const TensorDesc& in : c.inputs) {
-            copies.emplace_back(in.shape, ost, strides_of(in.shape));
-            offsets.push_back(at * ost[static_cast<std::size_t>(axis)]);
-            at += in.shape[static_cast<std::size_t>(axis)];
-        }
-        return dispatch_bytes(c.outputs[0].dtype, [&](auto tag) {
-            using U = decltype(tag);
-            return make_kernel([copies, offsets](const KernelArgs& a) {
-                for (std::size_t i = 0; i < copies.size(); ++i)
-                    copies[i].run(static_cast<U*>(a.outputs[0]) + offsets[i], static_cast<const U*>(a.inputs[i]));
-            });
-        });
-    };
-}
-
 // ---- samples ------------------------------------------------------------------------------
 TensorDesc f64d(Shape s) { return TensorDesc{std::move(s), DType::F64}; }
 
@@ -250,7 +204,38 @@ std::vector<OpSample> slice_samples() {
         {"2d negative start and end", {floating({4, 5})}, SliceAttrs{{-3, 0}, {4, -1}, {1, 3}}},
         {"3d mixed, end clamps", {floating({3, 4, 5})}, SliceAttrs{{1, -4, 0}, {3, 100, 5}, {1, 2, 2}}},
         {"4d default steps", {floating({2, 3, 2, 4})}, SliceAttrs{{0, 1, 0, 1}, {2, 3, 1, 3}, {}}},
+        {"4d crop with steps", {floating({1, 2, 7, 6})}, SliceAttrs{{0, 0, 1, 2}, {1, 2, 7, 6}, {1, 1, 2, 3}}},
     };
+}
+
+// ---- receptive fields ---------------------------------------------------------------------
+// Output position (h, w) of [N, C, H, W] keeps input position (h, w) when the trailing two
+// axes stay where they are with their sizes: a reshape of the leading axes, a permute of them.
+std::optional<SpatialReach> keeps_grid(const RuleContext& c) {
+    const Shape &x = c.input(0).shape, &y = c.output(0).shape;
+    if (x.size() != 4 || y.size() != 4 || x[2] != y[2] || x[3] != y[3]) return std::nullopt;
+    return SpatialReach::pointwise();
+}
+
+// A slice keeps every step-th index from start: output o reads input o·step + start.
+std::array<AxisReach, 2> slice_axes(const SliceAttrs& s) {
+    std::array<AxisReach, 2> axes;
+    for (std::size_t a = 0; a < 2; ++a) axes[a] = AxisReach{.stride = s.steps[2 + a], .padding = -s.starts[2 + a]};
+    return axes;
+}
+
+std::optional<SpatialReach> slice_reach(const RuleContext& c) {
+    if (c.input(0).rank() != 4) return std::nullopt;
+    return SpatialReach{slice_axes(canonical_slice(c.attrs_as<SliceAttrs>(), c.input(0).shape))};
+}
+
+// slice_grad writes dy[o] to dx[o·step + start]: the slice's windows, transposed.
+std::optional<SpatialReach> slice_grad_reach(const RuleContext& c) {
+    const auto& a = c.attrs_as<SliceGradAttrs>();
+    if (a.input_shape.size() != 4) return std::nullopt;
+    SpatialReach r{slice_axes(canonical_slice(a.slice, a.input_shape))};
+    for (AxisReach& axis : r.axes) axis.transposed = true;
+    return r;
 }
 
 }  // namespace
@@ -304,11 +289,6 @@ Value slice_axis(Value x, int64_t axis, int64_t start, int64_t end, int64_t step
     return slice(x, std::move(starts), std::move(ends), std::move(steps));
 }
 
-Value concat(const std::vector<Value>& xs, int64_t axis) {
-    Graph& g = common_graph("concat", xs);
-    return g.add_node1(op_def("concat"), xs, ConcatAttrs{axis});
-}
-
 void register_shape_ops(OpRegistry& r) {
     r.define("reshape")
         .arity(1)
@@ -316,7 +296,10 @@ void register_shape_ops(OpRegistry& r) {
         .infer_shape([](const InferContext& c) {
             return std::vector<TensorDesc>{{resolve_shape(c.attrs_as<ReshapeAttrs>().shape, c.input(0).shape), c.input(0).dtype}};
         })
-        .cpu_kernel(copy_kernel())
+        .attributes<ReshapeAttrs>()
+        .kernel(copy_kernel())
+        .cost(data_movement_cost())  // when it runs out of place
+        .receptive_field(keeps_grid)
         .inplace(0)
         .gradient([](GradContext& g) {  // dx = reshape(dy, shape(x))
             return InputGrads{reshape(g.grad_output(0), g.input(0).shape())};
@@ -328,6 +311,7 @@ void register_shape_ops(OpRegistry& r) {
                 {"1d to 3d", {floating({24})}, ReshapeAttrs{{2, 3, 4}}},
                 {"to scalar", {floating({1, 1})}, ReshapeAttrs{{}}},
                 {"scalar to 1d", {floating({})}, ReshapeAttrs{{1}}},
+                {"4d regroup channels", {floating({2, 4, 2, 3})}, ReshapeAttrs{{4, 2, 2, 3}}},
             };
         })
         .error_samples([] {
@@ -342,13 +326,16 @@ void register_shape_ops(OpRegistry& r) {
     r.define("permute")
         .arity(1)
         .describe("reorders axes: output axis k is input axis perm[k]")
+        .attributes<PermuteAttrs>()
+        .cost(data_movement_cost())
+        .receptive_field(keeps_grid)
         .infer_shape([](const InferContext& c) {
             const TensorDesc& x = c.input(0);
             Shape out;
             for (int64_t p : canonical_perm(c.attrs_as<PermuteAttrs>().perm, x.rank())) out.push_back(x.shape[static_cast<std::size_t>(p)]);
             return std::vector<TensorDesc>{{out, x.dtype}};
         })
-        .cpu_kernel(strided_kernel([](const KernelContext& c, int64_t&, int64_t&, bool&) {
+        .fast_kernel(strided_kernel([](const KernelContext& c, int64_t&, int64_t&, bool&) {
             const Shape& x = c.inputs[0].shape;
             const auto perm = canonical_perm(c.attrs_as<PermuteAttrs>().perm, static_cast<int>(x.size()));
             const auto xst = strides_of(x);
@@ -368,6 +355,7 @@ void register_shape_ops(OpRegistry& r) {
                 {"3d last two (tiled)", {floating({2, 9, 10})}, PermuteAttrs{{0, 2, 1}}},
                 {"4d nchw to nhwc", {floating({2, 3, 2, 4})}, PermuteAttrs{{0, 2, 3, 1}}},
                 {"4d scrambled, negative", {floating({2, 3, 2, 4})}, PermuteAttrs{{-1, 1, 0, 2}}},
+                {"4d swap N and C", {floating({2, 3, 2, 4})}, PermuteAttrs{{1, 0, 2, 3}}},
             };
         })
         .error_samples([] {
@@ -381,12 +369,15 @@ void register_shape_ops(OpRegistry& r) {
     r.define("slice")
         .arity(1)
         .describe("[start, end) with step > 0 on every axis; negative indices count from the end")
+        .attributes<SliceAttrs>()
+        .cost(copy_cost())
+        .receptive_field(slice_reach)
         .infer_shape([](const InferContext& c) {
             Shape out;
             canonical_slice(c.attrs_as<SliceAttrs>(), c.input(0).shape, &out);
             return std::vector<TensorDesc>{{out, c.input(0).dtype}};
         })
-        .cpu_kernel(strided_kernel([](const KernelContext& c, int64_t&, int64_t& src_off, bool&) {
+        .kernel(strided_kernel([](const KernelContext& c, int64_t&, int64_t& src_off, bool&) {
             auto s = canonical_slice(c.attrs_as<SliceAttrs>(), c.inputs[0].shape);
             return slice_copy(s, c.inputs[0].shape, c.outputs[0].shape, false, src_off);
         }))
@@ -414,6 +405,9 @@ void register_shape_ops(OpRegistry& r) {
     r.define("slice_grad")
         .arity(1)
         .describe("adjoint of slice: dy written into zeros of the input shape (emitted by slice's gradient)")
+        .attributes<SliceGradAttrs>()
+        .cost(data_movement_cost())
+        .receptive_field(slice_grad_reach)
         .infer_shape([](const InferContext& c) {
             const auto& a = c.attrs_as<SliceGradAttrs>();
             Shape sliced;
@@ -423,7 +417,7 @@ void register_shape_ops(OpRegistry& r) {
                             shape_str(sliced), shape_str(a.input_shape));
             return std::vector<TensorDesc>{{a.input_shape, c.input(0).dtype}};
         })
-        .cpu_kernel(strided_kernel([](const KernelContext& c, int64_t& dst_off, int64_t&, bool& zero) {
+        .kernel(strided_kernel([](const KernelContext& c, int64_t& dst_off, int64_t&, bool& zero) {
             const auto& a = c.attrs_as<SliceGradAttrs>();
             zero = true;
             return slice_copy(canonical_slice(a.slice, a.input_shape), a.input_shape, c.inputs[0].shape, true, dst_off);
@@ -450,45 +444,7 @@ void register_shape_ops(OpRegistry& r) {
             };
         });
 
-    r.define("concat")
-        .arity(1, -1)
-        .describe("joins inputs along one axis; other dims must match")
-        .infer_shape(infer_concat)
-        .cpu_kernel(concat_kernel())
-        .gradient([](GradContext& g) {  // dxᵢ = dy[..., offᵢ : offᵢ + nᵢ, ...]
-            const int axis = normalize_axis(g.attrs<ConcatAttrs>().axis, g.input(0).rank());
-            Value dy = g.grad_output(0);
-            InputGrads out;
-            int64_t at = 0;
-            for (std::size_t i = 0; i < g.num_inputs(); ++i) {
-                const int64_t n = g.input(i).dim(axis);
-                out.push_back(slice_axis(dy, axis, at, at + n));
-                at += n;
-            }
-            return out;
-        })
-        .samples([] {
-            return std::vector<OpSample>{
-                {"2 inputs, last axis", {floating({2, 3}), floating({2, 4})}, ConcatAttrs{1}},
-                {"3 inputs, middle axis", {floating({2, 1, 3}), floating({2, 2, 3}), floating({2, 3, 3})},
-                 ConcatAttrs{1}},
-                {"first axis", {floating({3, 2}), floating({2, 2})}, ConcatAttrs{0}},
-                {"3 inputs, negative axis", {floating({2, 2, 1}), floating({2, 2, 3}), floating({2, 2, 2})},
-                 ConcatAttrs{-1}},
-                {"single input", {floating({2, 3})}, ConcatAttrs{0}},
-            };
-        })
-        .error_samples([] {
-            return std::vector<ErrorSample>{
-                {"mismatched non-axis dim", {f64d({2, 3}), f64d({3, 4})}, ConcatAttrs{1},
-                 "input 1 [3,4] does not match input 0 [2,3] outside axis 1"},
-                {"rank mismatch", {f64d({2, 3}), f64d({2, 3, 1})}, ConcatAttrs{0}, "does not match input 0"},
-                {"axis out of range", {f64d({2, 3}), f64d({2, 3})}, ConcatAttrs{2}, "axis 2 is out of range for rank 2"},
-                {"dtype mismatch", {f64d({2, 3}), TensorDesc{{2, 3}, DType::I64}}, ConcatAttrs{0}, "input 1 is i64 but input 0 is f64"},
-                {"scalars", {f64d({}), f64d({})}, ConcatAttrs{0}, "cannot concatenate scalars"},
-            };
-        });
-
+    register_concat_ops(r);
     register_pad_ops(r);
     register_split_ops(r);
 }

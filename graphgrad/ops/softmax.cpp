@@ -135,6 +135,15 @@ SampleInput large_logits(Shape s) {
     return given(Tensor::from_vector<double>(v, s));
 }
 
+// Over [N, C, H, W]: a softmax along H or W reads that whole axis; along N or C, positions stay.
+std::optional<SpatialReach> softmax_reach(const RuleContext& c) {
+    if (c.input(0).rank() != 4) return std::nullopt;
+    const int axis = normalize_axis(c.attrs_as<SoftmaxAttrs>().axis, 4);
+    SpatialReach r;
+    if (axis >= 2) r.axes[static_cast<std::size_t>(axis - 2)] = AxisReach::everywhere();
+    return r;
+}
+
 std::vector<OpSample> softmax_samples() {
     auto s = [](std::string label, SampleInput in, int64_t axis) {
         return OpSample{std::move(label), {std::move(in)}, SoftmaxAttrs{axis}, true};
@@ -163,39 +172,40 @@ std::vector<ErrorSample> softmax_error_samples() {
     };
 }
 
+// What softmax and log_softmax share: the shape rule, attributes, cost, reach and samples.
+OpDef& define_softmax(OpRegistry& r, const char* name, const char* summary, KernelFactory kernel) {
+    return r.define(name)
+        .arity(1)
+        .describe(summary)
+        .infer_shape(infer_softmax)
+        .attributes<SoftmaxAttrs>()
+        .kernel(std::move(kernel))
+        .cost(elementwise_cost(4))  // max, exp, sum, then divide (or subtract the log) per element
+        .receptive_field(softmax_reach)
+        .inplace(0)
+        .samples(softmax_samples)
+        .error_samples(softmax_error_samples);
+}
+
 }  // namespace
 
 Value softmax(Value x, int64_t axis) { return softmax_node("softmax", x, axis); }
 Value log_softmax(Value x, int64_t axis) { return softmax_node("log_softmax", x, axis); }
 
 void register_softmax_ops(OpRegistry& r) {
-    r.define("softmax")
-        .arity(1)
-        .describe("exp(x − max) / Σ exp(x − max) along one axis")
-        .infer_shape(infer_softmax)
-        .cpu_kernel(softmax_factory<false>)
-        .inplace(0)
+    define_softmax(r, "softmax", "exp(x − max) / Σ exp(x − max) along one axis", softmax_factory<false>)
         .gradient([](GradContext& g) {  // dx = y·(dy − Σ_axis dy·y)
             const int64_t axis = normalize_axis(g.attrs<SoftmaxAttrs>().axis, g.input(0).rank());
             Value y = g.output(0), dy = g.grad_output(0);
             return InputGrads{y * (dy - sum(dy * y, {axis}, true))};
-        })
-        .samples(softmax_samples)
-        .error_samples(softmax_error_samples);
+        });
 
-    r.define("log_softmax")
-        .arity(1)
-        .describe("x − max − log Σ exp(x − max) along one axis")
-        .infer_shape(infer_softmax)
-        .cpu_kernel(softmax_factory<true>)
-        .inplace(0)
+    define_softmax(r, "log_softmax", "x − max − log Σ exp(x − max) along one axis", softmax_factory<true>)
         .gradient([](GradContext& g) {  // dx = dy − exp(y)·Σ_axis dy
             const int64_t axis = normalize_axis(g.attrs<SoftmaxAttrs>().axis, g.input(0).rank());
             Value y = g.output(0), dy = g.grad_output(0);
             return InputGrads{dy - exp(y) * sum(dy, {axis}, true)};
-        })
-        .samples(softmax_samples)
-        .error_samples(softmax_error_samples);
+        });
 }
 
 }  // namespace gg

@@ -81,7 +81,14 @@ void register_split_ops(OpRegistry& r) {
         .arity(1)
         .describe("cuts the input along one axis into consecutive pieces of the given sizes (one output each)")
         .infer_shape(infer_split)
-        .cpu_kernel(split_kernel())
+        .attributes<SplitAttrs>()
+        .kernel(split_kernel())
+        .cost(data_movement_cost())
+        .receptive_field([](const RuleContext& c) -> std::optional<SpatialReach> {
+            // Cutting channels (or batches) keeps positions; cutting H or W shifts them per piece.
+            if (c.input(0).rank() != 4 || normalize_axis(c.attrs_as<SplitAttrs>().axis, 4) >= 2) return std::nullopt;
+            return SpatialReach::pointwise();
+        })
         .gradient([](GradContext& g) {  // dx = concat(dy₀, dy₁, ...) along the axis (zeros for unused pieces)
             std::vector<Value> pieces;
             for (std::size_t i = 0; i < g.node().outputs.size(); ++i) pieces.push_back(g.grad_output(i));
@@ -94,6 +101,7 @@ void register_split_ops(OpRegistry& r) {
                 {"negative axis, middle", {floating({2, 3, 2})}, SplitAttrs{-2, {1, 2}}},
                 {"one piece", {floating({4})}, SplitAttrs{0, {4}}},
                 {"unit pieces (time steps)", {floating({3, 2, 2})}, SplitAttrs{0, {1, 1, 1}}},
+                {"image channels", {floating({1, 3, 2, 3})}, SplitAttrs{1, {2, 1}}},
             };
         })
         .error_samples([] {

@@ -17,15 +17,24 @@ std::string state_name(const Graph& g, const Value& v) {
 
 }  // namespace
 
+// The layers are the forward nodes whose op names running statistics and batch statistics
+// among its inputs and outputs (graph/op_rules.h roles); eps comes from the node's public
+// BatchNormOptions, to turn the batch invstd back into a variance.
 std::vector<PreciseBatchNorm::Layer> PreciseBatchNorm::find_layers(Graph& g) {
     std::vector<Layer> layers;
     for (int32_t id = 0; id < g.num_nodes(); ++id) {
         const Node& n = g.node(id);
-        if (n.op->name != "batch_norm" || n.is_gradient) continue;
-        const std::string mean = state_name(g, n.inputs[3]), var = state_name(g, n.inputs[4]);
+        if (n.is_gradient) continue;
+        const OpDef& op = *n.op;
+        const auto rm = op.input_with_role(roles::kRunningMean), rv = op.input_with_role(roles::kRunningVar);
+        const auto bm = op.output_with_role(roles::kBatchMean), bs = op.output_with_role(roles::kBatchInvStd);
+        if (!rm || !rv || !bm || !bs) continue;
+        const std::string mean = state_name(g, n.inputs.at(static_cast<std::size_t>(*rm)));
+        const std::string var = state_name(g, n.inputs.at(static_cast<std::size_t>(*rv)));
         if (mean.empty() || var.empty()) continue;
-        const Value& x = n.inputs[0];
-        layers.push_back({Value{&g, id, 1}, Value{&g, id, 2}, mean, var, batch_norm_options(n).eps, x.numel() / x.dim(1)});
+        const Value& x = n.inputs.at(0);  // [N, C, ...]: statistics per channel
+        layers.push_back({Value{&g, id, *bm}, Value{&g, id, *bs}, mean, var, node_attributes<BatchNormOptions>(n).eps,
+                          x.numel() / x.dim(1)});
     }
     return layers;
 }

@@ -12,6 +12,7 @@
 #include "graphgrad/io/checkpoint.h"
 #include "graphgrad/io/vocabulary.h"
 #include "graphgrad/models/model_zoo.h"
+#include "graphgrad/train/language_model_io.h"
 #include "graphgrad/ops/ops.h"
 
 namespace gg::train {
@@ -192,6 +193,12 @@ TrainReport train_language_model(LanguageModelProgram& p, const io::TextCorpus& 
     if (corpus.vocab.size() != p.vocab)
         throw OptionError(fmt::format("train_language_model: the corpus has {} tokens in its vocabulary, the model {}",
                                       corpus.vocab.size(), p.vocab));
+    // A checkpoint to start from must mean the same characters and hold the same layers: checked
+    // here, before anything trains, with messages naming the difference (the harness would
+    // only see mismatching tensors, and a different vocabulary of equal size not at all).
+    if (!o.trainer.init.empty())
+        check_init_checkpoint(io::SafetensorsFile::open(o.trainer.init).metadata(), o.trainer.init, p.options,
+                              corpus.vocab);
     io::put_vocabulary(o.trainer.metadata, corpus.vocab);
     o.trainer.metadata["window"] = std::to_string(p.window);
     StreamBatches batches(corpus.splits.train, p.batch, p.window, o.limit_train);

@@ -101,7 +101,9 @@ struct LanguageModelTrainOptions {
 
 // Trains on corpus.splits.train, validating on corpus.splits.valid after every epoch (bits per
 // character: the metric). Checkpoints record the vocabulary and the model's options so a
-// checkpoint alone rebuilds the model (load_char_model).
+// checkpoint alone rebuilds the model (load_char_model, language_model_io.h). With
+// options.trainer.init the run starts from that checkpoint's weights, which must record the
+// corpus's vocabulary and p's architecture (check_init_checkpoint).
 TrainReport train_language_model(LanguageModelProgram& p, const io::TextCorpus& corpus, optim::Optimizer& optimizer,
                                  optim::LrSchedule* schedule, LanguageModelTrainOptions options);
 

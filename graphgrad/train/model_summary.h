@@ -6,12 +6,13 @@
 // numeric scope after it ("conv1.conv2d_7" → "conv1", "layer1.0.conv2.conv2d_31" →
 // "layer1.0"); an unscoped node is a layer of its own ("relu_12") unless it reads a scoped
 // parameter (the bias broadcast of a linear layer) or such a node (the bias add). Parameters
-// and constants belong to the layer of their first reader. Everything is read from node op names and
-// shapes (op attributes are private to ops/):
-//   matmul  M·N·K (K from the operand shapes), conv2d N·O·Ho·Wo·(C/g)·kh·kw (weight
-//   [O, C/g, kh, kw] and output [N, O, Ho, Wo]); strides from input and output sizes;
-//   receptive field r_k = r_{k−1} + (f_k − 1)·∏ s_i over conv/pool nodes, following the
-//   input with the largest field where paths join (residual adds).
+// and state belong to the layer of their first reader. Every figure comes from the ops'
+// bundles (graph/op_rules.h), never from op names: multiply-adds from each node's cost rule;
+// the receptive field r_k = r_{k−1} + (span_k − 1)·∏ s_i from each node's reach (kernel,
+// stride, dilation per axis; a global reduction spans its whole input), following the input
+// with the largest field where paths join (residual adds). An op that states no reach for a
+// node mixes positions in ways no window describes (a flatten and matmul, attention): its
+// output is taken to see the whole input.
 //
 //   gg::train::ModelSummary s = gg::train::summarize_model("lenet5", {1, 28, 28}, 1);
 //   s.params;                                   // 61706
@@ -35,7 +36,7 @@ struct LayerSummary {
     Shape output;                  // output 0 of the layer's last node
     int64_t params = 0;            // trainable elements
     int64_t state = 0;             // persistent non-trainable elements (batch-norm statistics)
-    int64_t macs = 0;              // multiply-adds of matmul and convolution nodes
+    int64_t macs = 0;              // multiply-adds of the layer's nodes (their cost rules)
     std::size_t activation_bytes = 0;               // every value the layer's nodes produce
     std::optional<ReceptiveField> receptive_field;  // set for [N, C, H, W] outputs
 };

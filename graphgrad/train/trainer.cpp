@@ -50,6 +50,19 @@ const TrainTask& checked(const TrainTask& t) {
     return t;
 }
 
+// Metadata first: a checkpoint of another model or optimizer is named as such, not as a list
+// of mismatching tensors. Keys either side lacks are not compared.
+void check_metadata(const io::Metadata& theirs, const io::Metadata& mine, const std::vector<std::string>& keys,
+                    const char* what, const std::string& path) {
+    for (const std::string& key : keys) {
+        auto m = mine.find(key);
+        auto t = theirs.find(key);
+        if (m != mine.end() && t != theirs.end() && m->second != t->second)
+            throw OptionError(fmt::format("{} {}: the checkpoint's {} is \"{}\", this run's is \"{}\"", what, path, key,
+                                          t->second, m->second));
+    }
+}
+
 // " accuracy 91.20%" (with its leading space), or nothing without a metric.
 std::string metric_text(const Metric* m, double v) {
     if (!m) return {};
@@ -66,6 +79,10 @@ Trainer::Trainer(TrainTask task, optim::Optimizer& optimizer, optim::LrSchedule*
       step_(compile(*task_.graph, step_fetches(task_))) {
     if (o_.epochs < 1) throw OptionError(fmt::format("train: epochs must be positive, got {}", o_.epochs));
     if (!(o_.clip >= 0)) throw OptionError(fmt::format("train: clip must be >= 0, got {}", o_.clip));
+    if (!o_.init.empty() && !o_.resume.empty())
+        throw OptionError(fmt::format("train: init ({}) and resume ({}) exclude each other: resume continues a run, "
+                                      "weights included; init starts a new run from a checkpoint's weights",
+                                      o_.init, o_.resume));
     if (opt_.parameter_names().size() != task_.params.size())
         throw OptionError(fmt::format("train: the optimizer updates {} parameters, the task trains {}",
                                       opt_.parameter_names().size(), task_.params.size()));
@@ -75,20 +92,20 @@ Trainer::Trainer(TrainTask task, optim::Optimizer& optimizer, optim::LrSchedule*
                                           opt_.parameter_names()[i], task_.params[i].name()));
 }
 
+void Trainer::initialize() {
+    check_metadata(io::SafetensorsFile::open(o_.init).metadata(), o_.metadata, o_.init_must_match, "init", o_.init);
+    // Weights only: the optimizer's fresh (zero) state, step count and the schedule stay as a
+    // new run has them.
+    io::load_checkpoint(task_.graph->store(), o_.init, {.weights_only = true});
+    o_.metadata["init"] = o_.init;
+}
+
 int64_t Trainer::resume() {
     if (o_.resume.empty()) return 0;
-    // Metadata first: a checkpoint of another model or optimizer is named as such, not as a
-    // list of mismatching tensors.
     resumed_ = io::SafetensorsFile::open(o_.resume).metadata();
     io::Metadata mine_all = o_.metadata;
     mine_all["optimizer"] = opt_.name();
-    for (const std::string& key : o_.resume_must_match) {
-        auto mine = mine_all.find(key);
-        auto theirs = resumed_.find(key);
-        if (mine != mine_all.end() && theirs != resumed_.end() && mine->second != theirs->second)
-            throw OptionError(fmt::format("resume {}: the checkpoint's {} is \"{}\", this run's is \"{}\"", o_.resume,
-                                          key, theirs->second, mine->second));
-    }
+    check_metadata(resumed_, mine_all, o_.resume_must_match, "resume", o_.resume);
     // The optimizer exists already, so its slots are in the store and loading copies the
     // file's momentum and moments into them.
     io::load_checkpoint(task_.graph->store(), o_.resume);
@@ -175,6 +192,10 @@ TrainReport Trainer::fit(BatchSource& train, const std::function<EvalResult()>& 
     if (!evaluate) throw OptionError("train: no evaluation function");
     TrainReport report;
     report.train_peak_bytes = step_.peak_bytes();
+    if (!o_.init.empty()) {
+        initialize();
+        if (o_.progress) fmt::print("initialised from the weights of {}\n", o_.init);
+    }
     report.start_epoch = resume();
     if (o_.progress && report.start_epoch > 0)
         fmt::print("resumed from {} after epoch {}\n", o_.resume, report.start_epoch);

@@ -3,7 +3,8 @@
 // It compiles the training step once, and per epoch runs every batch (gradient clipping,
 // optimizer step, a stop with a clear message on a non-finite loss), shows a progress bar,
 // evaluates, saves an atomic checkpoint (weights, optimizer state, epoch, schedule state and
-// the caller's metadata) and can resume from one. `graphgrad train` is a thin caller of it;
+// the caller's metadata) and can resume from one, or start a new run from another run's (or
+// another framework's) weights. `graphgrad train` is a thin caller of it;
 // train/classification.h wraps it for image classifiers.
 //
 //   gg::train::TrainTask task{.graph = &g, .inputs = {x, y}, .loss = loss, .params = params,
@@ -83,10 +84,17 @@ struct TrainerOptions {
     double clip = 0;             // > 0: clip gradients to this global L2 norm
     std::string checkpoint;      // saved atomically after every epoch when set
     std::string resume;          // continue from this checkpoint (weights, optimizer, epoch)
+    // Start from this checkpoint's weights (parameters and buffers) but not its optimizer
+    // state, epoch or schedule: a new run (fine-tuning, or another framework's initial
+    // weights). Excludes `resume`. Its path is recorded as metadata "init".
+    std::string init;
     bool progress = true;        // progress bars and a line per epoch on stdout
     io::Metadata metadata;       // stored in every checkpoint (model name, normalisation, ...)
     // Metadata keys a resumed checkpoint must agree on (e.g. "model", "optimizer").
     std::vector<std::string> resume_must_match = {"model", "optimizer"};
+    // Metadata keys an init checkpoint must agree on when it records them (a PyTorch
+    // state_dict records none; its tensors' names and shapes are still checked).
+    std::vector<std::string> init_must_match = {"model"};
     // Called after an epoch's batches and before its evaluation (e.g. precise batch norm).
     std::function<void(int64_t epoch)> before_eval;
 };
@@ -122,6 +130,7 @@ public:
 
 private:
     int64_t resume();  // returns the epochs already done
+    void initialize();  // weights from options.init
     EpochRecord train_epoch(int64_t epoch, BatchSource& train, Metric* metric);
     void save(int64_t epochs_done, const EvalResult& e, double best);
 

@@ -293,14 +293,15 @@ private:
             return true;
         };
         Chosen c;
-        if (!p_.options.reference_kernels && op.fast_kernel &&
-            attempt(op.fast_kernel, op.layout_use == LayoutUse::Native, "fast", c)) {
-            c.fast = static_cast<bool>(op.reference_kernel);
+        if (!p_.options.reference_kernels && op.fast_factory &&
+            attempt(op.fast_factory, op.layout_use == LayoutUse::Native, "fast", c)) {
+            // Only test ops have a fast factory without reference loops: theirs is not "fast".
+            c.fast = static_cast<bool>(op.reference_factory);
             return c;
         }
         if (op.layout_use == LayoutUse::Native)
             for (int& v : ins) v = plain(v);
-        const KernelFactory& f = op.reference_kernel ? op.reference_kernel : op.fast_kernel;
+        const KernelFactory& f = op.reference_factory ? op.reference_factory : op.fast_factory;
         if (!f) throw_graph("compile: op {} (node \"{}\") has no kernel", op.name, n.name);
         if (!attempt(f, false, "reference", c))
             throw_graph("compile: {} \"{}\": its reference kernel declined inputs {}", op.name, n.name, n.inputs_str());
@@ -375,7 +376,7 @@ void report_lowering(Program& p) {
         const OpDef& op = *p.graph->node(s.node).op;
         const char* kind = s.kind == StepKind::Conversion              ? "conversion"
                            : s.fast                                     ? "fast"
-                           : op.fast_kernel && op.reference_kernel ? "reference"
+                           : op.fast_factory && op.reference_factory ? "reference"
                                                                         : "loops";
         r.conversions += kind[0] == 'c';
         r.fast_kernels += kind[0] == 'f';

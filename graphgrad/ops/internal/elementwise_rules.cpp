@@ -35,7 +35,9 @@ OpDef& define_unary(OpRegistry& r, const char* name, const char* summary, Kernel
         .arity(1)
         .describe(summary)
         .infer_shape(unary_float_shape())
-        .cpu_kernel(std::move(kernel))
+        .kernel(std::move(kernel))
+        .cost(elementwise_cost())
+        .receptive_field(pointwise_reach())
         .samples(unary_samples(d))
         .error_samples(unary_error_samples())
         .inplace(0);
@@ -43,10 +45,11 @@ OpDef& define_unary(OpRegistry& r, const char* name, const char* summary, Kernel
 
 namespace {
 
-// Matrix, vector, scalar and a rank-3 shape with a size-1 axis: tens of elements at most.
+// Matrix, vector, scalar, a rank-3 shape with a size-1 axis and an [N, C, H, W] image (where
+// the generic tests check the receptive field): tens of elements at most.
 const std::vector<std::pair<const char*, Shape>>& sample_shapes() {
     static const std::vector<std::pair<const char*, Shape>> shapes = {
-        {"2x3", {2, 3}}, {"5", {5}}, {"scalar", {}}, {"2x1x3", {2, 1, 3}}};
+        {"2x3", {2, 3}}, {"5", {5}}, {"scalar", {}}, {"2x1x3", {2, 1, 3}}, {"1x2x3x3", {1, 2, 3, 3}}};
     return shapes;
 }
 
@@ -81,6 +84,13 @@ std::function<std::vector<OpSample>()> distinct_pair_samples(bool with_ties) {
                      {}, true},
             OpSample{"scalar", {given({0.7}, {}), given({-0.2}, {})}, {}, true},
         };
+        // An image: a − b alternates ±0.5 around a ramp, never a tie.
+        std::vector<double> a(12), b(12);
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            a[i] = -1.7 + 0.3 * static_cast<double>((5 * i) % 12);
+            b[i] = a[i] + (i % 2 ? 0.5 : -0.5);
+        }
+        out.push_back(OpSample{"image", {given(a, {1, 2, 2, 3}), given(b, {1, 2, 2, 3})}, {}, true});
         if (with_ties)
             out.push_back(OpSample{"ties", {given({1.0, -2.0, 0.5, 3.0}, {4}), given({1.0, -1.0, 0.5, 2.0}, {4})}, {}, true});
         return out;

@@ -24,7 +24,7 @@ ShapeFn unary_float_shape();
 // their desc. Messages: "shapes differ: [2,3] vs [3,2]", "dtypes differ: f32 vs f64".
 ShapeFn equal_shapes(bool any_dtype = false);
 
-// Samples over a few shapes (matrix, vector, scalar [], rank 3 with a size-1 axis).
+// Samples over a few shapes (matrix, vector, scalar [], rank 3 with a size-1 axis, an image).
 std::function<std::vector<OpSample>()> unary_samples(Domain d);
 std::function<std::vector<OpSample>()> binary_samples(Domain a, Domain b);
 // Pairs with explicit data that never tie (|a - b| >= 0.25) for maximum and minimum; with
@@ -34,8 +34,8 @@ std::function<std::vector<OpSample>()> distinct_pair_samples(bool with_ties = fa
 std::function<std::vector<ErrorSample>()> unary_error_samples();
 std::function<std::vector<ErrorSample>()> binary_error_samples(bool any_dtype = false);
 
-// A unary floating op with its kernel, samples in `d`, error samples and in-place output:
-// the caller adds the gradient.   define_unary(r, "exp", "eˣ", map_unary(...), Domain::AllReals)
+// A unary floating op with its kernel, elementwise cost, pointwise reach, samples in `d`,
+// error samples and in-place output: the caller adds the gradient.   define_unary(r, "exp", "eˣ", map_unary(...), Domain::AllReals)
 OpDef& define_unary(OpRegistry& r, const char* name, const char* summary, KernelFactory kernel, Domain d);
 
 // Defined in elementwise_binary.cpp; called by register_elementwise_ops().

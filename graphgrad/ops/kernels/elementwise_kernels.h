@@ -1,9 +1,9 @@
 // Private to the elementwise, activation and broadcast families: kernel factories that turn a
 // scalar function into a vectorisable, parallel loop, so each op's kernel is one line.
 //
-//   .cpu_kernel(map_unary([](auto x) { return std::tanh(x); }))
-//   .cpu_kernel(map_binary([](auto a, auto b) { return a * b; }))
-//   .cpu_kernel(map_unary_with([](const KernelContext& c) {            // attributes read once,
+//   .kernel(map_unary([](auto x) { return std::tanh(x); }))
+//   .kernel(map_binary([](auto a, auto b) { return a * b; }))
+//   .kernel(map_unary_with([](const KernelContext& c) {            // attributes read once,
 //       double s = c.attrs_as<LeakyReluAttrs>().negative_slope;       // at compile time
 //       return [s](auto x) { return x > 0 ? x : decltype(x)(s) * x; };
 //   }))
