@@ -5,8 +5,9 @@
 //   run, with GFLOP/s and the fraction of this machine's peak measured in the same run;
 // - grad_norms: ‖∂L/∂h_t‖ for every step t of a tanh RNN and an LSTM whose loss reads the
 //   last step only: how the gradient vanishes with distance;
-// - memory: the planner's training peak against the sequence length for both implementations,
-//   next to the RSS a forked child measures running the step.
+// - memory: the planner's training peak against the sequence length for both implementations
+//   (the workspace included), next to the RSS a forked child measures running the step, and
+//   PyTorch's step RSS.
 //
 //   gg::bench::RnnBenchOptions o;  o.cell = gg::RnnCell::Gru;
 //   nlohmann::json r = gg::bench::bench_rnn_speed(o);   // r["implementations"][0]["step_ms"], ...
@@ -28,6 +29,9 @@ struct RnnBenchOptions {
     int repeats = 10;  // timed steps per implementation (after 2 warm-up steps)
     bool fused = true, graph = true;  // which implementations
     bool profile = false;             // time per op type
+    // tools/compare/rnn_step.py: PyTorch's same step, run by /usr/bin/python3 under three
+    // environments (plain, hugetlb, hugetlb + passive OpenMP), the fastest kept. Empty: none.
+    std::string pytorch_script;
 };
 
 // Floating-point operations of one training step, 2 per multiply-add: the recurrent layer
@@ -40,7 +44,11 @@ struct RnnStepFlops {
 };
 RnnStepFlops rnn_step_flops(const RnnBenchOptions& o);
 
+// {"implementations": [{"implementation": "fused"|"graph code", "step_ms", "gflops",
+// "peak_fraction", "ratio" (to PyTorch), "target_ratio", ...}], "pytorch": {...}, "machine": {...}}
 nlohmann::json bench_rnn_speed(const RnnBenchOptions& o);
+// PyTorch's step alone: {"step_ms", "best_environment", "environments": {...}} or {"error"}.
+nlohmann::json pytorch_rnn_step(const RnnBenchOptions& o, const std::string& script);
 
 struct RnnGradNormOptions {
     int64_t input = 64, hidden = 256, seq = 100, batch = 32;
@@ -55,6 +63,7 @@ struct RnnMemoryOptions {
     std::vector<int64_t> seqs{50, 100, 200, 500, 1000};
     bool plan_only = false;        // the planner's figures only (no child runs the step)
     double budget_fraction = 0.6;  // of MemAvailable: larger programs are planned, not run
+    std::string pytorch_script;    // as RnnBenchOptions: PyTorch's step RSS at each length
 };
 nlohmann::json bench_rnn_memory(const RnnMemoryOptions& o);
 

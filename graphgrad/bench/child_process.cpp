@@ -1,5 +1,6 @@
 #include "graphgrad/bench/child_process.h"
 
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -8,9 +9,11 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <stdexcept>
 #include <string>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace gg::bench {
 
@@ -57,6 +60,46 @@ nlohmann::json in_child(const std::function<nlohmann::json()>& work) {
     } catch (const std::exception&) {
         return {{"error", "the measuring child exited without a result"}};
     }
+}
+
+std::string run_program(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
+    if (argv.empty()) throw std::runtime_error("run_program: no program");
+    int fds[2];
+    if (pipe(fds) != 0) throw std::runtime_error(fmt::format("run_program {}: pipe: {}", argv[0], std::strerror(errno)));
+    std::fflush(stdout);
+    std::fflush(stderr);
+    const pid_t pid = fork();
+    if (pid < 0) throw std::runtime_error(fmt::format("run_program {}: fork: {}", argv[0], std::strerror(errno)));
+    if (pid == 0) {
+        close(fds[0]);
+        dup2(fds[1], STDOUT_FILENO);
+        close(fds[1]);
+        const int null = open("/dev/null", O_WRONLY);
+        if (null >= 0) dup2(null, STDERR_FILENO);
+        for (const std::string& e : env) putenv(const_cast<char*>(e.c_str()));  // the child's own copy
+        std::vector<char*> args;
+        for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+        args.push_back(nullptr);
+        execvp(args[0], args.data());
+        _exit(127);
+    }
+    close(fds[1]);
+    std::string out;
+    char buf[4096];
+    for (ssize_t r; (r = read(fds[0], buf, sizeof buf)) != 0;) {
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) break;
+        out.append(buf, static_cast<std::size_t>(r));
+    }
+    close(fds[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        throw std::runtime_error(fmt::format("{} failed ({})", fmt::join(argv, " "),
+                                             WIFEXITED(status) ? fmt::format("exit status {}", WEXITSTATUS(status))
+                                                               : fmt::format("signal {}", WTERMSIG(status))));
+    return out;
 }
 
 void reset_peak_rss() {

@@ -8,10 +8,13 @@
 //       ...;                                      // compile, run
 //       return nlohmann::json{{"kib", gg::bench::status_kib("VmHWM:") - base}};
 //   });
+//   std::string out = gg::bench::run_program({"/usr/bin/python3", "x.py"}, {"OMP_WAIT_POLICY=PASSIVE"});
 #pragma once
 
 #include <cstddef>
 #include <functional>
+#include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -21,6 +24,11 @@ namespace gg::bench {
 // threw or was killed, e.g. by the OOM killer). The parent should not have run an OpenMP region
 // (fork copies only the calling thread; the child's pool is then fresh).
 nlohmann::json in_child(const std::function<nlohmann::json()>& work);
+
+// Runs a program (argv[0] found on PATH) with `env` ("NAME=value") added to this process's
+// environment, and returns what it printed on stdout; its stderr is discarded. Throws
+// std::runtime_error when it cannot start or exits with a nonzero status.
+std::string run_program(const std::vector<std::string>& argv, const std::vector<std::string>& env = {});
 
 // Resets VmHWM to the current RSS (Linux ≥ 4.0).
 void reset_peak_rss();
