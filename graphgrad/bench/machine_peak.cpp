@@ -30,7 +30,9 @@ __attribute__((target("avx512f"))) float fma_loop_avx512(int64_t n) {
         for (int k = 0; k < kAccumulators; ++k) acc[k] = _mm512_fmadd_ps(acc[k], a, b);
     __m512 s = acc[0];
     for (int k = 1; k < kAccumulators; ++k) s = _mm512_add_ps(s, acc[k]);
-    return _mm512_reduce_add_ps(s);
+    float out[16];  // not _mm512_reduce_add_ps: GCC 12's header warns inside it (-Wuninitialized)
+    _mm512_storeu_ps(out, s);
+    return out[0] + out[15];
 }
 
 float fma_loop_avx2(int64_t n) {
