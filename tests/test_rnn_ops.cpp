@@ -8,6 +8,8 @@
 #include <catch2/catch.hpp>
 
 #include "graphgrad/graph/errors.h"
+#include "graphgrad/graph/op_def.h"
+#include "graphgrad/graph/op_rules.h"
 #include "graphgrad/models/recurrent.h"
 #include "graphgrad/ops/dnn/context.h"
 #include "graphgrad/ops/dnn/rnn.h"
@@ -219,4 +221,27 @@ TEST_CASE("fused layer builders reject what they cannot build", "[rnn][fused][er
     CHECK(out.y.shape() == Shape{3, 2, 8});
     CHECK(out.hn.shape() == Shape{2, 2, 4});
     CHECK_FALSE(out.cn.has_value());
+}
+
+TEST_CASE("a fused layer's multiply-adds are the unrolled graph code's matmuls", "[rnn][fused][cost]") {
+    // The generic cost test counts products by running bilinear ops on ones; a recurrent layer is
+    // not bilinear, so its rule is checked against the matmuls of the graph code, whose rule is.
+    for (RnnCell cell : kCells)
+        for (bool bidirectional : {false, true}) {
+            INFO(rnn_cell_name(cell) << (bidirectional ? " bidirectional" : ""));
+            auto forward_macs = [&](bool fused) {
+                Graph g;
+                Value x = g.input("x", {5, 3, 4});
+                models::RecurrentOptions o{.cell = cell, .hidden = 6, .bidirectional = bidirectional};
+                o.fused = fused;
+                models::recurrent(x, o, "rnn");
+                int64_t macs = 0;
+                for (int32_t n = 0; n < g.num_nodes(); ++n)
+                    if (!g.node(n).op->is_source) macs += node_cost(g.node(n)).macs;
+                return macs;
+            };
+            const int64_t expected = (bidirectional ? 2 : 1) * 5 * 3 * rnn_gate_count(cell) * 6 * (4 + 6);
+            CHECK(forward_macs(false) == expected);
+            CHECK(forward_macs(true) == expected);
+        }
 }
