@@ -47,6 +47,12 @@ RnnStepFlops rnn_step_flops(const RnnBenchOptions& o);
 // {"implementations": [{"implementation": "fused"|"graph code", "step_ms", "gflops",
 // "peak_fraction", "ratio" (to PyTorch), "target_ratio", ...}], "pytorch": {...}, "machine": {...}}
 nlohmann::json bench_rnn_speed(const RnnBenchOptions& o);
+// The same with graphgrad measured in child processes, `self` (a command printing
+// bench_rnn_speed's JSON without PyTorch, e.g. `graphgrad bench rnn --env current --no-pytorch
+// --json ...`) run under each of the environments PyTorch is tried in: libgomp's spinning and
+// the allocator change either framework's speed several times over on a shared machine, so
+// each implementation is reported in its fastest (its "environment"), as PyTorch is.
+nlohmann::json bench_rnn_speed_environments(const RnnBenchOptions& o, const std::vector<std::string>& self);
 // PyTorch's step alone: {"step_ms", "best_environment", "environments": {...}} or {"error"}.
 nlohmann::json pytorch_rnn_step(const RnnBenchOptions& o, const std::string& script);
 
