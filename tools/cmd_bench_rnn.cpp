@@ -117,7 +117,7 @@ void plot_grad_norms(const nlohmann::json& r, const std::string& png) {
            << "set key top left\nplot ";
         for (std::size_t c = 0; c < cells.size(); ++c)
             gp << (c ? ", " : "") << "'" << (dir / "norms.dat").string() << "' using 1:" << c + 2 << " with linespoints pt 7 ps 0.5 title '"
-               << cells[c]["cell"].get<std::string>() << "'";
+               << cells[c]["cell"].get<std::string>() << "' noenhanced";
         gp << "\n";
     }
     const int status = std::system(fmt::format("gnuplot '{}' 2>&1", (dir / "plot.gp").string()).c_str());
