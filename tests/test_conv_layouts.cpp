@@ -7,6 +7,8 @@
 #include <map>
 #include <set>
 
+#include <dnnl.hpp>
+
 #include "graphgrad/graph/op_def.h"
 #include "graphgrad/models/model_zoo.h"
 #include "graphgrad/ops/ops.h"
@@ -16,7 +18,7 @@ using namespace gg;
 
 namespace {
 
-using testing::max_relative_difference;
+using testing::relative_difference;
 using testing::uniform_tensor;
 
 struct Net {
@@ -80,31 +82,37 @@ TEST_CASE("blocked layouts flow between convolutions and match the reference loo
                                  << ", conversions " << conversions << ": " << listed);
     // Every forward convolution and the backward-data ops feeding relu_backward keep oneDNN's
     // layout; relu, add and relu_backward carry it along, forward and backward.
-    CHECK(blocked_convs >= 5);
-    CHECK(blocked_elementwise >= 6);
-    // Two conversions between ops: y·y into the plain mean, and mean's plain gradient into the
-    // blocked chain (converted to blocked rather than the chain to plain). Without propagation
-    // every convolution would convert its inputs and outputs on its own.
-    CHECK(conversions == 2);
-    // The fetched gradients (dx, dw1..dw3), written blocked, are converted once each; the fed
-    // x and weights are converted just before each convolution reading them (forward and
-    // backward weights read x, forward and backward data read each w).
-    CHECK(fetch_conversions == 4);
-    CHECK(input_conversions == 8);
+    // oneDNN picks blocked layouts from the CPU's ISA: these counts are AVX2's and above's
+    // (where its direct convolutions run); below, the values still have to match.
+    if (static_cast<int>(dnnl::get_effective_cpu_isa()) >= static_cast<int>(dnnl::cpu_isa::avx2)) {
+        CHECK(blocked_convs >= 5);
+        CHECK(blocked_elementwise >= 6);
+        // Two conversions between ops: y·y into the plain mean, and mean's plain gradient into
+        // the blocked chain (converted to blocked rather than the chain to plain). Without
+        // propagation every convolution would convert its inputs and outputs on its own.
+        CHECK(conversions == 2);
+        // The fetched gradients (dx, dw1..dw3), written blocked, are converted once each; the
+        // fed x and weights are converted just before each convolution reading them (forward
+        // and backward weights read x, forward and backward data read each w).
+        CHECK(fetch_conversions == 4);
+        CHECK(input_conversions == 8);
+    } else {
+        WARN("layout counts not checked: oneDNN's ISA here is below AVX2");
+    }
 
     const Feeds feeds = net.feeds();
     std::vector<Tensor> a = fast.run(feeds), b = ref.run(feeds);
     REQUIRE(a.size() == b.size());
     for (std::size_t i = 0; i < a.size(); ++i) {
         INFO("fetch " << i);
-        CHECK(max_relative_difference(a[i], b[i]) < 2e-5);
+        CHECK(relative_difference(a[i], b[i]) < 2e-5);
     }
     // Running again reuses the primitives and the arena: same answer. (Fetches are views of
     // the arena, so the first answer is copied before the arena is overwritten.)
     std::vector<Tensor> first;
     for (const Tensor& t : a) first.push_back(t.clone());
     std::vector<Tensor> again = fast.run(feeds);
-    for (std::size_t i = 0; i < a.size(); ++i) CHECK(max_relative_difference(again[i], first[i]) == 0);
+    for (std::size_t i = 0; i < a.size(); ++i) CHECK(relative_difference(again[i], first[i]) == 0);
 }
 
 TEST_CASE("a fetched convolution output is converted right after it; reference kernels get plain inputs",
@@ -136,8 +144,8 @@ TEST_CASE("a fetched convolution output is converted right after it; reference k
     CompiledGraph ref = compile(g, {h, y}, ref_options);
     Feeds feeds{{x, uniform_tensor(x.shape(), 5)}, {w1, uniform_tensor(w1.shape(), 6)}, {w2, uniform_tensor(w2.shape(), 7)}};
     auto a = prog.run(feeds), b = ref.run(feeds);
-    CHECK(max_relative_difference(a[0], b[0]) < 1e-5);
-    CHECK(max_relative_difference(a[1], b[1]) < 1e-5);
+    CHECK(relative_difference(a[0], b[0]) < 1e-5);
+    CHECK(relative_difference(a[1], b[1]) < 1e-5);
 }
 
 TEST_CASE("inference programs keep the layouts training would choose", "[conv][layout]") {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "graphgrad/graph/op_def.h"
 #include "graphgrad/ops/dnn/conv.h"
 #include "graphgrad/ops/dnn/conv_rows.h"
 #include "graphgrad/ops/ops.h"
@@ -17,7 +18,7 @@ using namespace gg;
 
 namespace {
 
-using testing::max_relative_difference;
+using testing::relative_difference;
 using testing::uniform_tensor;
 
 ConvGeometry geometry(int64_t n, int64_t c, int64_t o, int64_t h, int64_t w, int64_t kh, int64_t kw,
@@ -65,17 +66,19 @@ void check_all_passes(const ConvGeometry& g) {
     const Tensor x = uniform_tensor(g.x_shape(), 1), w = uniform_tensor(g.w_shape(), 2), dy = uniform_tensor(g.y_shape(), 3);
     const Tensor b = uniform_tensor({std::max(g.o, g.c)}, 4);
     using P = dnn::ConvPass;
-    CHECK(max_relative_difference(run_rows(g, P::Forward, {&x, &w, &b}, g.y_shape()),
+    CHECK(relative_difference(run_rows(g, P::Forward, {&x, &w, &b}, g.y_shape()),
                                   reference_pass(g, P::Forward, x, w, b, g.y_shape())) < 1e-5);
-    CHECK(max_relative_difference(run_rows(g, P::BackwardData, {&dy, &w, &b}, g.x_shape()),
+    CHECK(relative_difference(run_rows(g, P::BackwardData, {&dy, &w, &b}, g.x_shape()),
                                   reference_pass(g, P::BackwardData, dy, w, b, g.x_shape())) < 1e-5);
-    CHECK(max_relative_difference(run_rows(g, P::BackwardWeights, {&x, &dy}, g.w_shape()),
+    CHECK(relative_difference(run_rows(g, P::BackwardWeights, {&x, &dy}, g.w_shape()),
                                   reference_pass(g, P::BackwardWeights, x, dy, b, g.w_shape())) < 1e-5);
 }
 
 }  // namespace
 
 TEST_CASE("rows convolution kernel equals the reference loops", "[conv][rows]") {
+    gg::testing::ScopedThreads threads(2);
+    REQUIRE(threads.is_parallel());
     SECTION("lambda convolution window, padding wider than the image") {
         check_all_passes(geometry(6, 4, 16, 8, 8, 23, 23, {11, 11, 11, 11}));
     }
@@ -106,6 +109,8 @@ TEST_CASE("rows convolution is chosen only where oneDNN has no direct kernel for
 }
 
 TEST_CASE("a compiled 23x23 convolution runs on the rows kernel and matches the reference", "[conv][rows]") {
+    gg::testing::ScopedThreads threads(2);
+    REQUIRE(threads.is_parallel());
     Graph g;
     Value x = g.input("x", {4, 4, 10, 10});
     Value w = g.input("w", {16, 4, 23, 23});
@@ -123,6 +128,16 @@ TEST_CASE("a compiled 23x23 convolution runs on the rows kernel and matches the 
     auto a = fast.run(feeds), b = ref.run(feeds);
     for (std::size_t i = 0; i < fetches.size(); ++i) {
         INFO("fetch " << i);
-        CHECK(max_relative_difference(a[i], b[i]) < 1e-4);
+        CHECK(relative_difference(a[i], b[i]) < 1e-4);
     }
+    // ... and it did run on the rows kernel: the forward and both backward convolutions.
+    int rows_steps = 0;
+    for (const StepInfo& s : fast.steps()) {
+        const std::string& op = g.node(s.node).op->name;
+        if (op.rfind("conv2d", 0) != 0) continue;
+        INFO(op << ": " << s.kernel);
+        CHECK(s.kernel.rfind("rows:", 0) == 0);
+        ++rows_steps;
+    }
+    CHECK(rows_steps == 3);
 }

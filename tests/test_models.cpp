@@ -1,6 +1,6 @@
 // The reference models: parameter counts pinned by hand, PyTorch state_dict names, output
-// shapes, and one training step (forward + backward) and one evaluation pass per model on tiny
-// batches with finite results.
+// shapes, training on a fixed tiny batch (finite results, and Adam steps make the loss fall)
+// and one evaluation pass per model.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -10,6 +10,7 @@
 #include "graphgrad/graph/rng.h"
 #include "graphgrad/models/model_zoo.h"
 #include "graphgrad/ops/ops.h"
+#include "graphgrad/optim/optim.h"
 
 using namespace gg;
 using Catch::Matchers::Contains;
@@ -40,8 +41,10 @@ bool all_finite(const Tensor& t) {
     return true;
 }
 
-// One training step (loss and every trainable parameter's gradient) and one evaluation pass;
-// both must give finite numbers. `make_loss` turns the model's output into a scalar.
+// Training on one fixed batch (loss and every trainable parameter's gradient): finite numbers,
+// and a few Adam steps must lower the loss (gradients that point anywhere else, or never
+// reach the weights, cannot); then one evaluation pass. `make_loss` turns the model's output
+// into a scalar.
 void check_forward_backward(Graph& g, Value x, Value out, const std::function<Value(Value)>& make_loss,
                             const Feeds& extra_feeds = {}) {
     Value loss = make_loss(out);
@@ -58,6 +61,16 @@ void check_forward_backward(Graph& g, Value x, Value out, const std::function<Va
         INFO("fetch " << i << (i >= 2 ? " (gradient of " + params[i - 2].name() + ")" : ""));
         CHECK(all_finite(results[i]));
     }
+    const double first = results[0].get(0);
+    optim::Adam opt(g, params, {.lr = 1e-3});
+    double last = first;
+    for (int k = 0; k < 8; ++k) {
+        opt.step({results.begin() + 2, results.end()});
+        results = step.run(feeds);
+        last = results[0].get(0);
+    }
+    INFO("loss " << first << " → " << last << " after 8 Adam steps on the same batch");
+    CHECK(last < first);
     auto eval = compile(g, {out});  // no gradient nodes: batch norm uses running statistics
     CHECK_FALSE(eval.training());
     CHECK(all_finite(eval.run({feeds[0]})[0]));
@@ -215,6 +228,23 @@ TEST_CASE("MobileNet v1 scales with α and ρ; the inverted residual keeps its s
     CHECK(g2.store().get("features.1.conv.2.weight").shape() == Shape{16, 96, 1, 1});    // project
     CHECK(g2.store().contains("features.1.conv.3.running_mean"));
     check_forward_backward(g2, x2, down, [](Value out) { return mean(out * out); });
+
+    // The shortcut is there: with the residual branch's last batch norm zeroed (γ = β = 0, so
+    // F(x) = 0), the block is the identity, in training and in evaluation programs.
+    const Tensor xv = random_tensor(x2.shape(), 4);
+    auto max_change = [&](bool training) {
+        const Tensor y = compile(g2, {same}, {.training = training}).run({{x2, xv}})[0].clone();
+        double worst = 0;
+        for (int64_t i = 0; i < y.numel(); ++i) worst = std::max(worst, std::abs(y.get(i) - xv.get(i)));
+        return worst;
+    };
+    CHECK(max_change(false) > 1e-3);  // the branch contributes while γ = 1
+    for (const char* p : {"features.1.conv.3.weight", "features.1.conv.3.bias"}) {
+        Tensor& t = g2.store().get(p);
+        for (int64_t i = 0; i < t.numel(); ++i) t.set(i, 0.0);
+    }
+    CHECK(max_change(false) == 0.0);
+    CHECK(max_change(true) == 0.0);
 }
 
 TEST_CASE("an Inception module concatenates its four branches", "[models]") {

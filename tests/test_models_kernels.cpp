@@ -3,6 +3,7 @@
 // (batch statistics) and in evaluation mode (running statistics after one training step).
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <cstring>
 
 #include "graphgrad/models/model_zoo.h"
@@ -11,7 +12,7 @@
 
 using namespace gg;
 
-using testing::max_relative_difference;
+using testing::relative_difference;
 
 TEST_CASE("zoo models give the reference loops' logits and gradients with the fast kernels", "[models][kernels]") {
     for (const auto& entry : models::model_zoo()) {
@@ -47,14 +48,24 @@ TEST_CASE("zoo models give the reference loops' logits and gradients with the fa
             for (auto& [live, saved] : snapshot) ref_state.push_back(live.clone());
             for (auto& [live, saved] : snapshot) std::memcpy(live.raw(), saved.raw(), saved.desc().bytes());
             std::vector<Tensor> fast_out = fast_step.run(feeds);
+            // Some gradients are zero in exact arithmetic: a batch norm's scale followed (through
+            // relu and a convolution) by another batch norm leaves the loss invariant to scaling
+            // γ and β together, so with β = 0 ∂L/∂γ = 0, and both kernels return rounding noise
+            // (~1e-5 in MobileNet, ~1e-8 in the lambda layers' norm_v). Such a gradient is
+            // compared against a thousandth of the step's global gradient norm instead of its
+            // own.
+            double global = 0;
+            for (std::size_t i = 1; i < ref_copy.size(); ++i) global += std::pow(testing::norm(ref_copy[i]), 2);
+            const double floor = 1e-3 * std::sqrt(global);
             for (std::size_t i = 0; i < fast_out.size(); ++i) {
-                INFO("training fetch " << i);
-                CHECK(max_relative_difference(fast_out[i], ref_copy[i]) < 1e-3);
+                INFO("training fetch " << i << (i > 0 ? " (gradient of " + params[i - 1].name() + ")" : "")
+                                       << ", norms " << testing::norm(fast_out[i]) << " vs " << testing::norm(ref_copy[i]));
+                CHECK(relative_difference(fast_out[i], ref_copy[i], floor) < 1e-3);
             }
             std::size_t k = 0;
             for (auto& [name, e] : g.store().entries()) {
                 INFO("state " << name);
-                CHECK(max_relative_difference(e.value, ref_state[k++]) < 1e-4);
+                CHECK(relative_difference(e.value, ref_state[k++]) < 1e-4);
             }
 
             // Evaluation mode on the running statistics that step left behind.
@@ -64,7 +75,7 @@ TEST_CASE("zoo models give the reference loops' logits and gradients with the fa
             Tensor a = compile(g, {logits}, eval_ref).run({{x, xv}})[0].clone();
             Tensor b = compile(g, {logits}, eval_fast).run({{x, xv}})[0].clone();
             INFO("evaluation logits");
-            CHECK(max_relative_difference(b, a) < 1e-3);
+            CHECK(relative_difference(b, a) < 1e-3);
         }
     }
 }

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "graphgrad/ops/ops.h"
+#include "test_support.h"
 
 namespace {
 
@@ -118,7 +119,8 @@ TEST_CASE("activations: relu, leaky_relu, gelu", "[ops][elementwise]") {
     gg::Graph g;
     Value x = g.input("x", {5}, DType::F64);
     std::vector<double> v = {-3.0, -0.5, 0.0, 0.7, 2.5};
-    auto out = eval(g, {gg::relu(x), gg::leaky_relu(x, 0.1), gg::leaky_relu(x), gg::gelu(x)}, {{x, f64(v, {5})}});
+    auto out = eval(g, {gg::relu(x), gg::leaky_relu(x, 0.1), gg::leaky_relu(x), gg::gelu(x, gg::GeluApproximation::Tanh), gg::gelu(x)},
+                    {{x, f64(v, {5})}});
     require_near(out[0], {0, 0, 0, 0.7, 2.5});
     require_near(out[1], {-0.3, -0.05, 0, 0.7, 2.5});
     require_near(out[2], {-0.03, -0.005, 0, 0.7, 2.5});
@@ -127,7 +129,11 @@ TEST_CASE("activations: relu, leaky_relu, gelu", "[ops][elementwise]") {
         const double want = 0.5 * x0 * (1 + std::tanh(std::sqrt(2 / M_PI) * (x0 + 0.044715 * x0 * x0 * x0)));
         CHECK(out[3][i] == Approx(want).margin(1e-12));
     }
-    CHECK(out[3][4] == Approx(2.4849157).epsilon(1e-6));  // tanh form; the erf form gives 2.48448
+    CHECK(out[3][4] == Approx(2.4849157).epsilon(1e-6));  // tanh form
+    // The default is PyTorch's exact form x·Φ(x): torch.nn.functional.gelu(2.5) = 2.4844758.
+    for (std::size_t i = 0; i < v.size(); ++i) CHECK(out[4][i] == Approx(0.5 * v[i] * (1 + std::erf(v[i] / std::sqrt(2.0)))).margin(1e-12));
+    CHECK(out[4][4] == Approx(2.4844758).epsilon(1e-7));
+    CHECK(out[4][1] == Approx(-0.1542687).epsilon(1e-6));  // gelu(-0.5)
 }
 
 TEST_CASE("pow, maximum, minimum", "[ops][elementwise]") {
@@ -201,6 +207,8 @@ TEST_CASE("broadcast_to and sum_to values", "[ops][elementwise]") {
 }
 
 TEST_CASE("broadcast_to and sum_to are exact on large tensors (parallel paths)", "[ops][elementwise]") {
+    gg::testing::ScopedThreads threads(2);
+    REQUIRE(threads.is_parallel());
     const int64_t n = 300, c = 257;  // above kParallelGrain, odd sizes split across threads
     gg::Graph g;
     Value b = g.input("b", {c}, DType::F64);
@@ -271,7 +279,8 @@ TEST_CASE("unary and activation gradients match hand derivatives", "[ops][elemen
     std::vector<double> v = {-1.5, -0.3, 0.4, 2.0};
     auto total = [](Value y) { return gg::sum_to(y, {}); };
     std::vector<Value> fetch;
-    for (Value y : {gg::tanh(x), gg::sigmoid(x), gg::leaky_relu(x, 0.2), gg::gelu(x), gg::abs(x), x * x})
+    for (Value y : {gg::tanh(x), gg::sigmoid(x), gg::leaky_relu(x, 0.2), gg::gelu(x, gg::GeluApproximation::Tanh), gg::abs(x), x * x,
+                    gg::gelu(x), gg::erf(x)})
         fetch.push_back(gg::grad(total(y), {x})[0]);
     auto out = eval(g, fetch, {{x, f64(v, {4})}});
     for (std::size_t i = 0; i < v.size(); ++i) {
@@ -284,6 +293,9 @@ TEST_CASE("unary and activation gradients match hand derivatives", "[ops][elemen
         CHECK(out[3][i] == Approx((gelu(v[i] + h) - gelu(v[i] - h)) / (2 * h)).epsilon(1e-6));
         CHECK(out[4][i] == (v[i] > 0 ? 1.0 : -1.0));
         CHECK(out[5][i] == Approx(2 * v[i]));
+        const double phi = std::exp(-0.5 * v[i] * v[i]) / std::sqrt(2 * M_PI), cdf = 0.5 * (1 + std::erf(v[i] / std::sqrt(2.0)));
+        CHECK(out[6][i] == Approx(cdf + v[i] * phi));                                       // exact gelu
+        CHECK(out[7][i] == Approx(2 / std::sqrt(M_PI) * std::exp(-v[i] * v[i])));          // erf
     }
 }
 
@@ -292,13 +304,17 @@ TEST_CASE("second order: d²/dx² of tanh and gelu", "[ops][elementwise][grad]")
     Value x = g.input("x", {3}, DType::F64);
     Value dtanh = gg::grad(gg::sum_to(gg::tanh(x), {}), {x})[0];
     Value d2tanh = gg::grad(gg::sum_to(dtanh, {}), {x})[0];
-    Value dgelu = gg::grad(gg::sum_to(gg::gelu(x), {}), {x})[0];
+    Value dgelu = gg::grad(gg::sum_to(gg::gelu(x, gg::GeluApproximation::Tanh), {}), {x})[0];
     Value d2gelu = gg::grad(gg::sum_to(dgelu, {}), {x})[0];
+    Value d_exact = gg::grad(gg::sum_to(gg::gelu(x), {}), {x})[0];
+    Value d2_exact = gg::grad(gg::sum_to(d_exact, {}), {x})[0];
     std::vector<double> v = {-1.0, 0.2, 1.7};
-    auto out = eval(g, {d2tanh, dgelu, d2gelu}, {{x, f64(v, {3})}});
+    auto out = eval(g, {d2tanh, dgelu, d2gelu, d2_exact}, {{x, f64(v, {3})}});
     for (std::size_t i = 0; i < v.size(); ++i) {
         const double t = std::tanh(v[i]);
         CHECK(out[0][i] == Approx(-2 * t * (1 - t * t)));
+        const double phi = std::exp(-0.5 * v[i] * v[i]) / std::sqrt(2 * M_PI);
+        CHECK(out[3][i] == Approx(phi * (2 - v[i] * v[i])));  // d²/dx² x·Φ(x) = φ(x)·(2 − x²)
     }
     // Central differences of the first derivative, evaluated by the graph itself.
     const double h = 1e-5;

@@ -54,6 +54,25 @@ TEST_CASE("index_select, embedding and index_add", "[ops][indexing]") {
     CHECK_THROWS_WITH(embedding(g.input("t3", {2, 2, 2}), tok), Catch::Contains("must be [V, D]"));
 }
 
+TEST_CASE("embedding with padding_idx reads the row but sends it no gradient (PyTorch)", "[ops][indexing][grad]") {
+    for (int64_t padding : {1, -3}) {  // -3 counts from V = 4: the same row
+        Graph g;
+        auto table = g.input("table", {4, 2}, DType::F64);
+        auto tok = g.input("tok", {2, 3}, DType::I64);
+        auto e = embedding(table, tok, padding);
+        auto dtable = grad(sum(e * g.constant(iota({2, 3, 2}))), {table})[0];
+        auto r = compile(g, {e, dtable}).run({{table, iota({4, 2})}, {tok, ids({3, 0, 3, 1, 1, 2}, {2, 3})}});
+        CHECK(r[0].to_doubles() == std::vector<double>{7, 8, 1, 2, 7, 8, 3, 4, 3, 4, 5, 6});
+        // As the test above, with row 1 (picked at positions 3 and 4) left at zero.
+        CHECK(r[1].to_doubles() == std::vector<double>{3, 4, 0, 0, 11, 12, 1 + 5, 2 + 6});
+    }
+    Graph g;
+    auto table = g.input("table", {4, 2});
+    auto tok = g.input("tok", {3}, DType::I64);
+    CHECK_THROWS_WITH(embedding(table, tok, 4), Catch::Contains("padding_idx 4 is outside") && Catch::Contains("[-4, 4)"));
+    CHECK_THROWS_WITH(embedding(table, tok, -5), Catch::Contains("padding_idx -5"));
+}
+
 TEST_CASE("out-of-range indices raise at run time naming the node and the index", "[ops][indexing][errors]") {
     Graph g;
     auto x = g.input("x", {3, 4});
@@ -76,6 +95,8 @@ TEST_CASE("out-of-range indices raise at run time naming the node and the index"
 }
 
 TEST_CASE("parallel scatters agree with a serial loop on large inputs", "[ops][indexing]") {
+    gg::testing::ScopedThreads threads(2);
+    REQUIRE(threads.is_parallel());
     // Sizes well above the parallel grain, with many repeated indices.
     const int64_t v = 50, d = 300, k = 4000;
     Graph g;

@@ -99,7 +99,7 @@ void run_kernel(Kernel& k, const std::vector<const void*>& in, const std::vector
 
 void require_close(const Tensor& a, const Tensor& b, double tol = 1e-4) {
     REQUIRE(a.numel() == b.numel());
-    REQUIRE(testing::max_relative_difference(a, b) <= tol);
+    REQUIRE(testing::relative_difference(a, b) <= tol);
 }
 
 }  // namespace

@@ -78,6 +78,49 @@ TEST_CASE("max_pool2d_backward rejects an argmax outside the plane at run time",
                       Catch::Contains("max_pool2d_backward \"pool_bwd\"") && Catch::Contains("outside its 2x2 plane"));
 }
 
+TEST_CASE("ceil_mode and dilation give PyTorch's sizes, values and argmax", "[ops][pooling]") {
+    for (bool reference : {false, true}) {
+        INFO((reference ? "reference" : "fast") << " kernels");
+        CompileOptions o;
+        o.reference_kernels = reference;
+        // F.max_pool2d / F.avg_pool2d(torch.arange(1., 26.).view(1, 1, 5, 5), 2, 2, ceil_mode=True):
+        // a third, partial window per axis; avg divides by its elements inside the input.
+        Graph g;
+        auto x = g.input("x", {1, 1, 5, 5}, DType::F32);
+        auto m = max_pool2d(x, {.kernel = {2, 2}, .ceil_mode = true});
+        auto a = avg_pool2d(x, {.kernel = {2, 2}, .ceil_mode = true});
+        auto a_floor = avg_pool2d(x, {.kernel = {2, 2}});
+        CHECK(m.shape() == Shape{1, 1, 3, 3});
+        CHECK(a_floor.shape() == Shape{1, 1, 2, 2});
+        auto da = grad(sum(a), {x})[0];
+        auto r = compile(g, {m, a, da}, o).run({{x, iota({1, 1, 5, 5}, DType::F32)}});
+        CHECK(r[0].to_doubles() == std::vector<double>{7, 9, 10, 17, 19, 20, 22, 24, 25});
+        CHECK(r[1].to_doubles() == std::vector<double>{4, 6, 7.5, 14, 16, 17.5, 21.5, 23.5, 25});
+        // Each input element gets 1/divisor of its window: 1/4 inside, 1/2 on the last row and
+        // column, 1 in the corner.
+        std::vector<double> want_da(25, 0.25);
+        for (int i = 0; i < 5; ++i) want_da[static_cast<std::size_t>(i * 5 + 4)] = want_da[static_cast<std::size_t>(20 + i)] = 0.5;
+        want_da[24] = 1;
+        CHECK(r[2].to_doubles() == want_da);
+
+        // F.max_pool2d(torch.arange(1., 17.).view(1, 1, 4, 4), 2, 1, dilation=2, return_indices=True).
+        Graph h;
+        auto xd = h.input("x", {1, 1, 4, 4}, DType::F32);
+        auto outs = h.add_node(op_def("max_pool2d"), {xd},
+                               Pool2dOptions{.kernel = {2, 2}, .stride = {1, 1}, .dilation = {2, 2}});
+        auto dx = grad(sum(outs[0]), {xd})[0];
+        auto rd = compile(h, {outs[0], outs[1], dx}, o).run({{xd, iota({1, 1, 4, 4}, DType::F32)}});
+        CHECK(rd[0].to_doubles() == std::vector<double>{11, 12, 15, 16});
+        CHECK(rd[1].to_doubles() == std::vector<double>{10, 11, 14, 15});
+        CHECK(rd[2].to_doubles() == std::vector<double>{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 1});
+    }
+    Graph g;
+    auto x = g.input("x", {1, 1, 5, 5});
+    CHECK_THROWS_WITH(avg_pool2d(x, {.kernel = {2, 2}, .dilation = {2, 2}}), Catch::Contains("average pooling has none"));
+    CHECK_THROWS_WITH(max_pool2d(x, {.kernel = {3, 3}, .dilation = {3, 3}}),
+                      Catch::Contains("kernel 3x3 dilated to 7x7 is larger than the padded input 5x5"));
+}
+
 TEST_CASE("avg_pool2d divisors: count_include_pad or not", "[ops][pooling]") {
     Graph g;
     auto x = g.input("x", {1, 1, 3, 3}, DType::F64);
@@ -139,6 +182,11 @@ TEST_CASE("the fast max-pooling loop matches the reference exactly (values, argm
         {{2, 3, 11, 12}, {.kernel = {3, 2}, .stride = {2, 3}, .padding = {2, 0, 1, 1}}},     // generic window
         {{1, 2, 7, 7}, {.kernel = {7, 7}}},                                                  // global
         {{1, 1, 1, 1}, {.kernel = {1, 1}}},
+        {{3, 5, 15, 17}, {.kernel = {2, 2}, .ceil_mode = true}},                             // ceil: partial last
+        {{2, 8, 15, 15}, {.kernel = {3, 3}, .stride = {2, 2}, .ceil_mode = true}},
+        {{2, 3, 10, 11}, {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1, 1, 1}, .ceil_mode = true}},
+        {{2, 4, 16, 17}, {.kernel = {3, 3}, .stride = {1, 1}, .dilation = {2, 2}}},           // dilated
+        {{2, 3, 13, 12}, {.kernel = {2, 3}, .stride = {2, 1}, .padding = {1, 1, 2, 0}, .ceil_mode = true, .dilation = {3, 2}}},
     };
     for (const Case& c : cases)
         for (int values = 0; values < 3; ++values) {  // random; few distinct values (ties); with NaNs
@@ -152,7 +200,7 @@ TEST_CASE("the fast max-pooling loop matches the reference exactly (values, argm
                 Pool2dOptions o = c.o;
                 for (std::size_t i = 0; i < 2; ++i)
                     if (o.stride[i] == 0) o.stride[i] = o.kernel[i];
-                const Pool2dGeometry geo = pool2d_geometry(c.x, o.kernel, o.stride, o.padding);
+                const Pool2dGeometry geo = pool2d_geometry(c.x, o.kernel, o.stride, o.padding, o.dilation, o.ceil_mode);
                 const Shape ys{geo.n, geo.c, geo.oh, geo.ow};
                 Tensor y1(TensorDesc{ys, dt}), y2(TensorDesc{ys, dt});
                 Tensor a1(TensorDesc{ys, DType::I64}), a2(TensorDesc{ys, DType::I64});

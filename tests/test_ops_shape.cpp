@@ -73,6 +73,8 @@ TEST_CASE("permute and transpose move values", "[ops][shape]") {
 }
 
 TEST_CASE("tiled and row-copy permutes match a naive loop", "[ops][shape]") {
+    gg::testing::ScopedThreads threads(2);
+    REQUIRE(threads.is_parallel());
     struct Case { Shape shape; std::vector<int64_t> perm; };
     const std::vector<Case> cases = {
         {{67, 45}, {1, 0}},           // 2-D transpose, ragged tiles

@@ -145,7 +145,67 @@ TEST_CASE("cross_entropy rejects bad inputs when the graph is built", "[ops][los
     CHECK_THROWS_WITH(gg::cross_entropy(x, g.input("n", {3}, gg::DType::I64)),
                       Catch::Contains("labels [3] do not match logits [4,5]"));
     CHECK_THROWS_WITH(gg::cross_entropy(g.input("r", {4, 5, 6}), g.input("t", {4}, gg::DType::I64)),
-                      Catch::Contains("logits must be [N, C]"));
+                      Catch::Contains("labels [4] do not match logits [4,5,6]: expected [4,6]"));
+    CHECK_THROWS_WITH(gg::cross_entropy(g.input("v", {4}), g.input("u", {4}, gg::DType::I64)),
+                      Catch::Contains("logits must be [N, C] or [N, C, d1, ...]"));
+}
+
+TEST_CASE("cross_entropy over [N, C, L] with ignore_index: the mean over kept positions, their gradient only",
+          "[ops][loss][grad]") {
+    // logits [2, 3, 2]: position (i, l) has classes x[i][0..2][l]. Labels [[2, -100], [0, 1]]:
+    // three positions count, the mean divides by 3 (PyTorch's reduction="mean").
+    const std::vector<double> xv = {1, 5, 2, 0, 3, -1, /* i = 1 */ 0.5, 2, 0.5, 2, 0.5, 2};
+    const std::vector<int64_t> tv = {2, -100, 0, 1};
+    auto at = [&](int64_t i, int64_t j, int64_t l) { return xv[static_cast<std::size_t>((i * 3 + j) * 2 + l)]; };
+    for (double eps : {0.0, 0.2}) {
+        double want = 0;
+        std::vector<double> dwant(12, 0.0);
+        for (int64_t i = 0; i < 2; ++i)
+            for (int64_t l = 0; l < 2; ++l) {
+                const int64_t label = tv[static_cast<std::size_t>(i * 2 + l)];
+                if (label == -100) continue;
+                double se = 0;
+                for (int64_t j = 0; j < 3; ++j) se += std::exp(at(i, j, l));
+                for (int64_t j = 0; j < 3; ++j) {
+                    const double q = (j == label ? 1 - eps : 0.0) + eps / 3, logp = at(i, j, l) - std::log(se);
+                    want -= q * logp / 3;
+                    dwant[static_cast<std::size_t>((i * 3 + j) * 2 + l)] = (std::exp(logp) - q) / 3;
+                }
+            }
+        for (gg::DType dt : {gg::DType::F32, gg::DType::F64}) {
+            INFO("eps " << eps << " " << gg::dtype_name(dt));
+            gg::Graph g;
+            auto x = g.input("x", {2, 3, 2}, dt);
+            auto t = g.input("t", {2, 2}, gg::DType::I64);
+            auto loss = gg::cross_entropy(x, t, eps);
+            auto dx = gg::grad(loss, {x})[0];
+            auto out = gg::compile(g, {loss, dx}).run({{x, gg::Tensor::from_vector<double>(xv, {2, 3, 2}).cast(dt)},
+                                                        {t, gg::Tensor::from_vector<int64_t>(tv, {2, 2})}});
+            CHECK(out[0].get(0) == Approx(want).epsilon(1e-6));
+            for (std::size_t k = 0; k < dwant.size(); ++k) CHECK(out[1].get(static_cast<int64_t>(k)) == Approx(dwant[k]).margin(1e-6));
+        }
+    }
+}
+
+TEST_CASE("cross_entropy: a custom ignore_index, labels outside the classes, and all positions ignored",
+          "[ops][loss]") {
+    gg::Graph g;
+    auto x = g.input("x", {3, 2}, gg::DType::F64);
+    auto t = g.input("t", {3}, gg::DType::I64);
+    auto loss = gg::cross_entropy(x, t, 0.0, 1);  // class 1 is ignored, as PyTorch allows
+    auto dx = gg::grad(loss, {x})[0];
+    auto prog = gg::compile(g, {loss, dx});
+    auto xv = gg::Tensor::from_vector<double>({0, 1, 2, 2, -1, 3}, {3, 2});
+    auto out = prog.run({{x, xv}, {t, gg::Tensor::from_vector<int64_t>({0, 1, 0}, {3})}});
+    const double row0 = std::log(1 + std::exp(1.0)), row2 = std::log(std::exp(-1.0) + std::exp(3.0)) + 1;
+    CHECK(out[0].get(0) == Approx((row0 + row2) / 2).epsilon(1e-12));
+    CHECK(out[1].get(2) == 0.0);  // the ignored row has no gradient
+    CHECK(out[1].get(3) == 0.0);
+    CHECK_THROWS_WITH(prog.run({{x, xv}, {t, gg::Tensor::from_vector<int64_t>({0, -100, 0}, {3})}}),
+                      Catch::Contains("label -100 at index 1 is outside [0, 2) and is not ignore_index 1"));
+    out = prog.run({{x, xv}, {t, gg::Tensor::from_vector<int64_t>({1, 1, 1}, {3})}});
+    CHECK(std::isnan(out[0].get(0)));  // the mean of nothing, as PyTorch
+    for (int64_t k = 0; k < 6; ++k) CHECK(out[1].get(k) == 0.0);
 }
 
 TEST_CASE("cross_entropy gradient is (softmax − q)/N", "[ops][loss][grad]") {

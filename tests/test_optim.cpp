@@ -8,6 +8,7 @@
 
 #include "graphgrad/ops/ops.h"
 #include "graphgrad/optim/optim.h"
+#include "test_support.h"
 
 using namespace gg;
 using namespace gg::optim;
@@ -371,6 +372,8 @@ TEST_CASE("clip_grad_norm on a large tensor matches the serial sum", "[optim]") 
 }
 
 TEST_CASE("updates of large parameters run in parallel and stay elementwise exact", "[optim]") {
+    gg::testing::ScopedThreads threads(2);
+    REQUIRE(threads.is_parallel());
     // Above the parallel threshold: every element must see exactly its own formula.
     const int64_t n = 100003;
     Graph g;

@@ -63,7 +63,9 @@ TEST_CASE("the paper's 64 GiB attention maps are planned without allocating", "[
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const std::size_t rss_after = rss_bytes();
 
-    CHECK(seconds < 30);  // planning is linear in nodes; an arena's memset would take minutes
+    // Wall-clock: reported, not asserted (timing belongs to benchmarks); the RSS check below
+    // is what shows that nothing near the plan was allocated or touched.
+    WARN("planned both programs in " << seconds << " s");
     CHECK(rss_after < rss_before + (std::size_t{1} << 30));  // nothing near the plan was touched
     CHECK(infer.peak_bytes() >= maps);
     CHECK(train.peak_bytes() > maps);

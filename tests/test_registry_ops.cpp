@@ -113,10 +113,13 @@ TEST_CASE("fast kernels match the reference kernels in f32", "[ops][kernels]") {
 }
 
 TEST_CASE("every gradient rule matches central differences (f64, first and second order)", "[ops][grad]") {
+    std::size_t differentiable = 0;
     for (const OpDef* op : concrete_ops()) {
-        for (const GradcheckResult& r : gradcheck_op(*op)) {
-            INFO(r.describe());
-            CHECK(r.passed);
-        }
+        if (!op->differentiable()) continue;
+        ++differentiable;
+        INFO(op->name);
+        // At least one check per sample: an op whose samples all came back empty checked nothing.
+        gg::testing::check_gradcheck_results(gradcheck_op(*op), op->make_samples().size());
     }
+    CHECK(differentiable >= 50);  // 54 when written
 }

@@ -191,6 +191,30 @@ TEST_CASE("a non-finite loss stops training with a clear error and keeps the las
     CHECK(io::SafetensorsFile::open(dir.file("c.st")).metadata().at("epoch") == "1");
 }
 
+TEST_CASE("check_numerics names the first node producing a non-finite value and keeps the checkpoint", "[train]") {
+    const io::ImageDataset train = synthetic_images(64, 1), test = synthetic_images(16, 2);
+    testing::TempDir dir;
+    Run r = make_run("sgd", 3);
+    train::train_classifier(*r.p, train, test, *r.opt, r.sched.get(), quiet(1, dir.file("c.st")));
+    r.opt->set_lr(1e30);
+    train::ClassifierTrainOptions o = quiet(3, dir.file("c.st"), dir.file("c.st"));
+    o.trainer.check_numerics = true;
+    // A new trainer over the same graph: the step is compiled again, now with the checks.
+    try {
+        train::train_classifier(*r.p, train, test, *r.opt, nullptr, o);
+        FAIL("training went on through non-finite values");
+    } catch (const RuntimeError& e) {
+        const std::string what = e.what();
+        INFO(what);
+        CHECK(what.find("check_numerics: ") == 0);
+        CHECK(what.find("produced") != std::string::npos);
+        // Named by node: one of the small net's, which the message quotes.
+        CHECK((what.find("fc1") != std::string::npos || what.find("fc2") != std::string::npos ||
+               what.find("relu") != std::string::npos || what.find("cross_entropy") != std::string::npos));
+    }
+    CHECK(io::SafetensorsFile::open(dir.file("c.st")).metadata().at("epoch") == "1");
+}
+
 TEST_CASE("pixel statistics and augmentation lists", "[train][io]") {
     io::ImageDataset d;
     d.count = 2;

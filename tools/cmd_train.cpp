@@ -86,6 +86,7 @@ int run_train(const TrainOptions& o) {
 
     ClassifierTrainOptions to{.trainer = {.epochs = o.epochs,
                                           .clip = o.clip,
+                                          .check_numerics = o.check_numerics,
                                           .checkpoint = o.checkpoint,
                                           .resume = o.resume,
                                           .init = o.init,
@@ -160,6 +161,8 @@ Command add_train_command(CLI::App& app) {
     sub->add_option("--weight-decay", o->weight_decay, "L2 weight decay (sgd: default 5e-4; adamw: decoupled)");
     sub->add_flag("--nesterov", o->nesterov, "Nesterov momentum (sgd)");
     sub->add_option("--clip", o->clip, "Clip gradients to this global L2 norm (0: off)")->capture_default_str();
+    sub->add_flag("--check-numerics", o->check_numerics,
+                  "Check every step's outputs for NaN and Inf and name the first node producing one (slower)");
     sub->add_option("--schedule", o->schedule.name, "Per-epoch LR schedule: none, step, exponential, cosine, "
                                                     "cosine-restarts, plateau (on test loss)")
         ->capture_default_str();

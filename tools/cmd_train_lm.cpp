@@ -49,6 +49,7 @@ int run_train_language_model(const TrainOptions& o) {
     auto sched = make_schedule(schedule, *opt, o.epochs);
     LanguageModelTrainOptions to{.trainer = {.epochs = o.epochs,
                                              .clip = clip,
+                                             .check_numerics = o.check_numerics,
                                              .checkpoint = o.checkpoint,
                                              .resume = o.resume,
                                              .init = o.init,

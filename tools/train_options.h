@@ -20,6 +20,7 @@ struct TrainOptions {
     std::optional<double> lr, momentum, weight_decay;
     bool nesterov = false;
     double clip = 0;  // 0: no clipping
+    bool check_numerics = false;
     ScheduleOptions schedule;
     std::string augment = "none";
     std::string normalize = "auto";

@@ -7,6 +7,7 @@
 //   auto step = gg::compile(g, {loss, dw}, o);
 #pragma once
 
+#include <cstddef>
 #include <optional>
 
 namespace gg {
@@ -35,6 +36,10 @@ struct CompileOptions {
     // allocate no arena, so peak_bytes() and memory_plan() can report programs far larger
     // than this machine's memory (bench lambda-vs-attention --plan-only). run() then throws.
     bool allocate = true;
+    // Bytes the arena may take, 0 = whatever the allocator gives. A larger plan fails exactly
+    // as a failed allocation does (OutOfMemoryError): what tests use to see that error
+    // without exhausting the machine, and a guard for a process sharing memory with others.
+    std::size_t arena_limit_bytes = 0;
     LayoutPolicy layout_policy = LayoutPolicy::Auto;
     ScheduleOrder schedule = ScheduleOrder::Program;
 };

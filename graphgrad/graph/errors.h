@@ -35,6 +35,12 @@ struct RuntimeError : Error {
     using Error::Error;
 };
 
+// A compiled program's arena could not be allocated. The message gives the planner's figure,
+// the largest buffers and what to change; compile() throws it before anything runs.
+struct OutOfMemoryError : RuntimeError {
+    using RuntimeError::RuntimeError;
+};
+
 template <typename... Args>
 [[noreturn]] void throw_shape(fmt::format_string<Args...> f, Args&&... args) {
     throw ShapeError(fmt::format(f, std::forward<Args>(args)...));

@@ -283,12 +283,15 @@ void write_file_atomic(const std::string& path, std::span<const uint8_t> bytes) 
 void write_file_atomic(const std::string& path, std::span<const std::span<const uint8_t>> pieces) {
     namespace fs = std::filesystem;
     const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+    // Every failure says what happened to `path`: nothing (the temporary file goes away).
     auto fail = [&](const char* what, int err) {
         ::unlink(tmp.c_str());
-        throw_data("{}: {} failed: {}", what == std::string("rename") ? path : tmp, what, std::strerror(err));
+        throw_data("{}: cannot save: {} of {} failed: {}; {} is unchanged", path, what, tmp, std::strerror(err),
+                   path);
     };
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) throw_data("{}: cannot create: {}", tmp, std::strerror(errno));
+    if (fd < 0)
+        throw_data("{}: cannot save: cannot create {}: {}; {} is unchanged", path, tmp, std::strerror(errno), path);
     for (std::span<const uint8_t> piece : pieces) {
         std::size_t done = 0;
         while (done < piece.size()) {

@@ -71,7 +71,8 @@ Value transformer_block(Value x, int64_t heads, int64_t mlp_ratio, const std::st
     Value attn = softmax(matmul(q, part(1), false, true), -1);                    // [b, heads, t, t]
     Value o = reshape(permute(matmul(attn, part(2)), {0, 2, 1, 3}), {b, t, d});    // heads concatenated
     x = x + linear(o, d, "attn.proj");
-    // Mlp: fc1 → GELU (our tanh approximation; timm uses the exact erf form) → fc2.
+    // Mlp: fc1 → GELU (the exact erf form, as timm's nn.GELU; it used the tanh approximation
+    // before graphgrad had erf) → fc2.
     Value m = linear(gelu(linear(layer_norm(x, {d}, "norm2"), mlp_ratio * d, "mlp.fc1")), d, "mlp.fc2");
     return x + m;
 }

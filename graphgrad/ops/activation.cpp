@@ -1,6 +1,7 @@
-// Activations. relu and leaky_relu have kinks at 0 (samples stay away from it); gelu uses
-// the tanh approximation (BERT, GPT-2) and its gradient is built from graph ops, so it is
-// differentiable again.
+// Activations. relu and leaky_relu have kinks at 0 (samples stay away from it; the
+// conventions there and at NaN are PyTorch 1.13's, tests/test_ops_conventions.cpp); gelu is
+// the exact erf form by default (PyTorch's) or the tanh approximation (BERT, GPT-2), and its
+// gradient is built from graph ops, so it is differentiable again.
 #include "graphgrad/ops/activation.h"
 
 #include <cmath>
@@ -19,10 +20,18 @@ namespace {
 struct LeakyReluAttrs {
     double negative_slope = 0.01;
 };
+struct GeluAttrs {
+    GeluApproximation approximate = GeluApproximation::None;
+};
 
 // gelu(x) = 0.5·x·(1 + tanh(kGeluScale·(x + kGeluCubic·x³)))
 constexpr double kGeluScale = 0.7978845608028654;  // √(2/π)
 constexpr double kGeluCubic = 0.044715;
+// gelu(x) = x·Φ(x), Φ(x) = 0.5·(1 + erf(x·kSqrtHalf)), φ(x) = kInvSqrt2Pi·e^(−x²/2)
+constexpr double kSqrtHalf = 0.7071067811865476;    // 1/√2
+constexpr double kInvSqrt2Pi = 0.3989422804014327;  // 1/√(2π)
+
+const char* approximation_name(GeluApproximation a) { return a == GeluApproximation::Tanh ? "tanh" : "none"; }
 
 Value unary(const char* op, Value x, std::any attrs = {}) {
     return common_graph(op, {x}).add_node1(op_def(op), {x}, std::move(attrs));
@@ -32,15 +41,17 @@ Value unary(const char* op, Value x, std::any attrs = {}) {
 
 Value relu(Value x) { return unary("relu", x); }
 Value leaky_relu(Value x, double negative_slope) { return unary("leaky_relu", x, LeakyReluAttrs{negative_slope}); }
-Value gelu(Value x) { return unary("gelu", x); }
+Value gelu(Value x, GeluApproximation approximate) { return unary("gelu", x, GeluAttrs{approximate}); }
 Value relu_backward(Value dy, Value y) {
     return common_graph("relu_backward", {dy, y}).add_node1(op_def("relu_backward"), {dy, y});
 }
 
 void register_activation_ops(OpRegistry& r) {
-    define_unary(r, "relu", "max(x, 0)", map_unary([](auto x) { return x > 0 ? x : decltype(x)(0); }),
+    define_unary(r, "relu", "max(x, 0)", map_unary([](auto x) { return x > 0 || x != x ? x : decltype(x)(0); }),
                  Domain::AwayFromZero)
         .layout(LayoutUse::Elementwise)  // f(0) = 0: blocked padding stays zero
+        // relu(NaN) = NaN (PyTorch's clamp_min); the gradient is PyTorch's threshold_backward
+        // on the output, dy · [not y ≤ 0]: 0 at the kink, dy where y is NaN.
         .gradient([](GradContext& g) {  // dx = dy · [y > 0], from the output so x can die early
             return InputGrads{relu_backward(g.grad_output(0), g.output(0))};
         });
@@ -49,9 +60,9 @@ void register_activation_ops(OpRegistry& r) {
     // Elementwise, so blocked layouts flow through the backward pass as they do forward.
     r.define("relu_backward")
         .arity(2)
-        .describe("dy · [y > 0]: relu's input gradient from its output y (emitted by relu's gradient)")
+        .describe("dy · [not y ≤ 0]: relu's input gradient from its output y (emitted by relu's gradient)")
         .infer_shape(equal_shapes())
-        .kernel(map_binary([](auto dy, auto y) { return y > 0 ? dy : decltype(dy)(0); }))
+        .kernel(map_binary([](auto dy, auto y) { return y <= 0 ? decltype(dy)(0) : dy; }))
         .cost(elementwise_cost())
         .receptive_field([](const RuleContext&) {  // stated on y: where y ≤ 0, dy never shows
             SpatialReach r = SpatialReach::pointwise();
@@ -75,6 +86,7 @@ void register_activation_ops(OpRegistry& r) {
                  Domain::AwayFromZero)
         .attributes<LeakyReluAttrs>()
         .layout(LayoutUse::Elementwise)  // f(0) = 0: blocked padding stays zero
+        // As PyTorch: x = 0 and NaN take the negative side (dy·slope); leaky_relu(NaN) = NaN.
         .gradient([](GradContext& g) {  // dx = dy for x > 0, negative_slope·dy below
             Value dy = g.grad_output(0);
             return InputGrads{where(greater(g.input(0), 0.0), dy, dy * g.attrs<LeakyReluAttrs>().negative_slope)};
@@ -94,19 +106,41 @@ void register_activation_ops(OpRegistry& r) {
             return std::vector<ErrorSample>{{"integer input", {TensorDesc{{3}, DType::I64}}, LeakyReluAttrs{}, "must be floating point"}};
         });
 
-    define_unary(r, "gelu", "0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))", map_unary([](auto x) {
-                     using T = decltype(x);
-                     const T u = T(kGeluScale) * (x + T(kGeluCubic) * x * x * x);
-                     return T(0.5) * x * (T(1) + std::tanh(u));
+    define_unary(r, "gelu", "x·Φ(x) = 0.5·x·(1 + erf(x/√2)); approximate tanh: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))",
+                 map_unary_with([](const KernelContext& c) {
+                     const bool tanh_form = c.attrs_as<GeluAttrs>().approximate == GeluApproximation::Tanh;
+                     return [tanh_form](auto x) {
+                         using T = decltype(x);
+                         if (tanh_form) return T(0.5) * x * (T(1) + std::tanh(T(kGeluScale) * (x + T(kGeluCubic) * x * x * x)));
+                         return T(0.5) * x * (T(1) + std::erf(x * T(kSqrtHalf)));
+                     };
                  }),
                  Domain::AllReals)
+        .attributes<GeluAttrs>()
         .layout(LayoutUse::Elementwise)  // f(0) = 0: blocked padding stays zero
-        .gradient([](GradContext& g) {  // dx = dy · (½(1 + t) + ½x(1 − t²)·c(1 + 3k·x²)), t = tanh(c(x + k·x³))
-            Value x = g.input(0);
+        .gradient([](GradContext& g) {
+            Value x = g.input(0), dy = g.grad_output(0);
+            if (g.attrs<GeluAttrs>().approximate == GeluApproximation::None)  // dx = dy · (Φ(x) + x·φ(x))
+                return InputGrads{dy * (0.5 * (1.0 + erf(kSqrtHalf * x)) + kInvSqrt2Pi * x * exp(-0.5 * (x * x)))};
+            // dx = dy · (½(1 + t) + ½x(1 − t²)·c(1 + 3k·x²)), t = tanh(c(x + k·x³))
             Value x2 = x * x;
             Value t = tanh(kGeluScale * (x + kGeluCubic * (x2 * x)));
             Value dt = kGeluScale * (1.0 + (3.0 * kGeluCubic) * x2);
-            return InputGrads{g.grad_output(0) * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * dt)};
+            return InputGrads{dy * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * dt)};
+        })
+        .samples([] {
+            std::vector<OpSample> out;
+            for (GeluApproximation a : {GeluApproximation::None, GeluApproximation::Tanh}) {
+                for (OpSample s : unary_samples(Domain::AllReals)()) {
+                    s.label += fmt::format(" approximate {}", approximation_name(a));
+                    s.attrs = GeluAttrs{a};
+                    out.push_back(std::move(s));
+                }
+            }
+            return out;
+        })
+        .error_samples([] {
+            return std::vector<ErrorSample>{{"integer input", {TensorDesc{{3}, DType::I64}}, GeluAttrs{}, "must be floating point"}};
         });
 }
 

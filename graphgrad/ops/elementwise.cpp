@@ -43,6 +43,7 @@ Value sqrt(Value x) { return unary("sqrt", x); }
 Value abs(Value x) { return unary("abs", x); }
 Value tanh(Value x) { return unary("tanh", x); }
 Value sigmoid(Value x) { return unary("sigmoid", x); }
+Value erf(Value x) { return unary("erf", x); }
 
 Value add(Value a, Value b) { return broadcasting("add", {a, b}); }
 Value sub(Value a, Value b) { return broadcasting("sub", {a, b}); }
@@ -103,9 +104,11 @@ void register_elementwise_ops(OpRegistry& r) {
 
     define_unary(r, "abs", "|x|", map_unary([](auto x) { return std::abs(x); }), Domain::AwayFromZero)
         .layout(LayoutUse::Elementwise)  // f(0) = 0: blocked padding stays zero
+        // sign(x) = [x > 0] − [x < 0], as PyTorch 1.13 computes it: sign(±0) = 0, so the
+        // kink gets the zero subgradient, and sign(NaN) = 0 too (torch.sign(nan) is 0).
         .gradient([](GradContext& g) {  // dx = dy · sign(x)
-            Value dy = g.grad_output(0);
-            return InputGrads{where(greater(g.input(0), 0.0), dy, -dy)};
+            Value x = g.input(0);
+            return InputGrads{g.grad_output(0) * (greater(x, 0.0) - less(x, 0.0))};
         });
 
     define_unary(r, "tanh", "hyperbolic tangent", map_unary([](auto x) { return std::tanh(x); }), Domain::AllReals)
@@ -126,6 +129,14 @@ void register_elementwise_ops(OpRegistry& r) {
         .gradient([](GradContext& g) {  // dx = dy · y · (1 − y)
             Value y = g.output(0);
             return InputGrads{g.grad_output(0) * (y * (1.0 - y))};
+        });
+
+    define_unary(r, "erf", "error function 2/√π ∫₀ˣ e^(−t²) dt", map_unary([](auto x) { return std::erf(x); }),
+                 Domain::AllReals)
+        .layout(LayoutUse::Elementwise)  // f(0) = 0: blocked padding stays zero
+        .gradient([](GradContext& g) {  // dx = dy · 2/√π · e^(−x²)
+            Value x = g.input(0);
+            return InputGrads{g.grad_output(0) * (M_2_SQRTPI * exp(-(x * x)))};
         });
 
     register_binary_ops(r);

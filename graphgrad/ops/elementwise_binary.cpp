@@ -97,28 +97,39 @@ void register_binary_ops(OpRegistry& r) {
             return InputGrads{da, -(da * g.input(0) / g.input(1))};
         });
 
+    // At a = 0 PyTorch 1.13 masks what the formulas make NaN or ±inf: da = 0 where b = 0
+    // (0 · 0^−1), db = 0 where a = 0 and b ≥ 0 (0 · ln 0). Both masks are where() over the
+    // full product, so a NaN dy still propagates elsewhere.
     define_binary(r, "pow", "a^b (equal shapes; real-valued for a > 0 or integral b)",
                   map_binary([](auto a, auto b) { return std::pow(a, b); }), binary_samples(Domain::Positive, Domain::AllReals))
         .gradient([](GradContext& g) {  // da = dy · b · a^(b−1), db = dy · y · ln a
-            Value dy = g.grad_output(0), a = g.input(0), b = g.input(1);
-            return InputGrads{dy * (b * pow(a, b - 1.0)), dy * (g.output(0) * log(a))};
+            Value dy = g.grad_output(0), a = g.input(0), b = g.input(1), zero = scalar_like(dy, 0.0);
+            Value da = where(equal(b, zero), zero, dy * (b * pow(a, b - 1.0)));
+            Value base_zero = equal(a, zero) * greater_equal(b, zero);
+            return InputGrads{da, dy * where(base_zero, zero, g.output(0) * log(a))};
         });
 
-    // Ties send the gradient to a (a kink: either choice is a subgradient).
-    define_binary(r, "maximum", "elementwise max(a, b); the gradient goes to the larger",
-                  map_binary([](auto a, auto b) { return a >= b ? a : b; }), distinct_pair_samples())
+    // PyTorch 1.13: a NaN in either operand gives NaN; ties split the gradient in half
+    // (d/da = d/db = dy/2, the mean of the one-sided derivatives); a NaN operand compares
+    // neither less nor greater, so both sides get dy, as in PyTorch.
+    define_binary(r, "maximum", "elementwise max(a, b), NaN if either is; ties split the gradient",
+                  map_binary([](auto a, auto b) { return a != a ? a : (b != b || b > a) ? b : a; }),
+                  distinct_pair_samples())
         .layout(LayoutUse::Elementwise)  // f(0, 0) = 0: blocked padding stays zero
-        .gradient([](GradContext& g) {  // da = dy · [a ≥ b], db = dy · [a < b]
-            Value dy = g.grad_output(0), a = g.input(0), b = g.input(1);
-            return InputGrads{dy * greater_equal(a, b), dy * less(a, b)};
+        .gradient([](GradContext& g) {  // da = dy · ([a > b] + ½[a = b]), db = dy · ([a < b] + ½[a = b])
+            Value a = g.input(0), b = g.input(1), zero = scalar_like(a, 0.0);
+            Value shared = where(equal(a, b), 0.5 * g.grad_output(0), g.grad_output(0));
+            return InputGrads{where(less(a, b), zero, shared), where(greater(a, b), zero, shared)};
         });
 
-    define_binary(r, "minimum", "elementwise min(a, b); the gradient goes to the smaller",
-                  map_binary([](auto a, auto b) { return a <= b ? a : b; }), distinct_pair_samples())
+    define_binary(r, "minimum", "elementwise min(a, b), NaN if either is; ties split the gradient",
+                  map_binary([](auto a, auto b) { return a != a ? a : (b != b || b < a) ? b : a; }),
+                  distinct_pair_samples())
         .layout(LayoutUse::Elementwise)  // f(0, 0) = 0: blocked padding stays zero
-        .gradient([](GradContext& g) {  // da = dy · [a ≤ b], db = dy · [a > b]
-            Value dy = g.grad_output(0), a = g.input(0), b = g.input(1);
-            return InputGrads{dy * less_equal(a, b), dy * greater(a, b)};
+        .gradient([](GradContext& g) {  // da = dy · ([a < b] + ½[a = b]), db = dy · ([a > b] + ½[a = b])
+            Value a = g.input(0), b = g.input(1), zero = scalar_like(a, 0.0);
+            Value shared = where(equal(a, b), 0.5 * g.grad_output(0), g.grad_output(0));
+            return InputGrads{where(greater(a, b), zero, shared), where(less(a, b), zero, shared)};
         });
 
     r.define("where")

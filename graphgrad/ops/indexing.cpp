@@ -10,9 +10,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "graphgrad/graph/graph.h"
 #include "graphgrad/graph/op_registry.h"
+#include "graphgrad/ops/elementwise.h"
 #include "graphgrad/ops/kernels/kernel_util.h"
 #include "graphgrad/ops/internal/register_ops.h"
 #include "graphgrad/ops/kernels/strided_copy.h"
@@ -23,6 +25,10 @@ namespace {
 
 struct AxisAttrs {  // gather, index_select
     int64_t axis = 0;
+    // index_select only: the slice at this index gets no gradient (embedding's padding_idx, as
+    // PyTorch). A deliberate non-derivative, so no registry sample sets it (gradcheck would
+    // rightly disagree); tests/test_ops_indexing.cpp checks it against hand values.
+    std::optional<int64_t> frozen_index;
 };
 struct ScatterAttrs {  // scatter_add, index_add: the output shape and the indexed axis
     Shape shape;
@@ -318,9 +324,15 @@ Value gather(Value x, int64_t axis, Value index) {
 Value index_select(Value x, int64_t axis, Value index) {
     return common_graph("index_select", {x, index}).add_node1(op_def("index_select"), {x, index}, AxisAttrs{axis});
 }
-Value embedding(Value table, Value ids) {
+Value embedding(Value table, Value ids, std::optional<int64_t> padding_idx) {
     if (table.rank() != 2) throw_graph("embedding: the table \"{}\" must be [V, D], got {}", table.name(), table.desc());
-    return index_select(table, 0, ids);
+    if (!padding_idx) return index_select(table, 0, ids);
+    const int64_t v = table.dim(0), p = *padding_idx;
+    if (p < -v || p >= v)
+        throw_graph("embedding: padding_idx {} is outside the table \"{}\" {} (allowed [{}, {}))", p, table.name(),
+                    table.desc(), -v, v);
+    Graph& g = common_graph("embedding", {table, ids});
+    return g.add_node1(op_def("index_select"), {table, ids}, AxisAttrs{0, p < 0 ? p + v : p});
 }
 Value scatter_add(const Shape& shape, int64_t axis, Value index, Value src) {
     return common_graph("scatter_add", {src, index}).add_node1(op_def("scatter_add"), {src, index}, ScatterAttrs{shape, axis});
@@ -396,8 +408,17 @@ void register_indexing_ops(OpRegistry& r) {
         .cost(gather_cost)
         .non_differentiable_inputs({1})
         .gradient([](GradContext& g) {  // dx = index_add(dy): each picked slice's gradient summed back
-            const auto axis = g.attrs<AxisAttrs>().axis;
-            return InputGrads{index_add(g.input(0).shape(), axis, g.input(1), g.grad_output(0)), std::nullopt};
+            const auto& at = g.attrs<AxisAttrs>();
+            Value x = g.input(0);
+            Value dx = index_add(x.shape(), at.axis, g.input(1), g.grad_output(0));
+            if (!at.frozen_index) return InputGrads{dx, std::nullopt};
+            // dx ⊙ m, m = 1 but 0 at the frozen slice: stays differentiable (a constant factor).
+            const int axis = normalize_axis(at.axis, static_cast<int>(x.rank()));
+            Shape ms(static_cast<std::size_t>(x.rank()), 1);
+            ms[static_cast<std::size_t>(axis)] = x.dim(axis);
+            Tensor mask = Tensor::zeros(ms, x.dtype());
+            for (int64_t i = 0; i < x.dim(axis); ++i) mask.set(i, i == *at.frozen_index ? 0.0 : 1.0);
+            return InputGrads{dx * x.graph->constant(std::move(mask)), std::nullopt};
         })
         .samples([] {
             return std::vector<OpSample>{

@@ -52,22 +52,27 @@ Shape pooled_shape(const Pool2dOptions& raw, const Shape& x) {
     const auto& k = o.kernel;
     const auto& s = o.stride;
     const auto& p = o.padding;
+    const auto& d = o.dilation;
     if (k[0] < 1 || k[1] < 1 || s[0] < 1 || s[1] < 1)
         throw_shape("kernel {}x{} and stride {}x{} must be positive", k[0], k[1], s[0], s[1]);
+    if (d[0] < 1 || d[1] < 1) throw_shape("dilation {}x{} must be positive", d[0], d[1]);
     if (p[0] < 0 || p[1] < 0 || p[2] < 0 || p[3] < 0)
         throw_shape("negative padding {{{}, {}, {}, {}}}", p[0], p[1], p[2], p[3]);
     // A window lying entirely in the padding would have no maximum (and a zero divisor).
     if (p[0] >= k[0] || p[1] >= k[0] || p[2] >= k[1] || p[3] >= k[1])
         throw_shape("padding {{{}, {}, {}, {}}} must be smaller than the kernel {}x{}", p[0], p[1], p[2], p[3], k[0], k[1]);
     const int64_t ph = x[2] + p[0] + p[1], pw = x[3] + p[2] + p[3];
-    if (ph < k[0] || pw < k[1]) throw_shape("kernel {}x{} is larger than the padded input {}x{}", k[0], k[1], ph, pw);
-    const Pool2dGeometry g = pool2d_geometry(x, k, s, p);
+    const int64_t eh = d[0] * (k[0] - 1) + 1, ew = d[1] * (k[1] - 1) + 1;  // the dilated window
+    if (ph < eh || pw < ew)
+        throw_shape("kernel {}x{}{} is larger than the padded input {}x{}", k[0], k[1],
+                    d[0] * d[1] > 1 ? fmt::format(" dilated to {}x{}", eh, ew) : std::string(), ph, pw);
+    const Pool2dGeometry g = pool2d_geometry(x, k, s, p, d, o.ceil_mode);
     return {g.n, g.c, g.oh, g.ow};
 }
 
 Pool2dGeometry geometry(const Pool2dOptions& o, const Shape& x) {
     const Pool2dOptions r = resolved(o);
-    return pool2d_geometry(x, r.kernel, r.stride, r.padding);
+    return pool2d_geometry(x, r.kernel, r.stride, r.padding, r.dilation, r.ceil_mode);
 }
 
 // ---- shape rules ----------------------------------------------------------------------------
@@ -78,10 +83,17 @@ std::vector<TensorDesc> infer_max_pool(const InferContext& c) {
     return {TensorDesc{y, x.dtype}, TensorDesc{y, DType::I64}};
 }
 
+void require_undilated(const Pool2dOptions& o) {
+    if (o.dilation[0] != 1 || o.dilation[1] != 1)
+        throw_shape("dilation {}x{}: average pooling has none (PyTorch's neither)", o.dilation[0], o.dilation[1]);
+}
+
 std::vector<TensorDesc> infer_avg_pool(const InferContext& c) {
     const TensorDesc& x = c.input(0);
     require_nchw(x, "input");
-    return {TensorDesc{pooled_shape(c.attrs_as<Pool2dOptions>(), x.shape), x.dtype}};
+    Shape y = pooled_shape(c.attrs_as<Pool2dOptions>(), x.shape);
+    require_undilated(c.attrs_as<Pool2dOptions>());
+    return {TensorDesc{y, x.dtype}};
 }
 
 // dy (and the argmax, for max pooling) must have the shape the forward produced.
@@ -172,7 +184,13 @@ template <bool Backward>
 std::unique_ptr<Kernel> avg_pool_onednn(const KernelContext& c) {
     if (c.inputs[0].dtype != DType::F32) return nullptr;  // no f64 in oneDNN
     const auto [o, in] = forward_pooling<Backward>(c);
-    return dnn::make_avg_pool_kernel(c.resources, geometry(o, in), o.count_include_pad, Backward);
+    const Pool2dGeometry geo = geometry(o, in);
+    // oneDNN counts ceil_mode's overhang as padding; PyTorch's divisor does not.
+    if (o.count_include_pad && extends_past_padding(geo)) return nullptr;
+    Pool2dGeometry padded = geo;  // ceil_mode's extra windows as extra bottom/right padding
+    padded.pb = std::max(geo.pb, (geo.oh - 1) * geo.sh + geo.kh - geo.h - geo.pt);
+    padded.pr = std::max(geo.pr, (geo.ow - 1) * geo.sw + geo.kw - geo.w - geo.pl);
+    return dnn::make_avg_pool_kernel(c.resources, padded, o.count_include_pad, Backward);
 }
 
 std::unique_ptr<Kernel> upsample_kernel(const KernelContext& c) {
@@ -192,7 +210,8 @@ SpatialReach pool_reach(const Pool2dOptions& raw, bool transposed) {
     const Pool2dOptions o = resolved(raw);
     SpatialReach r;
     for (std::size_t a = 0; a < 2; ++a)
-        r.axes[a] = AxisReach{.kernel = o.kernel[a], .stride = o.stride[a], .padding = o.padding[2 * a], .transposed = transposed};
+        r.axes[a] = AxisReach{.kernel = o.kernel[a], .stride = o.stride[a], .dilation = o.dilation[a],
+                              .padding = o.padding[2 * a], .transposed = transposed};
     return r;
 }
 
@@ -233,8 +252,13 @@ Tensor distinct_values(const Shape& s) {
 }
 
 Pool2dOptions opts(std::array<int64_t, 2> k, std::array<int64_t, 2> s, std::array<int64_t, 4> p = {0, 0, 0, 0},
-                   bool include_pad = true) {
-    return Pool2dOptions{k, s, p, include_pad};
+                   bool include_pad = true, bool ceil_mode = false) {
+    return Pool2dOptions{k, s, p, include_pad, ceil_mode};
+}
+
+Pool2dOptions dilated(Pool2dOptions o, std::array<int64_t, 2> d) {
+    o.dilation = d;
+    return o;
 }
 
 struct PoolCase {
@@ -251,18 +275,34 @@ std::vector<PoolCase> pool_cases() {
         {"3x3 stride 2 asymmetric pad", {2, 2, 5, 6}, opts({3, 3}, {2, 2}, {0, 1, 1, 0})},
         {"2x3 kernel stride 1x2", {1, 2, 4, 7}, opts({2, 3}, {1, 2})},
         {"odd size floors", {1, 1, 5, 5}, opts({2, 2}, {2, 2})},
+        {"ceil mode: a last partial window", {1, 2, 6, 7}, opts({3, 3}, {2, 2}, {0, 0, 0, 0}, true, true)},
+        {"ceil mode with padding", {1, 1, 6, 6}, opts({3, 3}, {2, 2}, {1, 1, 1, 1}, true, true)},
     };
+}
+
+// Max pooling only: dilated windows (PyTorch's avg_pool2d has no dilation).
+std::vector<PoolCase> dilated_pool_cases() {
+    return {
+        {"dilation 2", {1, 2, 6, 7}, dilated(opts({2, 2}, {1, 1}), {2, 2})},
+        {"3x2 dilation 2x3 pad, ceil mode", {2, 1, 7, 8}, dilated(opts({3, 2}, {2, 2}, {1, 1, 1, 0}, true, true), {2, 3})},
+    };
+}
+
+std::vector<PoolCase> max_pool_cases() {
+    std::vector<PoolCase> all = pool_cases();
+    for (PoolCase& c : dilated_pool_cases()) all.push_back(std::move(c));
+    return all;
 }
 
 std::vector<OpSample> max_pool_samples() {
     std::vector<OpSample> out;
-    for (auto& c : pool_cases()) out.push_back(OpSample{c.label, {given(distinct_values(c.x))}, c.o, true});
+    for (auto& c : max_pool_cases()) out.push_back(OpSample{c.label, {given(distinct_values(c.x))}, c.o, true});
     return out;
 }
 
 std::vector<OpSample> max_pool_backward_samples() {
     std::vector<OpSample> out;
-    for (auto& c : pool_cases()) {
+    for (auto& c : max_pool_cases()) {
         // A real argmax: the forward on distinct values.
         const Pool2dGeometry geo = geometry(c.o, c.x);
         Tensor x = distinct_values(c.x), y(TensorDesc{{geo.n, geo.c, geo.oh, geo.ow}, DType::F64});
@@ -274,10 +314,16 @@ std::vector<OpSample> max_pool_backward_samples() {
     return out;
 }
 
+// count_include_pad with ceil_mode windows reaching past the padding has no oneDNN form (its
+// divisor counts the overhang): the reference runs there, so the registry's samples (which
+// require the fast kernel) leave it out; tests/test_ops_pooling.cpp pins its values and
+// gradients by hand.
+bool include_pad_sample(const PoolCase& c) { return !extends_past_padding(geometry(c.o, c.x)); }
+
 std::vector<OpSample> avg_pool_samples() {
     std::vector<OpSample> out;
     for (auto& c : pool_cases()) {
-        out.push_back(OpSample{c.label, {floating(c.x)}, c.o, true});
+        if (include_pad_sample(c)) out.push_back(OpSample{c.label, {floating(c.x)}, c.o, true});
         Pool2dOptions ex = c.o;
         ex.count_include_pad = false;
         out.push_back(OpSample{c.label + " exclude pad", {floating(c.x)}, ex, true});
@@ -289,6 +335,7 @@ std::vector<OpSample> avg_pool_backward_samples() {
     std::vector<OpSample> out;
     for (auto& c : pool_cases())
         for (bool include : {true, false}) {
+            if (include && !include_pad_sample(c)) continue;
             Pool2dOptions o = c.o;
             o.count_include_pad = include;
             out.push_back(OpSample{c.label + (include ? "" : " exclude pad"), {floating(pooled_shape(o, c.x))},
@@ -306,6 +353,9 @@ std::vector<ErrorSample> pool_error_samples() {
         {"padding >= kernel", {D{{1, 1, 6, 6}}}, opts({2, 2}, {2, 2}, {2, 0, 0, 0}), "must be smaller than the kernel 2x2"},
         {"negative stride", {D{{1, 1, 6, 6}}}, opts({2, 2}, {-1, 1}), "must be positive"},
         {"negative padding", {D{{1, 1, 6, 6}}}, opts({2, 2}, {2, 2}, {0, -1, 0, 0}), "negative padding"},
+        {"zero dilation", {D{{1, 1, 6, 6}}}, dilated(opts({2, 2}, {2, 2}), {0, 1}), "dilation 0x1 must be positive"},
+        {"dilated kernel too large", {D{{1, 1, 4, 6}}}, dilated(opts({2, 2}, {1, 1}), {4, 1}),
+         "kernel 2x2 dilated to 5x2 is larger than the padded input 4x6"},
     };
 }
 
@@ -397,7 +447,12 @@ void register_pooling_ops(OpRegistry& r) {
             return InputGrads{avg_pool_backward_node(g.grad_output(0), g.attrs<Pool2dOptions>(), g.input(0).shape())};
         })
         .samples(avg_pool_samples)
-        .error_samples(pool_error_samples);
+        .error_samples([] {
+            auto e = pool_error_samples();
+            e.push_back({"dilation", {TensorDesc{{1, 1, 6, 6}}}, dilated(opts({2, 2}, {2, 2}), {2, 2}),
+                         "dilation 2x2: average pooling has none"});
+            return e;
+        });
 
     r.define("avg_pool2d_backward")
         .arity(1)

@@ -76,7 +76,7 @@ Trainer::Trainer(TrainTask task, optim::Optimizer& optimizer, optim::LrSchedule*
       opt_(optimizer),
       schedule_(schedule),
       o_(std::move(options)),
-      step_(compile(*task_.graph, step_fetches(task_))) {
+      step_(compile(*task_.graph, step_fetches(task_), {.check_numerics = o_.check_numerics})) {
     if (o_.epochs < 1) throw OptionError(fmt::format("train: epochs must be positive, got {}", o_.epochs));
     if (!(o_.clip >= 0)) throw OptionError(fmt::format("train: clip must be >= 0, got {}", o_.clip));
     if (!o_.init.empty() && !o_.resume.empty())
@@ -146,9 +146,11 @@ EpochRecord Trainer::train_epoch(int64_t epoch, BatchSource& train, Metric* metr
         std::vector<Tensor> out = step_.run(bound);
         const double loss = out[0].get(0);
         if (!std::isfinite(loss))
-            throw RuntimeError(fmt::format("training diverged: the loss is {} at epoch {}, batch {}; the last "
-                                           "checkpoint (if any) is intact (try a lower learning rate or --clip 1)",
-                                           loss, epoch + 1, b + 1));
+            throw RuntimeError(fmt::format("training diverged: the loss is {} at epoch {}, batch {}; the weights were "
+                                           "not updated and the last checkpoint (if any) is intact (try a lower "
+                                           "learning rate or --clip 1{})",
+                                           loss, epoch + 1, b + 1,
+                                           o_.check_numerics ? "" : "; --check-numerics names the first node producing it"));
         const auto grads_begin = out.begin() + 1 + static_cast<std::ptrdiff_t>(n_watch);
         const auto grads_end = grads_begin + static_cast<std::ptrdiff_t>(task_.grads.size());
         grads.assign(grads_begin, grads_end);

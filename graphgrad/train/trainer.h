@@ -82,6 +82,10 @@ struct EvalResult {
 struct TrainerOptions {
     int64_t epochs = 10;         // total: a resumed run continues up to this
     double clip = 0;             // > 0: clip gradients to this global L2 norm
+    // Compile the step with CompileOptions::check_numerics: the first node whose output holds
+    // a NaN or Inf stops training, named (slower: every output is scanned). Without it, a
+    // non-finite loss still stops training, before the optimizer step and the checkpoint.
+    bool check_numerics = false;
     std::string checkpoint;      // saved atomically after every epoch when set
     std::string resume;          // continue from this checkpoint (weights, optimizer, epoch)
     // Start from this checkpoint's weights (parameters and buffers) but not its optimizer

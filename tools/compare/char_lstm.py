@@ -55,9 +55,13 @@ ENVIRONMENTS = {"plain": {}, "hugetlb": {"GLIBC_TUNABLES": "glibc.malloc.hugetlb
 FULL = dict(batch=32, seq=100, embedding=64, hidden=256, layers=2, steps=200, lr=2e-3, clip=5.0, valid_windows=0,
             roundtrip_batch=8, bpc_tol=0.03, weight_tol=None, roundtrip_tol=1e-5)
 # --quick: seconds, for ctest. So few steps that the two trajectories must still agree closely:
-# the weights are compared too, which catches any difference in data order or optimizer.
+# the weights are compared too, which catches any difference in data order or optimizer. Adam
+# normalises each entry's step to about lr, so an entry whose gradient is at rounding level
+# (a saturated tanh unit's bias) may move by a fair part of lr on one side and not the other:
+# 0.1·lr bounds that (measured up to 6e-4 for char_rnn), while a wrong gradient, data order or
+# update moves every entry by about lr per step.
 QUICK = dict(batch=4, seq=16, embedding=8, hidden=16, layers=2, steps=12, lr=1e-2, clip=1.0, valid_windows=4,
-             roundtrip_batch=3, bpc_tol=1e-4, weight_tol=1e-4, roundtrip_tol=1e-5)
+             roundtrip_batch=3, bpc_tol=5e-4, weight_tol=1e-3, roundtrip_tol=1e-5)
 
 
 # ---- io/, mirrored ----------------------------------------------------------------------
@@ -355,10 +359,12 @@ def main():
               f"PyTorch {a.torch_env}; ratio "
               f"{gg['ms_per_step'] / pt_mean:.2f}; wall (with setup and validation) {gg_wall:.1f} s vs {pt_wall:.1f} s")
         gg_state = {k: v for k, v in safetensors_io.load(gg_ckpt)[0].items() if not k.startswith("optim.")}
-        drift = max((gg_state[k] - v).abs().max().item() for k, v in model.state_dict().items())
+        drifts = {k: (gg_state[k] - v).abs().max().item() for k, v in model.state_dict().items()}
+        worst = max(drifts, key=drifts.get)
+        drift = drifts[worst]
         weights_ok = a.weight_tol is None or drift <= a.weight_tol
         ok &= weights_ok
-        print(f"{'ok  ' if weights_ok else 'FAIL'} trained weights: max |graphgrad - PyTorch| {drift:.2g}"
+        print(f"{'ok  ' if weights_ok else 'FAIL'} trained weights: max |graphgrad - PyTorch| {drift:.2g} (in {worst})"
               + (f" (tolerance {a.weight_tol:g})" if a.weight_tol is not None else " (f32 rounding, amplified by "
                  "training; reported, not checked)"))
         report.update(graphgrad_valid_bpc=gg_bpc, pytorch_valid_bpc=pt_bpc, bpc_difference=diff,

@@ -3,7 +3,12 @@
 // run(); fetches become views of the arena, parameters or the fed tensors.
 #include <algorithm>
 #include <cstring>
+#include <new>
+#include <string>
+#include <utility>
+#include <vector>
 
+#include "graphgrad/graph/errors.h"
 #include "graphgrad/graph/graph.h"
 #include "graphgrad/graph/op_def.h"
 #include "graphgrad/graph/passes/passes.h"
@@ -19,7 +24,13 @@ public:
         // Plan-only programs keep a null base and null arena pointers in steps and fetches
         // (never dereferenced: run() refuses), which keeps one code path below.
         if (!p_.options.allocate) return;
-        cg_.arena_ = std::make_shared<Buffer>(std::max<std::size_t>(p_.plan.arena_bytes, 1));
+        const std::size_t bytes = std::max<std::size_t>(p_.plan.arena_bytes, 1), limit = p_.options.arena_limit_bytes;
+        if (limit > 0 && bytes > limit) throw_out_of_memory(fmt::format("exceeds the arena limit of {}", mib(limit)));
+        try {
+            cg_.arena_ = std::make_shared<Buffer>(bytes);
+        } catch (const std::bad_alloc&) {
+            throw_out_of_memory("could not be allocated");
+        }
         // Touch every page now: fresh pages cost ~6 µs per 4 KiB on first write (TOOLCHAIN.md).
         std::memset(cg_.arena_->data(), 0, p_.plan.arena_bytes);
         base_ = static_cast<char*>(cg_.arena_->data());
@@ -62,6 +73,32 @@ public:
     }
 
 private:
+    static std::string mib(std::size_t bytes) { return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1 << 20)); }
+
+    // The planner's figure, the five largest buffers (by the node that writes them) and a
+    // hint: what a user needs to make the program fit.
+    [[noreturn]] void throw_out_of_memory(const std::string& why) const {
+        std::vector<std::pair<std::size_t, std::string>> buffers;
+        for (std::size_t v = 0; v < p_.values.size(); ++v)
+            if (p_.value_request[v] >= 0)
+                buffers.emplace_back(p_.values[v].bytes, fmt::format("\"{}\"", p_.graph->node(p_.values[v].node).name));
+        for (std::size_t s = 0; s < p_.steps.size(); ++s)
+            if (p_.scratch_request[s] >= 0)
+                buffers.emplace_back(p_.requests[static_cast<std::size_t>(p_.scratch_request[s])].bytes,
+                                     fmt::format("\"{}\" scratch", p_.graph->node(p_.steps[s].node).name));
+        const std::size_t shown = std::min<std::size_t>(buffers.size(), 5);
+        std::partial_sort(buffers.begin(), buffers.begin() + static_cast<std::ptrdiff_t>(shown), buffers.end(),
+                          [](const auto& a, const auto& b) { return a.first > b.first; });
+        std::string largest;
+        for (std::size_t i = 0; i < shown; ++i)
+            largest += fmt::format("{}{} {}", i ? ", " : "", buffers[i].second, mib(buffers[i].first));
+        throw OutOfMemoryError(fmt::format(
+            "out of memory: the program's arena of {} (the memory plan's peak over {} buffers; {} without reuse) {}. "
+            "Largest buffers: {}. Use a smaller batch, or a memory budget (--memory-budget) that trades recomputation "
+            "for memory.",
+            mib(p_.plan.arena_bytes), buffers.size(), mib(p_.plan.total_bytes), why, largest));
+    }
+
     const ProgramValue& value(int v) const { return p_.values[static_cast<std::size_t>(v)]; }
     std::size_t offset(int request) const { return p_.plan.offsets[static_cast<std::size_t>(request)]; }
 

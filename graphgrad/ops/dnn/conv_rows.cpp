@@ -31,6 +31,8 @@ public:
     }
 
     std::size_t scratch_bytes() const override { return scratch_; }
+    // As describe_conv_kernel() names it, so a compiled program's steps tell which ran.
+    std::string describe() const override { return "rows:sgemm (plain)"; }
 
     void run(const KernelArgs& a) override {
         auto* scratch = static_cast<char*>(a.scratch);

@@ -56,13 +56,14 @@ struct MaxPoolPlan {
     std::vector<int32_t> out, origin;  // interior outputs, a multiple of 8 entries
     std::vector<char> contiguous;      // per chunk: outputs out[8k] .. out[8k] + 7
     std::vector<int32_t> clipped;      // outputs whose window the padding clips
-    std::vector<int32_t> offsets;      // ky·W + kx in row-major window order
+    std::vector<int32_t> offsets;      // ky·dh·W + kx·dw in row-major window order
 };
 
 MaxPoolPlan make_plan(const Pool2dGeometry& g) {
     MaxPoolPlan p{g, {}, {}, {}, {}, {}};
-    const auto [ylo, yhi] = interior(g.oh, g.h, g.kh, g.sh, g.pt);
-    const auto [xlo, xhi] = interior(g.ow, g.w, g.kw, g.sw, g.pl);
+    // Interior outputs: their dilated window lies inside the plane.
+    const auto [ylo, yhi] = interior(g.oh, g.h, g.dh * (g.kh - 1) + 1, g.sh, g.pt);
+    const auto [xlo, xhi] = interior(g.ow, g.w, g.dw * (g.kw - 1) + 1, g.sw, g.pl);
     for (int64_t oy = 0; oy < g.oh; ++oy)
         for (int64_t ox = 0; ox < g.ow; ++ox) {
             const auto j = static_cast<int32_t>(oy * g.ow + ox);
@@ -81,13 +82,14 @@ MaxPoolPlan make_plan(const Pool2dGeometry& g) {
     for (std::size_t k = 0; k < p.out.size(); k += 8)
         p.contiguous.push_back(k + 8 <= real && p.out[k + 7] - p.out[k] == 7);
     for (int64_t ky = 0; ky < g.kh; ++ky)
-        for (int64_t kx = 0; kx < g.kw; ++kx) p.offsets.push_back(static_cast<int32_t>(ky * g.w + kx));
+        for (int64_t kx = 0; kx < g.kw; ++kx) p.offsets.push_back(static_cast<int32_t>(ky * g.dh * g.w + kx * g.dw));
     return p;
 }
 
 // A window clipped by the padding: the scalar scan of the reference.
 template <typename T>
 inline void clipped_max(const Pool2dGeometry& g, const T* xp, int64_t j, T* y, int64_t* a) {
+    if (g.dh != 1 || g.dw != 1) return reference::dilated_window_max(g, xp, j / g.ow, j % g.ow, y, a);
     const Window win = window(g, j / g.ow, j % g.ow);
     reference::window_max<0, 0>(xp, g.w, win.y0 * g.w + win.x0, win.y1 - win.y0, win.x1 - win.x0, y, a);
 }
@@ -122,8 +124,11 @@ void max_pool_planes(const MaxPoolPlan& p, const float* x, float* y, int64_t* ar
                 }
             }
 #else
-            for (std::size_t k = 0; k < p.out.size(); ++k)
-                reference::window_max<0, 0>(xp, g.w, p.origin[k], g.kh, g.kw, yp + p.out[k], ap + p.out[k]);
+            for (std::size_t k = 0; k < p.out.size(); ++k) {
+                const int32_t j = p.out[k];
+                if (g.dh != 1 || g.dw != 1) reference::dilated_window_max(g, xp, j / g.ow, j % g.ow, yp + j, ap + j);
+                else reference::window_max<0, 0>(xp, g.w, p.origin[k], g.kh, g.kw, yp + j, ap + j);
+            }
 #endif
             for (int32_t j : p.clipped) clipped_max(g, xp, j, yp + j, ap + j);
         }

@@ -25,21 +25,39 @@ struct Pool2dGeometry {
     int64_t oh = 0, ow = 0;              // output
     int64_t kh = 1, kw = 1, sh = 1, sw = 1;
     int64_t pt = 0, pb = 0, pl = 0, pr = 0;  // padding: top, bottom, left, right
+    int64_t dh = 1, dw = 1;                  // dilation (max pooling)
 
     int64_t planes() const { return n * c; }
     int64_t in_plane() const { return h * w; }
     int64_t out_plane() const { return oh * ow; }
 };
 
-// Floor-mode output size (PyTorch's ceil_mode=False). Shapes must already be validated.
+// PyTorch's output size: ⌊(in + pads − dilated kernel) / stride⌋ + 1, or with ceil_mode ⌈·⌉ + 1
+// less a last window that would start past the input and its left padding (so every window
+// holds an input element). Shapes must already be validated.
+inline int64_t pooled_size(int64_t in, int64_t k, int64_t s, int64_t d, int64_t lo, int64_t hi, bool ceil_mode) {
+    const int64_t span = in + lo + hi - d * (k - 1) - 1;
+    int64_t out = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+    if (ceil_mode && (out - 1) * s >= in + lo) --out;
+    return out;
+}
+
 inline Pool2dGeometry pool2d_geometry(const Shape& x, std::array<int64_t, 2> kernel, std::array<int64_t, 2> stride,
-                                      std::array<int64_t, 4> padding) {
+                                      std::array<int64_t, 4> padding, std::array<int64_t, 2> dilation = {1, 1},
+                                      bool ceil_mode = false) {
     Pool2dGeometry g{.n = x[0], .c = x[1], .h = x[2], .w = x[3],
                      .kh = kernel[0], .kw = kernel[1], .sh = stride[0], .sw = stride[1],
-                     .pt = padding[0], .pb = padding[1], .pl = padding[2], .pr = padding[3]};
-    g.oh = (g.h + g.pt + g.pb - g.kh) / g.sh + 1;
-    g.ow = (g.w + g.pl + g.pr - g.kw) / g.sw + 1;
+                     .pt = padding[0], .pb = padding[1], .pl = padding[2], .pr = padding[3],
+                     .dh = dilation[0], .dw = dilation[1]};
+    g.oh = pooled_size(g.h, g.kh, g.sh, g.dh, g.pt, g.pb, ceil_mode);
+    g.ow = pooled_size(g.w, g.kw, g.sw, g.dw, g.pl, g.pr, ceil_mode);
     return g;
+}
+
+// Whether ceil_mode added windows reaching past the padded input (oneDNN's pooling cannot
+// size those as PyTorch does).
+inline bool extends_past_padding(const Pool2dGeometry& g) {
+    return (g.oh - 1) * g.sh + g.kh > g.h + g.pt + g.pb || (g.ow - 1) * g.sw + g.kw > g.w + g.pl + g.pr;
 }
 
 namespace reference {
@@ -121,9 +139,50 @@ void max_pool2d_planes(const Pool2dGeometry& geo, const T* x, T* y, int64_t* arg
     });
 }
 
+// First tap index t ≥ 0 with start + t·d ≥ 0, and one past the last with start + t·d < n.
+inline std::pair<int64_t, int64_t> dilated_taps(int64_t start, int64_t k, int64_t d, int64_t n) {
+    const int64_t lo = start < 0 ? (-start + d - 1) / d : 0;
+    const int64_t hi = start >= n ? 0 : std::min(k, (n - start + d - 1) / d);
+    return {lo, std::max(lo, hi)};
+}
+
+// The window of output (oy, ox) with taps dilation apart (those inside the plane), scanned
+// row-major like window_max: the first maximum wins, NaN beats numbers.
+template <typename T>
+inline void dilated_window_max(const Pool2dGeometry& g, const T* xp, int64_t oy, int64_t ox, T* best, int64_t* arg) {
+    const int64_t ys = oy * g.sh - g.pt, xs = ox * g.sw - g.pl;
+    const auto [ty0, ty1] = dilated_taps(ys, g.kh, g.dh, g.h);
+    const auto [tx0, tx1] = dilated_taps(xs, g.kw, g.dw, g.w);
+    int64_t bi = (ys + ty0 * g.dh) * g.w + xs + tx0 * g.dw;
+    T b = xp[bi];
+    for (int64_t ty = ty0; ty < ty1; ++ty)
+        for (int64_t tx = tx0; tx < tx1; ++tx) {
+            const int64_t i = (ys + ty * g.dh) * g.w + xs + tx * g.dw;
+            const T v = xp[i];
+            if (v > b || (v != v && b == b)) {
+                b = v;
+                bi = i;
+            }
+        }
+    *best = b;
+    *arg = bi;
+}
+
+template <typename T>
+void max_pool2d_dilated(const Pool2dGeometry& g, const T* x, T* y, int64_t* argmax) {
+    for_each_plane(g, g.out_plane() * g.kh * g.kw, [&](int64_t p) {
+        const T* xp = x + p * g.in_plane();
+        T* yp = y + p * g.out_plane();
+        int64_t* ap = argmax + p * g.out_plane();
+        for (int64_t oy = 0; oy < g.oh; ++oy)
+            for (int64_t ox = 0; ox < g.ow; ++ox) dilated_window_max(g, xp, oy, ox, yp + oy * g.ow + ox, ap + oy * g.ow + ox);
+    });
+}
+
 template <typename T>
 void max_pool2d(const Pool2dGeometry& g, const T* x, T* y, int64_t* argmax) {
-    if (g.kh == 2 && g.kw == 2) max_pool2d_planes<2, 2>(g, x, y, argmax);
+    if (g.dh != 1 || g.dw != 1) max_pool2d_dilated(g, x, y, argmax);
+    else if (g.kh == 2 && g.kw == 2) max_pool2d_planes<2, 2>(g, x, y, argmax);
     else if (g.kh == 3 && g.kw == 3) max_pool2d_planes<3, 3>(g, x, y, argmax);
     else max_pool2d_planes<0, 0>(g, x, y, argmax);
 }
@@ -155,8 +214,14 @@ bool max_pool2d_backward(const Pool2dGeometry& g, const T* dy, const int64_t* ar
     return ok.load();
 }
 
-// count_include_pad divides by kh·kw (floor mode keeps windows inside the padded input, so
-// this equals PyTorch's divisor); otherwise by the number of input elements in the window.
+// The divisor of output (oy, ox): with count_include_pad the window clipped to the padded
+// input (kh·kw but for ceil_mode's last windows, as PyTorch), else the input elements in it.
+inline int64_t avg_divisor(const Pool2dGeometry& g, bool include_pad, int64_t oy, int64_t ox, const Window& win) {
+    if (!include_pad) return (win.y1 - win.y0) * (win.x1 - win.x0);
+    const int64_t ys = oy * g.sh - g.pt, xs = ox * g.sw - g.pl;
+    return (std::min(ys + g.kh, g.h + g.pb) - ys) * (std::min(xs + g.kw, g.w + g.pr) - xs);
+}
+
 template <typename T>
 void avg_pool2d(const Pool2dGeometry& g, bool include_pad, const T* x, T* y) {
     for_each_plane(g, g.out_plane() * g.kh * g.kw, [&](int64_t p) {
@@ -167,7 +232,7 @@ void avg_pool2d(const Pool2dGeometry& g, bool include_pad, const T* x, T* y) {
                 T s(0);
                 for (int64_t iy = win.y0; iy < win.y1; ++iy)
                     for (int64_t ix = win.x0; ix < win.x1; ++ix) s += xp[iy * g.w + ix];
-                const int64_t count = include_pad ? g.kh * g.kw : (win.y1 - win.y0) * (win.x1 - win.x0);
+                const int64_t count = avg_divisor(g, include_pad, oy, ox, win);
                 y[p * g.out_plane() + oy * g.ow + ox] = s / static_cast<T>(count);
             }
     });
@@ -182,7 +247,7 @@ void avg_pool2d_backward(const Pool2dGeometry& g, bool include_pad, const T* dy,
         for (int64_t oy = 0; oy < g.oh; ++oy)
             for (int64_t ox = 0; ox < g.ow; ++ox) {
                 const Window win = window(g, oy, ox);
-                const int64_t count = include_pad ? g.kh * g.kw : (win.y1 - win.y0) * (win.x1 - win.x0);
+                const int64_t count = avg_divisor(g, include_pad, oy, ox, win);
                 const T v = dy[p * g.out_plane() + oy * g.ow + ox] / static_cast<T>(count);
                 for (int64_t iy = win.y0; iy < win.y1; ++iy)
                     for (int64_t ix = win.x0; ix < win.x1; ++ix) dxp[iy * g.w + ix] += v;
