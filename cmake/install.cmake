@@ -19,7 +19,7 @@ set(GG_PUBLIC_HEADERS
     graphgrad/ops/ops.h graphgrad/ops/activation.h graphgrad/ops/broadcast.h graphgrad/ops/conv.h
     graphgrad/ops/elementwise.h graphgrad/ops/indexing.h graphgrad/ops/linalg.h graphgrad/ops/loss.h
     graphgrad/ops/normalization.h graphgrad/ops/pooling.h graphgrad/ops/random.h
-    graphgrad/ops/reduction.h graphgrad/ops/rnn_cell.h graphgrad/ops/shape_ops.h graphgrad/ops/softmax.h
+    graphgrad/ops/reduction.h graphgrad/ops/rnn.h graphgrad/ops/rnn_cell.h graphgrad/ops/shape_ops.h graphgrad/ops/softmax.h
     graphgrad/optim/optim.h graphgrad/optim/adagrad.h graphgrad/optim/adam.h graphgrad/optim/clip.h
     graphgrad/optim/make_optimizer.h graphgrad/optim/optimizer.h graphgrad/optim/precise_bn.h
     graphgrad/optim/reduce_lr_on_plateau.h graphgrad/optim/rmsprop.h graphgrad/optim/schedule.h

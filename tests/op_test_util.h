@@ -36,7 +36,9 @@ struct KernelRun {
 
 // Builds op(inputs) in a fresh graph and runs the fast kernel (fast = true; falls back to the
 // reference when the fast factory declines) or the reference kernel, once, on fresh buffers
-// with guard bytes around every output and NaN sentinels inside.
+// with guard bytes around every output (workspaces: as large as the kernel asked) and NaN
+// sentinels inside. A sample's producer (OpSample::producer) runs first with the same kind of
+// kernel, and its outputs are the inputs it feeds.
 KernelRun run_kernel_directly(const OpDef& op, const OpSample& s, const std::vector<Tensor>& inputs, bool fast);
 
 std::string sample_name(const OpDef& op, const OpSample& s, std::size_t index);

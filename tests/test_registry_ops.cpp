@@ -86,16 +86,19 @@ TEST_CASE("error samples are rejected when the node is added, naming op and shap
     }
 }
 
+// A fast kernel may decline some samples (oneDNN's RNNs have no per-sequence lengths: the
+// reference serves them), but it must take at least one of its op's samples.
 TEST_CASE("fast kernels match the reference kernels in f32", "[ops][kernels]") {
     for (const OpDef* op : concrete_ops()) {
         if (!op->has_fast_kernel()) continue;
         auto samples = op->make_samples();
+        std::size_t ran_fast = 0;
         for (std::size_t i = 0; i < samples.size(); ++i) {
             INFO(testing::sample_name(*op, samples[i], i));
             auto inputs = testing::sample_inputs(samples[i], DType::F32, 7 + i);
             auto fast = testing::run_kernel_directly(*op, samples[i], inputs, true);
             auto ref = testing::run_kernel_directly(*op, samples[i], inputs, false);
-            CHECK(fast.fast);
+            ran_fast += fast.fast;
             REQUIRE(fast.outputs.size() == ref.outputs.size());
             for (std::size_t o = 0; o < ref.outputs.size(); ++o)
                 for (int64_t k = 0; k < ref.outputs[o].numel(); ++k) {
@@ -104,6 +107,8 @@ TEST_CASE("fast kernels match the reference kernels in f32", "[ops][kernels]") {
                     REQUIRE(std::abs(a - b) <= 1e-5 + 1e-4 * std::abs(b));
                 }
         }
+        INFO("op " << op->name);
+        CHECK(ran_fast > 0);
     }
 }
 

@@ -8,7 +8,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -16,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "cli_common.h"
+#include "graphgrad/bench/op_profile.h"
 #include "graphgrad/graph/op_def.h"
 #include "graphgrad/graph/rng.h"
 #include "graphgrad/train/model_program.h"
@@ -34,25 +34,6 @@ struct TrainStepOptions {
     bool json = false;
     bool profile = false;  // per-op-type share of the run() time
 };
-
-// Time per op type in one training run(), largest first: where a step goes. Layout
-// conversions inserted by compile() count as "(layout conversion)".
-nlohmann::json op_profile(const Graph& g, const CompiledGraph& step, int runs) {
-    std::map<std::string, std::pair<double, int>> by_op;
-    const auto& ns = step.step_nanoseconds();
-    for (std::size_t i = 0; i < ns.size(); ++i) {
-        const StepInfo& s = step.steps()[i];
-        std::string name = s.conversion ? "(layout conversion)" : g.node(s.node).op->name;
-        if (!s.conversion && !s.fast_kernel && g.node(s.node).op->has_fast_kernel()) name += " (reference)";
-        by_op[name].first += ns[i] / runs / 1e6;
-        by_op[name].second += 1;
-    }
-    std::vector<std::pair<std::string, std::pair<double, int>>> rows(by_op.begin(), by_op.end());
-    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& [name, v] : rows) out.push_back({{"op", name}, {"ms", v.first}, {"steps", v.second}});
-    return out;
-}
 
 // The issue spells the models lenet, resnet and mobilenet; the zoo has precise names.
 std::string zoo_name(const std::string& name) {
@@ -106,7 +87,7 @@ nlohmann::json bench_model(const std::string& model, const TrainStepOptions& o) 
         if (!s.fast_kernel && op.has_fast_kernel()) fell_back.insert(op.name);
     }
     const double median_ms = median(step_ms);
-    nlohmann::json profile = o.profile ? op_profile(*p->graph, step, o.repeats) : nlohmann::json();
+    nlohmann::json profile = o.profile ? bench::op_profile(*p->graph, step, o.repeats) : nlohmann::json();
     if (o.profile) step.set_profiling(false);
     return {{"model", model},
             {"profile", profile},

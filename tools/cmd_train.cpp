@@ -208,6 +208,7 @@ Command add_train_command(CLI::App& app) {
     sub->add_option("--hidden", o->hidden, "Language models: recurrent state width")->capture_default_str();
     sub->add_option("--layers", o->layers, "Language models: recurrent layers")->capture_default_str();
     sub->add_option("--dropout", o->dropout, "Language models: dropout between recurrent layers")->capture_default_str();
+    sub->add_flag("--fused", o->fused, "Language models: one fused recurrent op per layer (oneDNN) instead of graph code");
     sub->add_option("--limit-valid", o->limit_valid, "Language models: validate on only the first N windows");
     sub->add_flag("--json", o->json, "Print JSON (per-epoch records) instead of progress and text");
     return {sub, [o, sub] {

@@ -35,6 +35,7 @@ int run_train_language_model(const TrainOptions& o) {
     mo.hidden = o.hidden;
     mo.layers = o.layers;
     mo.dropout = o.dropout;
+    mo.fused = o.fused;
     auto p = build_char_model(mo, corpus.vocab.size(), o.seq, batch, o.seed, /*with_grads=*/true);
     optim::OptimizerOptions oo{.lr = o.lr ? o.lr : (optimizer == "adam" ? std::optional<double>(2e-3) : std::nullopt),
                                .momentum = o.momentum,
@@ -62,10 +63,11 @@ int run_train_language_model(const TrainOptions& o) {
     if (!o.memory_budget.empty()) to.trainer.compile.memory_budget = parse_bytes(o.memory_budget);
     const double setup_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_setup).count();
     if (!o.json)
-        fmt::print("{}: {} layer{} of {} ({} units), embedding {}, {} parameters\n{}: {} characters, vocabulary {}, "
+        fmt::print("{}: {} layer{} of {} ({} units, {}), embedding {}, {} parameters\n{}: {} characters, vocabulary {}, "
                    "split {} / {} / {}\nbatch {} streams x {} steps (truncated BPTT), {} lr {:g}, clip {:g}, schedule "
                    "{}, {} epoch{}\n",
-                   o.model, mo.layers, mo.layers == 1 ? "" : "s", rnn_cell_name(mo.cell), mo.hidden, mo.embedding,
+                   o.model, mo.layers, mo.layers == 1 ? "" : "s", rnn_cell_name(mo.cell), mo.hidden,
+                   mo.fused ? "fused ops" : "graph code", mo.embedding,
                    with_commas(p->num_parameters()), text, corpus.tokens, corpus.vocab.size(),
                    corpus.splits.train.size(), corpus.splits.valid.size(), corpus.splits.test.size(), batch, o.seq,
                    opt->name(), opt->lr(), clip, schedule.name, o.epochs, o.epochs == 1 ? "" : "s");
@@ -83,6 +85,7 @@ int run_train_language_model(const TrainOptions& o) {
                               {"eval_seconds", e.eval.seconds},
                               {"ms_per_step", e.ms_per_step}});
         print_json({{"model", o.model},
+                    {"fused", mo.fused},
                     {"parameters", p->num_parameters()},
                     {"text", text},
                     {"vocabulary", corpus.vocab.size()},

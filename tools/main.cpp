@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
     commands.push_back(gg::cli::add_bench_lambda_command(*bench));
     commands.push_back(gg::cli::add_bench_compile_command(*bench));
     commands.push_back(gg::cli::add_bench_remat_command(*bench));
+    commands.push_back(gg::cli::add_bench_rnn_command(*bench));
 
     try {
         app.parse(argc, argv);

@@ -37,6 +37,7 @@ struct TrainOptions {
     int64_t seq = 100;       // truncated-BPTT window
     int64_t embedding = 64, hidden = 256, layers = 2;
     double dropout = 0.0;
+    bool fused = false;      // fused recurrent ops instead of graph code
     int64_t limit_valid = 0;
     // Which of --batch, --optimizer, --lr, --clip and --schedule the command line gave: a
     // language model's defaults differ (batch 32, Adam 2e-3, clip 5, no schedule).

@@ -1,11 +1,6 @@
 #include "graphgrad/bench/bench_lambda.h"
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <csignal>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -13,6 +8,7 @@
 #include <set>
 #include <string>
 
+#include "graphgrad/bench/child_process.h"
 #include "graphgrad/bench/timing.h"
 #include "graphgrad/train/report_format.h"
 #include "graphgrad/graph/op_def.h"
@@ -165,83 +161,10 @@ nlohmann::json planned(const Graph& g, const CompiledGraph& cg, const DominantTe
             {"ratio", paper_bytes ? static_cast<double>(bytes) / static_cast<double>(paper_bytes) : 0.0}};
 }
 
-std::size_t meminfo_kib(const char* key) {
-    std::ifstream f("/proc/meminfo");
-    std::string k, unit;
-    std::size_t v = 0;
-    while (f >> k >> v >> unit)
-        if (k == key) return v;
-    return 0;
-}
-
-std::size_t status_kib(const char* key) {
-    std::ifstream f("/proc/self/status");
-    std::string line;
-    const std::size_t len = std::strlen(key);
-    while (std::getline(f, line))
-        if (line.compare(0, len, key) == 0) return std::stoull(line.substr(len));
-    return 0;
-}
-
 Tensor random_tensor(const TensorDesc& d, uint64_t seed) {
     Tensor t(d);
     init::uniform(-1.0, 1.0)(t, seed);
     return t;
-}
-
-// Runs work() in a forked child and returns its JSON through a pipe. The child starts from
-// a copy of this process, so its peak RSS (VmHWM, reset through clear_refs) minus its RSS at
-// the start is what the work itself touched: earlier measurements cannot raise it. The parent
-// never runs an OpenMP region (it only builds and plans), so the child's thread pool is fresh.
-nlohmann::json in_child(const std::function<nlohmann::json()>& work) {
-    int fds[2];
-    if (pipe(fds) != 0) return {{"error", std::string("pipe: ") + std::strerror(errno)}};
-    std::fflush(stdout);
-    std::fflush(stderr);
-    const pid_t pid = fork();
-    if (pid < 0) return {{"error", std::string("fork: ") + std::strerror(errno)}};
-    if (pid == 0) {
-        close(fds[0]);
-        std::string out;
-        try {
-            out = work().dump();
-        } catch (const std::exception& e) {
-            out = nlohmann::json{{"error", e.what()}}.dump();
-        }
-        for (std::size_t done = 0; done < out.size();) {
-            const ssize_t w = write(fds[1], out.data() + done, out.size() - done);
-            if (w <= 0) break;
-            done += static_cast<std::size_t>(w);
-        }
-        _exit(0);  // no atexit handlers or destructors of the parent's objects
-    }
-    close(fds[1]);
-    std::string in;
-    char buf[4096];
-    for (ssize_t r; (r = read(fds[0], buf, sizeof buf)) != 0;) {
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) break;
-        in.append(buf, static_cast<std::size_t>(r));
-    }
-    close(fds[0]);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (WIFSIGNALED(status))
-        return {{"error", fmt::format("the measuring child was killed by signal {} ({}){}", WTERMSIG(status),
-                                      strsignal(WTERMSIG(status)),
-                                      WTERMSIG(status) == SIGKILL ? ", likely the OOM killer" : "")}};
-    try {
-        return nlohmann::json::parse(in);
-    } catch (const std::exception&) {
-        return {{"error", "the measuring child exited without a result"}};
-    }
-}
-
-void reset_peak_rss() {
-    // "5" resets VmHWM to the current RSS (Linux ≥ 4.0).
-    std::ofstream clear("/proc/self/clear_refs");
-    clear << "5";
 }
 
 // In the child: compile the training program for real, run it (1 warm-up + repeats), and
@@ -254,18 +177,18 @@ void reset_peak_rss() {
 //   the fed tensors and anything a kernel allocates behind the planner's back.
 // - rss_total_bytes: VmHWM over everything (compile, warm-up and timed steps), code included.
 nlohmann::json measure(const LayerProgram& p, int repeats) {
-    reset_peak_rss();  // fork already did, but be explicit
-    const std::size_t base_kib = status_kib("VmHWM:"), anon_base_kib = status_kib("RssAnon:");
+    bench::reset_peak_rss();  // fork already did, but be explicit
+    const std::size_t base_kib = bench::status_kib("VmHWM:"), anon_base_kib = bench::status_kib("RssAnon:");
     CompiledGraph step = compile(*p.graph, p.training_fetches, {.training = true});
     const Tensor xv = random_tensor(p.x.desc(), 1), dyv = random_tensor(p.dy.desc(), 2);
     const Feeds feeds{{p.x, xv}, {p.dy, dyv}};
     step.run(feeds);  // first touch of library code and oneDNN's own state
-    const std::size_t warm_peak_kib = status_kib("VmHWM:");
-    reset_peak_rss();
+    const std::size_t warm_peak_kib = bench::status_kib("VmHWM:");
+    bench::reset_peak_rss();
     std::vector<double> ms;
     for (int r = 0; r < repeats; ++r) ms.push_back(bench::time_ns([&] { step.run(feeds); }) / 1e6);
-    const std::size_t peak_kib = status_kib("VmHWM:");
-    const std::size_t mapped_kib = status_kib("RssFile:") + status_kib("RssShmem:");
+    const std::size_t peak_kib = bench::status_kib("VmHWM:");
+    const std::size_t mapped_kib = bench::status_kib("RssFile:") + bench::status_kib("RssShmem:");
     const std::size_t anon_peak_kib = peak_kib - std::min(peak_kib, mapped_kib);
     return {{"ms", bench::median(ms)},
             {"ms_min", *std::min_element(ms.begin(), ms.end())},
@@ -324,7 +247,7 @@ nlohmann::json bench_one(const std::string& layer, int64_t s, const LambdaBenchO
         row["skipped"] = "--plan-only";
         return row;
     }
-    const std::size_t available = meminfo_kib("MemAvailable:") * 1024;
+    const std::size_t available = bench::meminfo_kib("MemAvailable:") * 1024;
     const auto budget = static_cast<std::size_t>(o.budget_fraction * static_cast<double>(available));
     const std::size_t need = train.peak_bytes() + feed_bytes;
     if (need > budget) {
@@ -332,7 +255,7 @@ nlohmann::json bench_one(const std::string& layer, int64_t s, const LambdaBenchO
                                      train::human_bytes(budget), 100 * o.budget_fraction, train::human_bytes(available));
         return row;
     }
-    nlohmann::json m = in_child([&] { return measure(p, o.repeats); });
+    nlohmann::json m = bench::in_child([&] { return measure(p, o.repeats); });
     if (m.contains("error")) {
         row["skipped"] = m["error"];
         return row;

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -126,6 +127,13 @@ nlohmann::json plan_limits(const Spec& s, int sqrt_segments) {
     return r;
 }
 
+// The high-water mark less file-backed and shared pages (library code a child pages in as it
+// first runs it): after a warm-up, the peak of anonymous memory since reset_peak_rss().
+std::size_t anonymous_peak_rss_bytes() {
+    const std::size_t peak = bench::status_kib("VmHWM:"), mapped = bench::status_kib("RssFile:") + bench::status_kib("RssShmem:");
+    return (peak - std::min(peak, mapped)) * 1024;
+}
+
 // In the child. RSS: the peak of anonymous memory over the timed (steady-state) steps less
 // the anonymous memory before compile() (graph, parameters, feeds): the arena and anything a
 // kernel allocates behind the planner's back. Library code paged in by the first run is
@@ -133,7 +141,7 @@ nlohmann::json plan_limits(const Spec& s, int sqrt_segments) {
 // discarded) is handed back to the system first (malloc_trim), as it is not the program's.
 nlohmann::json measure_point(const Spec& s, int segments, std::optional<std::size_t> budget, int repeats) {
     Workload w = s.build(segments);
-    const std::size_t before = bench::anonymous_rss_bytes();
+    const std::size_t before = bench::status_kib("RssAnon:") * 1024;
     CompileOptions o;
     o.memory_budget = budget;
     const auto t0 = std::chrono::steady_clock::now();
@@ -151,7 +159,7 @@ nlohmann::json measure_point(const Spec& s, int segments, std::optional<std::siz
     std::vector<double> ns;
     for (int r = 0; r < repeats; ++r) ns.push_back(bench::time_ns([&] { step.run(w.feeds); }));
     const CompileReport::Remat& rm = step.compile_report().remat;
-    const std::size_t peak = bench::anonymous_peak_rss_bytes();
+    const std::size_t peak = anonymous_peak_rss_bytes();
     return {{"planned_bytes", step.peak_bytes()},
             {"rss_bytes", peak - std::min(before, peak)},
             {"ms", bench::median(ns) / 1e6},
@@ -172,8 +180,9 @@ nlohmann::json bench_remat(const RematBenchOptions& o, const std::function<void(
     for (const std::string& name : o.workloads) {
         const Spec s = spec_of(name, o);
         const int sqrt_k = std::max(2, static_cast<int>(std::lround(std::sqrt(static_cast<double>(s.n)))));
-        const nlohmann::json limits =
-            nlohmann::json::parse(bench::run_in_child([&] { return plan_limits(s, sqrt_k).dump(); }));
+        const nlohmann::json limits = bench::in_child([&] { return plan_limits(s, sqrt_k); });
+        if (limits.contains("error"))
+            throw std::runtime_error(fmt::format("bench remat: {}: {}", s.description, limits["error"].get<std::string>()));
         const auto unconstrained = limits["unconstrained_bytes"].get<std::size_t>();
         const auto minimum = limits["minimum_bytes"].get<std::size_t>();
         say(fmt::format("{}: unconstrained peak {:.1f} MiB, smallest budget {:.1f} MiB, {} segments {:.1f} MiB", s.description,
@@ -194,8 +203,7 @@ nlohmann::json bench_remat(const RematBenchOptions& o, const std::function<void(
         nlohmann::json rows = nlohmann::json::array(), unreached = nlohmann::json::array();
         double base_ms = 0;
         for (const Point& p : points) {
-            nlohmann::json r = nlohmann::json::parse(
-                bench::run_in_child([&] { return measure_point(s, p.segments, p.budget, o.repeats).dump(); }));
+            nlohmann::json r = bench::in_child([&] { return measure_point(s, p.segments, p.budget, o.repeats); });
             r["config"] = p.config;
             r["segments"] = p.segments;
             r["budget"] = p.budget ? nlohmann::json(*p.budget) : nlohmann::json(nullptr);

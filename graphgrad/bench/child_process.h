@@ -1,30 +1,41 @@
-// Runs a measurement in a forked child process, so its memory figures (peak RSS) are its own
-// and nothing it allocates stays in the caller. The child's result comes back as a string
-// through a pipe; an exception in the child becomes a std::runtime_error in the parent.
-// Fork only from a process that has not started OpenMP threads (the CLI's main thread before
-// any kernel ran): a forked child has only the forking thread.
+// Memory measurements for the benchmarks (bench-internal): work run in a forked child, so its
+// peak RSS is what that work touched and earlier measurements cannot raise it, and readers of
+// /proc for the figures.
 //
-//   std::string out = gg::bench::run_in_child([] { return std::to_string(measure()); });
-//   std::size_t peak = gg::bench::peak_rss_bytes();   // in the child: its high-water mark
+//   nlohmann::json r = gg::bench::in_child([&] {
+//       gg::bench::reset_peak_rss();
+//       const auto base = gg::bench::status_kib("RssAnon:");
+//       ...;                                      // compile, run
+//       return nlohmann::json{{"kib", gg::bench::status_kib("VmHWM:") - base}};
+//   });
+//   std::string out = gg::bench::run_program({"/usr/bin/python3", "x.py"}, {"OMP_WAIT_POLICY=PASSIVE"});
 #pragma once
 
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 namespace gg::bench {
 
-std::string run_in_child(const std::function<std::string()>& f);
+// Runs work() in a forked child and returns its JSON through a pipe ({"error": ...} when it
+// threw or was killed, e.g. by the OOM killer). The parent should not have run an OpenMP region
+// (fork copies only the calling thread; the child's pool is then fresh).
+nlohmann::json in_child(const std::function<nlohmann::json()>& work);
 
-// This process's resident set now, and its high-water mark (/proc/self/status VmRSS, VmHWM).
-std::size_t rss_bytes();
-std::size_t peak_rss_bytes();
-// Anonymous memory (heap, arenas) now: RssAnon.
-std::size_t anonymous_rss_bytes();
-// The high-water mark less file-backed and shared pages (library code a child pages in as it
-// first runs it): after a warm-up, the peak of anonymous memory since reset_peak_rss().
-std::size_t anonymous_peak_rss_bytes();
-// Resets VmHWM to the current RSS (Linux >= 4.0, /proc/self/clear_refs).
+// Runs a program (argv[0] found on PATH) with `env` ("NAME=value") added to this process's
+// environment, and returns what it printed on stdout; its stderr is discarded. Throws
+// std::runtime_error when it cannot start or exits with a nonzero status.
+std::string run_program(const std::vector<std::string>& argv, const std::vector<std::string>& env = {});
+
+// Resets VmHWM to the current RSS (Linux ≥ 4.0).
 void reset_peak_rss();
+
+// A "Key:  N kB" line of /proc/self/status (VmHWM:, RssAnon:, RssFile:, RssShmem:) or of
+// /proc/meminfo (MemAvailable:), in KiB; 0 when absent.
+std::size_t status_kib(const char* key);
+std::size_t meminfo_kib(const char* key);
 
 }  // namespace gg::bench

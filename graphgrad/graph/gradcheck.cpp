@@ -284,7 +284,13 @@ std::vector<GradcheckResult> gradcheck_op(const OpDef& op, const GradcheckOption
         }
         GradcheckOptions o = options;
         o.second_order = options.second_order && sample.second_order;
-        auto f = [&](Graph& g, const std::vector<Value>& xs) { return g.add_node(op, xs, sample.attrs); };
+        // Workspace outputs are bytes only the op's kernels read: not values to differentiate.
+        auto f = [&](Graph& g, const std::vector<Value>& xs) {
+            std::vector<Value> outs;
+            for (const Value& y : g.add_node(op, xs, sample.attrs))
+                if (!op.is_workspace_output(y.slot)) outs.push_back(y);
+            return outs;
+        };
         std::string label = sample.label.empty() ? fmt::format("sample {}", s) : sample.label;
         for (auto& r : gradcheck_function(op.name, label, f, inputs, diff, o)) out.push_back(std::move(r));
     }

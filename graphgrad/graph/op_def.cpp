@@ -46,6 +46,10 @@ bool OpDef::is_workspace_input(int i) const {
     return std::find(workspace_inputs.begin(), workspace_inputs.end(), i) != workspace_inputs.end();
 }
 
+bool OpDef::overwrites_workspace(int i) const {
+    return std::find(overwritten_workspaces.begin(), overwritten_workspaces.end(), i) != overwritten_workspaces.end();
+}
+
 namespace {
 
 std::optional<int> find_role(const std::vector<std::pair<std::string, int>>& roles, std::string_view role) {

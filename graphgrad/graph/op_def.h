@@ -92,11 +92,23 @@ inline SampleInput given(Tensor values) {
     return SampleInput{std::move(d), Domain::AllReals, std::move(values)};
 }
 
+// Inputs a sample cannot give as data (a workspace, and the outputs its writer computed
+// along with it): a node of op `op` over some of the sample's inputs, run with the same kind
+// of kernel (fast or reference) as the op under test, whose outputs feed it. The sample lists
+// every input of the op under test; the produced ones are placeholders with their descs.
+struct SampleProducer {
+    std::string op;
+    std::any attrs;
+    std::vector<int> inputs;                 // sample inputs feeding the producer, in order
+    std::vector<std::pair<int, int>> feeds;  // (producer output, input of the op under test)
+};
+
 struct OpSample {
     std::string label;
     std::vector<SampleInput> inputs;
     std::any attrs;
     bool second_order = true;        // also check gradients of the gradient
+    std::optional<SampleProducer> producer = std::nullopt;
 };
 
 struct ErrorSample {
@@ -110,6 +122,8 @@ struct ErrorSample {
 Tensor make_sample_tensor(const SampleInput& in, DType as, uint64_t seed);
 
 // ---- the definition --------------------------------------------------------------------
+enum class WorkspaceUse { Reads, Overwrites };
+
 struct OpDef {
     std::string name;
     int min_arity = 0, max_arity = 0;  // max_arity -1: variadic
@@ -132,6 +146,7 @@ struct OpDef {
     bool recomputable_state = false; // its kernel skips the state update when KernelContext::recompute
     LayoutUse layout_use = LayoutUse::Plain;  // see graph/layout.h
     std::vector<int> workspace_outputs, workspace_inputs;  // see graph/workspace.h
+    std::vector<int> overwritten_workspaces;               // workspace inputs the kernels write
     bool is_source = false;          // input / parameter / constant: no kernel
     bool is_gradient_accumulator = false;  // grad() sums partial gradients with this op
     std::string summary;             // one line for `graphgrad ops`
@@ -141,6 +156,7 @@ struct OpDef {
     bool input_differentiable(int i) const;
     bool is_workspace_output(int o) const;
     bool is_workspace_input(int i) const;
+    bool overwrites_workspace(int i) const;
     std::optional<int> input_with_role(std::string_view role) const;
     std::optional<int> output_with_role(std::string_view role) const;
     // One kernel for this node outside compile() (kernel tests): the fast factory when asked
@@ -183,9 +199,14 @@ struct OpDef {
     // state alone, so the node may be recomputed (checkpointing, memory budgets).
     OpDef& recompute_without_state_update() { recomputable_state = true; return *this; }
     // Output o / input i is a workspace: kernel-sized bytes from a forward to its backward
-    // node (graph/workspace.h). A workspace input is also non-differentiable.
+    // node (graph/workspace.h). A workspace input is also non-differentiable. Overwrites: the
+    // kernels write into it (oneDNN's RNN backward does), so no other node may read it.
     OpDef& workspace_output(int o) { workspace_outputs.push_back(o); return *this; }
-    OpDef& workspace_input(int i) { workspace_inputs.push_back(i); return *this; }
+    OpDef& workspace_input(int i, WorkspaceUse use = WorkspaceUse::Reads) {
+        workspace_inputs.push_back(i);
+        if (use == WorkspaceUse::Overwrites) overwritten_workspaces.push_back(i);
+        return *this;
+    }
 };
 
 // A readable name of a C++ type ("gg::Conv2dOptions"), for messages.

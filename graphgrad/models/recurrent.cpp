@@ -15,6 +15,7 @@
 #include "graphgrad/ops/elementwise.h"
 #include "graphgrad/ops/linalg.h"
 #include "graphgrad/ops/random.h"
+#include "graphgrad/ops/rnn.h"
 #include "graphgrad/ops/shape_ops.h"
 
 namespace gg::models {
@@ -156,14 +157,76 @@ void check_inputs(Value x, const RecurrentOptions& o, const std::string& name, c
                     lengths->desc());
 }
 
+// One direction's parameters of layer l (PyTorch's names; biases absent without o.bias).
+DirectionWeights direction_weights(Graph& g, const RecurrentOptions& o, int64_t l, int64_t d, int64_t in_features,
+                                   DType dtype) {
+    const int64_t GH = rnn_gate_count(o.cell) * o.hidden;
+    const double bound = 1.0 / std::sqrt(static_cast<double>(o.hidden));
+    const Initializer init = init::uniform(-bound, bound);
+    const std::string sfx = fmt::format("_l{}{}", l, d ? "_reverse" : "");
+    DirectionWeights w;
+    w.w_ih = layer_param(g, o.params, "weight_ih" + sfx, {GH, in_features}, init, dtype);
+    w.w_hh = layer_param(g, o.params, "weight_hh" + sfx, {GH, o.hidden}, init, dtype);
+    if (o.bias) {
+        w.b_ih = layer_param(g, o.params, "bias_ih" + sfx, {GH}, init, dtype);
+        w.b_hh = layer_param(g, o.params, "bias_hh" + sfx, {GH}, init, dtype);
+    }
+    return w;
+}
+
+// The stack on the fused op, one node per layer (both directions in it): states in and out
+// are [D, N, H] slices of the [layers·D, N, H] ones.
+RecurrentOutput fused_layers(Value x, const RecurrentOptions& o, const RecurrentState& initial,
+                             const std::optional<Value>& lengths) {
+    Graph& g = *x.graph;
+    const int64_t D = o.bidirectional ? 2 : 1;
+    const std::vector<int64_t> per_layer(static_cast<std::size_t>(o.layers), D);
+    std::vector<Value> h_init, c_init;
+    if (initial.h) h_init = o.layers == 1 ? std::vector<Value>{*initial.h} : split(*initial.h, 0, per_layer);
+    if (initial.c) c_init = o.layers == 1 ? std::vector<Value>{*initial.c} : split(*initial.c, 0, per_layer);
+    std::optional<Value> zero_bias;  // oneDNN's primitives always add a bias
+    if (!o.bias) zero_bias = g.constant(Tensor::zeros({rnn_gate_count(o.cell) * o.hidden}, x.dtype()), "zero_bias");
+    std::vector<Value> h_final, c_final;
+    Value layer_in = x;
+    for (int64_t l = 0; l < o.layers; ++l) {
+        RecurrentLayerInputs in;
+        for (int64_t d = 0; d < D; ++d) {
+            const DirectionWeights w = direction_weights(g, o, l, d, layer_in.dim(2), x.dtype());
+            in.directions.push_back({w.w_ih, w.w_hh, o.bias ? *w.b_ih : *zero_bias, o.bias ? *w.b_hh : *zero_bias});
+        }
+        const auto k = static_cast<std::size_t>(l);
+        if (initial.h) in.h0 = h_init[k];
+        if (initial.c) in.c0 = c_init[k];
+        in.lengths = lengths;
+        const RecurrentLayerOutput r = recurrent_layer(o.cell, layer_in, in, fmt::format("l{}", l));
+        h_final.push_back(r.hn);
+        if (r.cn) c_final.push_back(*r.cn);
+        layer_in = r.y;
+        if (o.dropout > 0.0 && l + 1 < o.layers) layer_in = dropout(layer_in, o.dropout);
+    }
+    auto joined = [](const std::vector<Value>& v) { return v.size() == 1 ? v[0] : concat(v, 0); };
+    RecurrentOutput out{layer_in, {joined(h_final), std::nullopt}};
+    if (!c_final.empty()) out.final.c = joined(c_final);
+    return out;
+}
+
 }  // namespace
 
 RecurrentOutput recurrent(Value x, const RecurrentOptions& o, const std::string& name, const RecurrentState& initial,
                           std::optional<Value> lengths) {
     check_inputs(x, o, name, initial, lengths);
     Graph& g = *x.graph;
+    if (o.fused) {
+        // One node per layer: there are no per-step nodes to checkpoint or chunk (wrap the
+        // whole layer in checkpoint() to recompute it).
+        if (o.checkpoint_segments != 1 || o.projection_chunks != 1)
+            throw_graph("{} \"{}\": checkpoint_segments ({}) and projection_chunks ({}) apply to the graph-code layer, "
+                        "not the fused op",
+                        "recurrent", name, o.checkpoint_segments, o.projection_chunks);
+        NameScope scope(g, name);
+        return fused_layers(x, o, initial, lengths);
+    }
     const int64_t T = x.dim(0), N = x.dim(1), H = o.hidden, D = o.bidirectional ? 2 : 1;
-    const int64_t GH = rnn_gate_count(o.cell) * H;
     const bool lstm = o.cell == RnnCell::Lstm;
 
     // masks[t] = [t < lengths[n]] as i64 [N, 1]: which sequences are still running at step t.
@@ -180,21 +243,12 @@ RecurrentOutput recurrent(Value x, const RecurrentOptions& o, const std::string&
     if (initial.c) c_init = unstack(*initial.c);
 
     NameScope scope(g, name);
-    const double bound = 1.0 / std::sqrt(static_cast<double>(H));
-    const Initializer init = init::uniform(-bound, bound);
     std::vector<Value> h_final, c_final;
     Value layer_in = x;
     for (int64_t l = 0; l < o.layers; ++l) {
         std::vector<Value> ys;
         for (int64_t d = 0; d < D; ++d) {
-            const std::string sfx = fmt::format("_l{}{}", l, d ? "_reverse" : "");
-            DirectionWeights w;
-            w.w_ih = layer_param(g, o.params, "weight_ih" + sfx, {GH, layer_in.dim(2)}, init, x.dtype());
-            w.w_hh = layer_param(g, o.params, "weight_hh" + sfx, {GH, H}, init, x.dtype());
-            if (o.bias) {
-                w.b_ih = layer_param(g, o.params, "bias_ih" + sfx, {GH}, init, x.dtype());
-                w.b_hh = layer_param(g, o.params, "bias_hh" + sfx, {GH}, init, x.dtype());
-            }
+            const DirectionWeights w = direction_weights(g, o, l, d, layer_in.dim(2), x.dtype());
             const auto k = static_cast<std::size_t>(l * D + d);
             Value h0 = initial.h ? h_init[k] : *zeros;
             std::optional<Value> c0;

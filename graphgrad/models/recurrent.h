@@ -50,6 +50,10 @@ struct RecurrentOptions {
     // [T·N, C] × [C, G·H] (with checkpoint_segments = the same k, each run's projection lies in
     // its segment and is recomputed with it): memory for the projection of T/k steps, not T.
     int64_t projection_chunks = 1;
+    // One fused op per layer (ops/rnn.h: oneDNN in f32) instead of the unrolled graph code:
+    // the same parameters (names, shapes, init), the same results, one node and one workspace
+    // per layer. Its backward is not differentiable again (no second order).
+    bool fused = false;
 };
 
 // States in PyTorch's layout: [layers·D, N, H], entry l·D + d for layer l, direction d.

@@ -19,5 +19,6 @@
 #include "graphgrad/ops/pooling.h"
 #include "graphgrad/ops/random.h"
 #include "graphgrad/ops/reduction.h"
+#include "graphgrad/ops/rnn.h"
 #include "graphgrad/ops/shape_ops.h"
 #include "graphgrad/ops/softmax.h"

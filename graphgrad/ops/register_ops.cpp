@@ -23,6 +23,7 @@ void register_all_ops() {
         register_indexing_ops(r);
         register_normalization_ops(r);
         register_random_ops(r);
+        register_rnn_ops(r);
     });
 }
 

@@ -28,7 +28,7 @@ struct NamedCell {
 constexpr NamedCell kModels[] = {{"char_lstm", RnnCell::Lstm}, {"char_gru", RnnCell::Gru}, {"char_rnn", RnnCell::RnnTanh}};
 
 models::RecurrentOptions recurrent_options(const CharModelOptions& o) {
-    return {.cell = o.cell, .hidden = o.hidden, .layers = o.layers, .dropout = o.dropout};
+    return {.cell = o.cell, .hidden = o.hidden, .layers = o.layers, .dropout = o.dropout, .fused = o.fused};
 }
 
 std::vector<Value> eval_fetches(const LanguageModelProgram& p) {

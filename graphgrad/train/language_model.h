@@ -32,6 +32,8 @@ struct CharModelOptions {
     int64_t hidden = 256;    // H
     int64_t layers = 2;
     double dropout = 0.0;    // between recurrent layers (training only), like nn.LSTM's
+    bool fused = false;      // one fused op per recurrent layer (models::RecurrentOptions::fused):
+                             // the same parameters and results; not recorded in checkpoints
 };
 
 // The zoo's names: char_lstm, char_gru, char_rnn (tanh).

@@ -242,11 +242,13 @@ private:
         return out;
     }
 
-    // Workspace values go exactly where an op declares a workspace input.
+    // Workspace values go exactly where an op declares a workspace input, and one that a
+    // reader overwrites (oneDNN's RNN backward) has no other reader.
     void check_workspace_inputs(const Node& n, const std::vector<int>& ins) {
         for (std::size_t i = 0; i < ins.size(); ++i) {
             const bool declared = n.op->is_workspace_input(static_cast<int>(i));
             const ProgramValue& v = at(ins[i]);
+            if (declared && v.workspace) check_single_reader(n, static_cast<int>(i), ins[i]);
             if (declared == v.workspace) continue;
             const Node& src = g_.node(v.node);
             if (declared)
@@ -256,6 +258,20 @@ private:
                         "workspace input (OpDef::workspace_input)",
                         n.op->name, n.name, v.slot, src.op->name, src.name, i);
         }
+    }
+
+    void check_single_reader(const Node& n, int input, int v) {
+        const bool overwrites = n.op->overwrites_workspace(input);
+        auto [it, first] = workspace_readers_.try_emplace(v, WorkspaceReader{&n, overwrites});
+        if (first || it->second.node == &n) return;
+        if (!overwrites && !it->second.overwrites) return;
+        const Node& other = *it->second.node;
+        const Node& src = g_.node(at(v).node);
+        const Node& writer = overwrites ? n : other;
+        throw_graph("compile: {} \"{}\" and {} \"{}\" both read the workspace of {} \"{}\", which {} \"{}\" "
+                    "overwrites: one forward node serves one backward node (differentiate it once, or build the "
+                    "forward again for a second gradient)",
+                    other.op->name, other.name, n.op->name, n.name, src.op->name, src.name, writer.op->name, writer.name);
     }
 
     // The op's kernel (a Native op's may negotiate layouts) unless reference kernels are asked
@@ -345,6 +361,11 @@ private:
     std::vector<int> copies_;        // by node: steps computing it so far
     std::vector<std::vector<Conversion>> conversions_;  // by program value: conversions made
     int computed_ = 0;                                  // compute steps lowered so far
+    struct WorkspaceReader {
+        const Node* node;
+        bool overwrites;
+    };
+    std::unordered_map<int, WorkspaceReader> workspace_readers_;  // by workspace value: its first reader
 };
 
 void report_lowering(Program& p) {

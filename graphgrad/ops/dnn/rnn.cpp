@@ -59,10 +59,12 @@ struct Pds {
     dnnl::primitive prim;
 };
 
-Pds make_pds(const RnnGeometry& g, const dnnl::engine& e, bool backward) {
+// training: forward_training (a workspace for the backward); else forward_inference.
+Pds make_pds(const RnnGeometry& g, const dnnl::engine& e, bool backward, bool training = true) {
     const RnnDescs d = rnn_descs(g);
     const auto attr = user_scratchpad();
-    const auto train = dnnl::prop_kind::forward_training, bwd = dnnl::prop_kind::backward;
+    const auto train = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
+    const auto bwd = dnnl::prop_kind::backward;
     const auto dir = g.bidirectional ? dnnl::rnn_direction::bidirectional_concat
                                      : dnnl::rnn_direction::unidirectional_left2right;
     Pds p;
@@ -261,8 +263,8 @@ char* at(void* scratch, std::size_t offset) { return static_cast<char*>(scratch)
 
 // ---- forward -------------------------------------------------------------------------------
 
-RnnForward::RnnForward(Context& ctx, const RnnGeometry& geo) : ctx_(ctx), geo_(geo) {
-    const Pds p = make_pds(geo, ctx.engine(), false);
+RnnForward::RnnForward(Context& ctx, const RnnGeometry& geo, bool training) : ctx_(ctx), geo_(geo) {
+    const Pds p = make_pds(geo, ctx.engine(), false, training);
     prim_ = p.prim;
     const dnnl::engine& e = ctx.engine();
     w_layer_ = std::make_unique<WeightCopies>(ctx, geo, p.fwd.weights_layer_desc(), geo.input, true);
@@ -285,8 +287,8 @@ RnnForward::RnnForward(Context& ctx, const RnnGeometry& geo) : ctx_(ctx), geo_(g
              {DNNL_ARG_WEIGHTS_ITER, unbound(p.fwd.weights_iter_desc(), e)},
              {DNNL_ARG_BIAS, unbound(bias_md_, e)},
              {DNNL_ARG_DST_LAYER, unbound(p.fwd.dst_layer_desc(), e)},
-             {DNNL_ARG_DST_ITER, unbound(p.fwd.dst_iter_desc(), e)},
-             {DNNL_ARG_WORKSPACE, unbound(p.fwd.workspace_desc(), e)}};
+             {DNNL_ARG_DST_ITER, unbound(p.fwd.dst_iter_desc(), e)}};
+    if (workspace_bytes_ > 0) args_.emplace(DNNL_ARG_WORKSPACE, unbound(p.fwd.workspace_desc(), e));
     if (geo.has_cell_state()) {
         args_.emplace(DNNL_ARG_SRC_ITER_C, unbound(p.fwd.src_iter_c_desc(), e));
         args_.emplace(DNNL_ARG_DST_ITER_C, unbound(p.fwd.dst_iter_c_desc(), e));
@@ -321,7 +323,7 @@ void RnnForward::run(const RnnForwardArgs<float>& a, void* scratch) {
     set(args_, DNNL_ARG_BIAS, at(scratch, off_bias_));
     set(args_, DNNL_ARG_DST_LAYER, a.y);
     set(args_, DNNL_ARG_DST_ITER, a.hn);
-    set(args_, DNNL_ARG_WORKSPACE, a.workspace);
+    if (workspace_bytes_ > 0) set(args_, DNNL_ARG_WORKSPACE, a.workspace);
     if (lstm) {
         set(args_, DNNL_ARG_SRC_ITER_C, or_zeros(a.c0));
         set(args_, DNNL_ARG_DST_ITER_C, a.cn);
@@ -447,10 +449,10 @@ void RnnBackward::run(const RnnBackwardArgs<float>& a, void* scratch) {
     split_diff_bias(geo_, reinterpret_cast<const float*>(at(scratch, off_dbias_)), gr);
 }
 
-std::unique_ptr<RnnForward> make_rnn_forward(Context& ctx, const RnnGeometry& geo) {
+std::unique_ptr<RnnForward> make_rnn_forward(Context& ctx, const RnnGeometry& geo, bool training) {
     if (geo.seq == 0 || geo.batch == 0 || geo.input == 0 || geo.hidden == 0) return nullptr;
     try {
-        return std::make_unique<RnnForward>(ctx, geo);
+        return std::make_unique<RnnForward>(ctx, geo, training);
     } catch (const dnnl::error&) {
         return nullptr;
     }

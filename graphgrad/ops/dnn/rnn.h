@@ -43,7 +43,8 @@ class WeightCopies;  // PyTorch weights ↔ the primitive's layout (rnn.cpp)
 class RnnForward {
 public:
     // Throws dnnl::error when oneDNN has no implementation (make_rnn_forward returns nullptr).
-    RnnForward(Context& ctx, const RnnGeometry& geo);
+    // training = false: forward_inference, no workspace (workspace_bytes() 0, a.workspace unused).
+    RnnForward(Context& ctx, const RnnGeometry& geo, bool training = true);
     ~RnnForward();
     std::size_t workspace_bytes() const { return workspace_bytes_; }
     std::size_t scratch_bytes() const { return scratch_bytes_; }
@@ -85,7 +86,7 @@ private:
 };
 
 // nullptr when oneDNN declines the geometry (or it is empty): the reference kernel runs.
-std::unique_ptr<RnnForward> make_rnn_forward(Context& ctx, const RnnGeometry& geo);
+std::unique_ptr<RnnForward> make_rnn_forward(Context& ctx, const RnnGeometry& geo, bool training = true);
 std::unique_ptr<RnnBackward> make_rnn_backward(Context& ctx, const RnnGeometry& geo);
 
 }  // namespace gg::dnn

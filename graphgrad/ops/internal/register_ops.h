@@ -29,5 +29,6 @@ void register_pooling_ops(OpRegistry& r);
 void register_indexing_ops(OpRegistry& r);
 void register_normalization_ops(OpRegistry& r);
 void register_random_ops(OpRegistry& r);
+void register_rnn_ops(OpRegistry& r);
 
 }  // namespace gg
