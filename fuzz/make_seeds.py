@@ -48,3 +48,19 @@ meta = {"format": "graphgrad-1", "epoch": "3", "optimizer": "adam", "best_metric
         "normalize_mean": "0.286", "normalize_std": "0.353", "plateau.lr": "0.001", "plateau.best": "0.4",
         "plateau.num_bad_epochs": "1", "plateau.cooldown_counter": "0"}
 put("checkpoint", "adam_epoch3", safetensors(ck, meta))
+
+VOCAB_FORMAT = "graphgrad-vocabulary-1"  # io/vocabulary.cpp kFormat
+
+# Text corpora: plain text (char level; a first byte with the low bit set selects words), and
+# vocabulary JSON as a language model's checkpoint records it.
+put("text_corpus", "kjv_two_lines", b"In the beginning God created the heaven and the earth.\nAnd the earth was without form, and void.\n")
+# (at least 20 tokens: the valid and test parts, 5% each, must not be empty)
+put("text_corpus", "word_level", b"\x01word level: the cat sat on the mat; the dog sat too.\n" * 3)
+put("text_corpus", "utf8_multibyte", "café naïve € 3—4 über straße ﬁn 日本語 😀\n".encode() * 3)
+put("text_corpus", "bom", b"\xef\xbb\xbf" + b"a byte order mark comes first, then plain words\n" * 3)
+put("text_corpus", "vocabulary_char", json.dumps({"format": VOCAB_FORMAT, "kind": "char", "unknown_token": True,
+                                                  "lowercase": False, "line_end_token": False,
+                                                  "tokens": ["<unk>", "\n", " ", "a", "b", "é"]}).encode())
+put("text_corpus", "vocabulary_word", json.dumps({"format": VOCAB_FORMAT, "kind": "word", "unknown_token": True,
+                                                  "lowercase": True, "line_end_token": True,
+                                                  "tokens": ["<unk>", "<eos>", "the", "cat"]}).encode())

@@ -5,12 +5,15 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <fstream>
 #include <functional>
 
 #include "graphgrad/graph/graph.h"
 #include "graphgrad/io/checkpoint.h"
 #include "graphgrad/io/idx.h"
 #include "graphgrad/io/safetensors.h"
+#include "graphgrad/io/text_corpus.h"
+#include "graphgrad/io/vocabulary.h"
 #include "graphgrad/optim/adam.h"
 #include "graphgrad/optim/reduce_lr_on_plateau.h"
 #include "graphgrad/train/schedule_by_name.h"
@@ -42,6 +45,18 @@ void resume_from(const std::string& path) {
     if (epoch > 0) train::resume_schedule(&plateau, epoch, meta, path);
 }
 
+// What fuzz/fuzz_text_corpus.cpp does with its input: the level from the first byte, and the
+// bytes as a vocabulary's JSON when they open like an object.
+void read_text(const std::string& path) {
+    const std::string bytes = io::read_text_file(path);
+    io::TextCorpusOptions o;
+    std::ifstream f(path, std::ios::binary);
+    const int first = f.get();
+    o.level = first != EOF && (first % 2) ? io::CorpusLevel::Word : io::CorpusLevel::Char;
+    io::load_text_corpus(path, o);
+    if (first == '{') io::Vocabulary::from_json(bytes, path);
+}
+
 struct Reader {
     std::string harness;
     std::function<void(const std::string&)> read;
@@ -52,6 +67,7 @@ const std::vector<Reader>& readers() {
         {"idx", [](const std::string& p) { io::read_idx(p); }},
         {"safetensors", [](const std::string& p) { io::SafetensorsFile::open(p).tensors(); }},
         {"checkpoint", resume_from},
+        {"text_corpus", read_text},
     };
     return r;
 }
