@@ -205,7 +205,7 @@ Vocabulary Vocabulary::from_json(std::string_view text, const std::string& what)
     nlohmann::json j;
     try {
         j = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse errors, and out_of_range for numbers past double
         throw_data("{}: not a vocabulary (JSON: {})", what, e.what());
     }
     try {
