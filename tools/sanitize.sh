@@ -28,7 +28,9 @@ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGG_OPT
 cmake --build "$build" -j"$(nproc)" --target gg_tests graphgrad_cli
 
 supp="$root/tools/sanitizers"
-export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:abort_on_error=1:suppressions=$supp/asan.supp"
+# allocator_may_return_null: an allocation the system refuses returns null as glibc's does, so
+# the out-of-memory tests (tests/test_faults.cpp) see what a user's process sees.
+export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:abort_on_error=1:allocator_may_return_null=1:suppressions=$supp/asan.supp"
 export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$supp/ubsan.supp"
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$supp/tsan.supp"
