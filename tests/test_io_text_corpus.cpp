@@ -4,6 +4,7 @@
 // (with a stand-in for the `bible` program).
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
 #include <numeric>
 
 #include <catch2/catch.hpp>
@@ -171,6 +172,37 @@ TEST_CASE("contiguous train/valid/test splits", "[io][text]") {
     CHECK_THROWS_WITH(split_contiguous(ids, {.train = 0.9, .valid = 0.2}), Catch::Contains("sum to at most 1"));
     CHECK_THROWS_WITH(split_contiguous(ids, {.train = -0.1}), Catch::Contains("must lie in [0, 1]"));
     CHECK_THROWS_WITH(split_contiguous(std::vector<int64_t>(10, 1)), Catch::Contains("leave the valid part"));
+}
+
+TEST_CASE("block splits: every block split train/valid/test, the parts concatenated in order", "[io][text]") {
+    std::vector<int64_t> ids(1003);
+    std::iota(ids.begin(), ids.end(), 0);
+    // 1003 ids in 4 blocks: [0, 250), [250, 501), [501, 752), [752, 1003).
+    const CorpusSplits s = split_contiguous(ids, {.train = 0.8, .valid = 0.1, .blocks = 4});
+    const std::vector<int64_t> valid_starts = {200, 450, 701, 952};  // begin + floor(0.8·size)
+    REQUIRE(s.valid.size() == 4 * 25);
+    for (std::size_t b = 0; b < 4; ++b)
+        for (int64_t i = 0; i < 25; ++i) CHECK(s.valid[b * 25 + static_cast<std::size_t>(i)] == valid_starts[b] + i);
+    CHECK(s.train.size() + s.valid.size() + s.test.size() == ids.size());
+    CHECK(s.train[200] == 250);  // block 1's train piece follows block 0's
+    CHECK(s.test.back() == 1002);
+    std::vector<int64_t> all = s.train;
+    all.insert(all.end(), s.valid.begin(), s.valid.end());
+    all.insert(all.end(), s.test.begin(), s.test.end());
+    std::sort(all.begin(), all.end());
+    CHECK(all == ids);  // a partition: nothing lost, nothing shared
+    // One block is the contiguous split.
+    const CorpusSplits one = split_contiguous(ids, {.blocks = 1});
+    CHECK(one.valid.front() == 902);
+    CHECK_THROWS_WITH(split_contiguous(ids, {.blocks = -1}), Catch::Contains("at least 1"));
+    // Automatic: one block per 10,000 ids, between 1 and 100.
+    const SplitFractions automatic{.blocks = SplitFractions::kAutoBlocks};
+    CHECK(split_block_count(1003, automatic) == 1);
+    CHECK(split_block_count(45'000, automatic) == 4);
+    CHECK(split_block_count(4'300'000, automatic) == 100);
+    CHECK(split_contiguous(ids, automatic).valid.front() == 902);
+    CHECK_THROWS_WITH(split_contiguous(std::vector<int64_t>(40, 1), {.blocks = 4}),
+                      Catch::Contains("40 tokens in 4 blocks leave the valid part"));
 }
 
 TEST_CASE("stream batching: B contiguous streams, windows of T, next-token targets", "[io][text]") {

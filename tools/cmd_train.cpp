@@ -209,6 +209,12 @@ Command add_train_command(CLI::App& app) {
     sub->add_option("--layers", o->layers, "Language models: recurrent layers")->capture_default_str();
     sub->add_option("--dropout", o->dropout, "Language models: dropout between recurrent layers")->capture_default_str();
     sub->add_flag("--fused", o->fused, "Language models: one fused recurrent op per layer (oneDNN) instead of graph code");
+    sub->add_option("--split-blocks", o->split_blocks,
+                    "Language models: cut the text into N equal blocks and split each 90/5/5 % into train/valid/test "
+                    "(held-out pieces from every part of the text; 1: one contiguous split, char-rnn's; 0: one block "
+                    "per 10,000 characters, at most 100)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
     sub->add_option("--limit-valid", o->limit_valid, "Language models: validate on only the first N windows");
     sub->add_flag("--json", o->json, "Print JSON (per-epoch records) instead of progress and text");
     return {sub, [o, sub] {

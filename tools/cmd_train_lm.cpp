@@ -26,10 +26,13 @@ int run_train_language_model(const TrainOptions& o) {
 
     const std::string text = o.text.empty() ? io::ensure_kjv_text() : o.text;
     // Resuming: the checkpoint's vocabulary, so ids mean what they meant in training.
+    const io::SplitFractions split{.blocks = o.split_blocks};
     const io::TextCorpus corpus =
         o.resume.empty()
-            ? io::load_text_corpus(text)
-            : io::load_text_corpus(text, io::vocabulary_from_metadata(io::SafetensorsFile::open(o.resume).metadata(), o.resume));
+            ? io::load_text_corpus(text, {.split = split})
+            : io::load_text_corpus(
+                  text, io::vocabulary_from_metadata(io::SafetensorsFile::open(o.resume).metadata(), o.resume), split);
+    const int64_t blocks = io::split_block_count(static_cast<std::size_t>(corpus.tokens), split);
     CharModelOptions mo = language_model_options(o.model);
     mo.embedding = o.embedding;
     mo.hidden = o.hidden;
@@ -53,9 +56,12 @@ int run_train_language_model(const TrainOptions& o) {
                                              .resume = o.resume,
                                              .init = o.init,
                                              .progress = !o.json,
-                                             .metadata = {{"schedule", schedule.name}, {"seed", std::to_string(o.seed)}},
+                                             .metadata = {{"schedule", schedule.name},
+                                                          {"seed", std::to_string(o.seed)},
+                                                          {"split.blocks", std::to_string(blocks)}},
+                                             // A resume with another split would train on held-out text.
                                              .resume_must_match = {"model", "optimizer", "lm.hidden", "lm.layers",
-                                                                   "lm.embedding", "window"}},
+                                                                   "lm.embedding", "window", "split.blocks"}},
                                  .limit_train = o.limit_train,
                                  .limit_valid = o.limit_valid};
     record_char_model(to.trainer.metadata, o.model, mo);
@@ -64,12 +70,12 @@ int run_train_language_model(const TrainOptions& o) {
     const double setup_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_setup).count();
     if (!o.json)
         fmt::print("{}: {} layer{} of {} ({} units, {}), embedding {}, {} parameters\n{}: {} characters, vocabulary {}, "
-                   "split {} / {} / {}\nbatch {} streams x {} steps (truncated BPTT), {} lr {:g}, clip {:g}, schedule "
+                   "split {} / {} / {} ({} block{})\nbatch {} streams x {} steps (truncated BPTT), {} lr {:g}, clip {:g}, schedule "
                    "{}, {} epoch{}\n",
                    o.model, mo.layers, mo.layers == 1 ? "" : "s", rnn_cell_name(mo.cell), mo.hidden,
                    mo.fused ? "fused ops" : "graph code", mo.embedding,
                    with_commas(p->num_parameters()), text, corpus.tokens, corpus.vocab.size(),
-                   corpus.splits.train.size(), corpus.splits.valid.size(), corpus.splits.test.size(), batch, o.seq,
+                   corpus.splits.train.size(), corpus.splits.valid.size(), corpus.splits.test.size(), blocks, blocks == 1 ? "" : "s", batch, o.seq,
                    opt->name(), opt->lr(), clip, schedule.name, o.epochs, o.epochs == 1 ? "" : "s");
     const TrainReport r = train_language_model(*p, corpus, *opt, sched.get(), to);
     if (o.json) {
@@ -91,6 +97,7 @@ int run_train_language_model(const TrainOptions& o) {
                     {"vocabulary", corpus.vocab.size()},
                     {"batch", batch},
                     {"seq", o.seq},
+                    {"split_blocks", blocks},
                     {"optimizer", opt->name()},
                     {"start_epoch", r.start_epoch},
                     {"init", o.init},

@@ -39,6 +39,7 @@ struct TrainOptions {
     double dropout = 0.0;
     bool fused = false;      // fused recurrent ops instead of graph code
     int64_t limit_valid = 0;
+    int64_t split_blocks = 0;  // train/valid/test pieces from this many blocks of the text; 0: automatic (io::SplitFractions)
     // Which of --batch, --optimizer, --lr, --clip and --schedule the command line gave: a
     // language model's defaults differ (batch 32, Adam 2e-3, clip 5, no schedule).
     bool given_batch = false, given_optimizer = false, given_clip = false, given_schedule = false;

@@ -2,6 +2,7 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -34,21 +35,37 @@ std::string read_text_file(const std::string& path) {
     return start ? text.substr(start) : text;
 }
 
+int64_t split_block_count(std::size_t tokens, const SplitFractions& f) {
+    if (f.blocks < 0) throw_data("split: {} blocks: the number of blocks must be at least 1 (0: automatic)", f.blocks);
+    if (f.blocks != SplitFractions::kAutoBlocks) return f.blocks;
+    return std::clamp<int64_t>(static_cast<int64_t>(tokens / 10000), 1, 100);
+}
+
 CorpusSplits split_contiguous(std::span<const int64_t> ids, const SplitFractions& f) {
     const double test = 1.0 - f.train - f.valid;
     if (!(f.train >= 0 && f.train <= 1 && f.valid >= 0 && f.valid <= 1) || test < -1e-12)
         throw_data("split fractions train {} and valid {} must lie in [0, 1] and sum to at most 1", f.train, f.valid);
-    const auto n = static_cast<double>(ids.size());
-    const auto n_train = static_cast<std::size_t>(std::floor(n * f.train));
-    const auto n_valid = std::min(ids.size() - n_train, static_cast<std::size_t>(std::floor(n * f.valid)));
+    const int64_t block_count = split_block_count(ids.size(), f);
     CorpusSplits s;
-    s.train.assign(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(n_train));
-    s.valid.assign(ids.begin() + static_cast<std::ptrdiff_t>(n_train),
-                   ids.begin() + static_cast<std::ptrdiff_t>(n_train + n_valid));
-    s.test.assign(ids.begin() + static_cast<std::ptrdiff_t>(n_train + n_valid), ids.end());
+    const auto append = [](std::vector<int64_t>& to, std::span<const int64_t> from) {
+        to.insert(to.end(), from.begin(), from.end());
+    };
+    const auto blocks = static_cast<std::size_t>(block_count);
+    for (std::size_t b = 0; b < blocks; ++b) {
+        // Block b holds ids [b·n/B, (b+1)·n/B): equal to within one id, none left over.
+        const std::size_t begin = b * ids.size() / blocks, end = (b + 1) * ids.size() / blocks;
+        const std::span<const int64_t> block = ids.subspan(begin, end - begin);
+        const auto n = static_cast<double>(block.size());
+        const auto n_train = static_cast<std::size_t>(std::floor(n * f.train));
+        const auto n_valid = std::min(block.size() - n_train, static_cast<std::size_t>(std::floor(n * f.valid)));
+        append(s.train, block.first(n_train));
+        append(s.valid, block.subspan(n_train, n_valid));
+        append(s.test, block.subspan(n_train + n_valid));
+    }
     auto require = [&](const char* part, double frac, std::size_t got) {
         if (frac > 0 && got == 0)
-            throw_data("split: {} tokens leave the {} part ({} of them) empty", ids.size(), part, frac);
+            throw_data("split: {} tokens in {} block{} leave the {} part ({} of them) empty", ids.size(), block_count,
+                       block_count == 1 ? "" : "s", part, frac);
     };
     require("train", f.train, s.train.size());
     require("valid", f.valid, s.valid.size());

@@ -4,7 +4,7 @@ weights carried both ways.
 
   1. Data: the vocabulary rule, split, stream batching and window order of graphgrad's io/
      (vocabulary.cpp, text_corpus.cpp), written again here: "<unk>" = 0, then every code point
-     of the text sorted; 90 / 5 / 5 % contiguous split; B streams of len // B tokens; window w
+     of the text sorted; 90 / 5 / 5 % contiguous split (`--split-blocks 1`); B streams of len // B tokens; window w
      is steps [wT, wT + T) of every stream, targets one step on.
   2. Model: nn.Embedding → nn.LSTM (or GRU, tanh RNN) → nn.Linear, named like graphgrad's
      build_char_model (embedding.weight, rnn.weight_ih_l0, ..., decoder.weight).
@@ -265,7 +265,7 @@ def graphgrad_train_args(a, text, steps, windows):
     return ["train", CELLS[a.cell][0], "--text", text, "--batch", a.batch, "--seq", a.seq, "--embedding", a.embedding,
             "--hidden", a.hidden, "--layers", a.layers, "--dropout", 0, "--optimizer", "adam", "--lr", repr(a.lr),
             "--clip", repr(a.clip), "--epochs", 1, "--limit-train", steps, "--limit-valid", windows, "--seed", a.seed,
-            "--json"]
+            "--split-blocks", 1, "--json"]
 
 
 def time_only(a):
