@@ -110,6 +110,7 @@ int run_train(const TrainOptions& o) {
                    o.batch, opt->name(), sched ? sched->base_lr() : opt->lr(), o.schedule.name,
                    o.schedule.warmup > 0 ? fmt::format(" after {} warm-up epochs", o.schedule.warmup) : "", o.epochs,
                    o.epochs == 1 ? "" : "s", augment.str());
+    std::fflush(stdout);  // the header reaches a log file before the first epoch ends
     const TrainReport r = train_classifier(*p, train, test, *opt, sched.get(), to);
 
     if (o.json) {

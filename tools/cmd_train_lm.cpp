@@ -77,6 +77,7 @@ int run_train_language_model(const TrainOptions& o) {
                    with_commas(p->num_parameters()), text, corpus.tokens, corpus.vocab.size(),
                    corpus.splits.train.size(), corpus.splits.valid.size(), corpus.splits.test.size(), blocks, blocks == 1 ? "" : "s", batch, o.seq,
                    opt->name(), opt->lr(), clip, schedule.name, o.epochs, o.epochs == 1 ? "" : "s");
+    std::fflush(stdout);  // the header reaches a log file before the first epoch ends
     const TrainReport r = train_language_model(*p, corpus, *opt, sched.get(), to);
     if (o.json) {
         nlohmann::json epochs = nlohmann::json::array();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -224,6 +225,7 @@ TrainReport Trainer::fit(BatchSource& train, const std::function<EvalResult()>& 
                        metric_text(metric, r.eval.metric), r.lr, r.seconds,
                        r.ms_per_step, r.eval.seconds);
         if (!o_.checkpoint.empty()) save(epoch + 1, r.eval, *best);
+        if (o_.progress) std::fflush(stdout);  // a log file sees each epoch as it ends
     }
     report.wall_seconds = seconds_since(t_train);
     report.ms_per_step = steps ? 1e3 * step_seconds / static_cast<double>(steps) : 0.0;
