@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <vector>
 
 #include "graphgrad/ops/internal/register_ops.h"
 #include "graphgrad/graph/op_registry.h"
@@ -109,4 +110,64 @@ TEST_CASE("Hessian-vector product of a tanh MLP matches finite differences of it
             INFO("param " << k << " index " << i);
             CHECK(analytic == Approx(fd).epsilon(1e-6).margin(1e-7));
         }
+}
+
+TEST_CASE("per-step weight gradients of a recurrence fold into one GEMM per run, and equal BPTT by hand",
+          "[autodiff]") {
+    // h_t = tanh(x_t + h_{t-1} Wᵀ), h_0 = 0, loss = Σ_t Σ h_t, over T = 20 steps: grad() folds
+    // the 20 partials dA_tᵀ·h_{t-1} of W into runs of 16 (autodiff.cpp kFoldRun): 2 GEMMs.
+    const int64_t T = 20, N = 3, H = 4;
+    Graph g;
+    Value w = g.parameter("w", {H, H}, init::constant(0.0), DType::F64);
+    Value xs = g.input("xs", {T, N, H}, DType::F64);
+    Value h = g.constant(Tensor::zeros({N, H}, DType::F64), "h0");
+    Value loss;
+    for (int64_t t = 0; t < T; ++t) {
+        Value xt = reshape(slice(xs, {t, 0, 0}, {t + 1, N, H}), {N, H});
+        h = tanh(xt + matmul(h, w, false, true));
+        loss = t == 0 ? sum(h) : loss + sum(h);
+    }
+    Value dw = grad(loss, {w})[0];
+    // The weight-gradient GEMMs: matmul nodes whose output has W's shape, upstream of dw.
+    std::vector<char> seen(static_cast<std::size_t>(g.num_nodes()), 0);
+    std::vector<int32_t> stack{dw.node};
+    int weight_gemms = 0;
+    while (!stack.empty()) {
+        const int32_t id = stack.back();
+        stack.pop_back();
+        if (seen[static_cast<std::size_t>(id)]++) continue;
+        const Node& n = g.node(id);
+        if (n.op->name == "matmul" && n.outputs[0].shape == Shape{H, H}) ++weight_gemms;
+        for (const Value& in : n.inputs) stack.push_back(in.node);
+    }
+    CHECK(weight_gemms == 2);
+
+    const Tensor wv = random_tensor({H, H}, 7), xv = random_tensor({T, N, H}, 8);
+    g.store().get("w").copy_from(wv);
+    const Tensor got = compile(g, {dw}).run({{xs, xv}})[0];
+    // BPTT by hand: forward states, then da_t = (1 + da_{t+1}·W) ⊙ (1 − h_t²), dW = Σ_t da_tᵀ·h_{t−1}.
+    std::vector<std::vector<double>> hs(static_cast<std::size_t>(T + 1), std::vector<double>(N * H, 0.0));
+    for (int64_t t = 0; t < T; ++t)
+        for (int64_t n = 0; n < N; ++n)
+            for (int64_t i = 0; i < H; ++i) {
+                double a = xv.get((t * N + n) * H + i);
+                for (int64_t j = 0; j < H; ++j) a += hs[t][n * H + j] * wv.get(i * H + j);
+                hs[t + 1][n * H + i] = std::tanh(a);
+            }
+    std::vector<double> dw_ref(H * H, 0.0), da_next(N * H, 0.0);
+    for (int64_t t = T - 1; t >= 0; --t) {
+        std::vector<double> da(N * H);
+        for (int64_t n = 0; n < N; ++n)
+            for (int64_t j = 0; j < H; ++j) {
+                double dh = 1.0;
+                for (int64_t i = 0; i < H; ++i) dh += da_next[n * H + i] * wv.get(i * H + j);
+                const double y = hs[t + 1][n * H + j];
+                da[n * H + j] = dh * (1 - y * y);
+            }
+        for (int64_t n = 0; n < N; ++n)
+            for (int64_t i = 0; i < H; ++i)
+                for (int64_t j = 0; j < H; ++j) dw_ref[i * H + j] += da[n * H + i] * hs[t][n * H + j];
+        da_next = da;
+    }
+    for (int64_t k = 0; k < H * H; ++k) CHECK(got.get(k) == Approx(dw_ref[k]).epsilon(1e-12).margin(1e-12));
 }

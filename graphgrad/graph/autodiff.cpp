@@ -15,21 +15,72 @@ namespace {
 // fans out. The sum is kept running: each partial is added as soon as its rule made it, so
 // in the program it dies right after it is computed. (Summing them all when the value's own
 // rule runs kept every partial alive until then: an LSTM's weight_hh over T steps held T
-// partial [4H, H] gradients at once, more than all its activations.) The left fold, in the
-// order partials arrive, is the same either way: results are bitwise unchanged.
+// partial [4H, H] gradients at once, more than all its activations.)
+//
+// Partials whose op declares fold_sum (OpDef::fold_sum_rule) wait in runs of up to kFoldRun
+// and enter the running sum as one folded node: the T per-step weight gradients dZ_tᵀ·H_t of
+// a recurrent matmul become ⌈T / kFoldRun⌉ GEMMs over kFoldRun·N rows instead of T thin GEMMs
+// and T additions of a whole [4H, H] matrix, which is where graph-code BPTT spent its time.
+// A run holds its partials' inputs alive (kFoldRun steps of dZ_t, [N, 4H] each, far less than
+// the weights); the partial nodes themselves are never computed (compile() prunes them). A run
+// never spans two checkpoint regions, and every run is folded as soon as grad() leaves a
+// region (nodes run in id order): a run left waiting would keep the segment it reads alive
+// while the next one is recomputed.
 class Accumulator {
 public:
-    void add(Graph& g, std::vector<Value>& sum, const Value& part) {
-        if (sum.empty()) {
-            sum.push_back(part);
-            return;
-        }
-        if (!add_) add_ = &op_registry().gradient_accumulator();
-        sum[0] = g.add_node1(*add_, {sum[0], part}, {}, "");
+    static constexpr std::size_t kFoldRun = 16;
+
+    struct Sum {
+        std::optional<Value> total;
+        std::vector<Value> run;  // partials waiting to fold, all made by one op
+        int32_t run_region = -1;  // the checkpoint region of the forward nodes whose rules made them
+    };
+
+    // `region`: the checkpoint region of the forward node whose gradient rule made `part`.
+    void add(Graph& g, Sum& sum, const Value& part, int32_t region = -1) {
+        const OpDef* op = g.node(part.node).op;
+        if (!op->fold_sum_rule || part.slot != 0) return add_now(g, sum, part);
+        if (!sum.run.empty() && (g.node(sum.run[0].node).op != op || sum.run_region != region)) flush(g, sum);
+        if (sum.run.empty()) open_.push_back(&sum);
+        sum.run.push_back(part);
+        sum.run_region = region;
+        if (sum.run.size() == kFoldRun) flush(g, sum);
+    }
+
+    // Folds every waiting run (Sums live in a std::map: the pointers stay valid).
+    void flush_all(Graph& g) {
+        for (Sum* sum : open_) flush(g, *sum);
+        open_.clear();
+    }
+
+    // The value's whole gradient, or nullopt when no partial arrived.
+    std::optional<Value> total(Graph& g, Sum& sum) {
+        flush(g, sum);
+        return sum.total;
     }
 
 private:
+    void add_now(Graph& g, Sum& sum, const Value& part) {
+        if (!sum.total) {
+            sum.total = part;
+            return;
+        }
+        if (!add_) add_ = &op_registry().gradient_accumulator();
+        sum.total = g.add_node1(*add_, {*sum.total, part}, {}, "");
+    }
+
+    void flush(Graph& g, Sum& sum) {
+        if (sum.run.empty()) return;
+        std::vector<Value> run = std::move(sum.run);
+        sum.run.clear();
+        std::optional<Value> folded;
+        if (run.size() > 1) folded = g.node(run[0].node).op->fold_sum_rule(g, run);
+        if (folded) return add_now(g, sum, *folded);
+        for (const Value& part : run) add_now(g, sum, part);
+    }
+
     const OpDef* add_ = nullptr;
+    std::vector<Sum*> open_;  // sums whose run may be non-empty
 };
 
 // Resets the graph's "building gradient" flag even when a rule throws.
@@ -82,21 +133,26 @@ std::vector<Value> grad(const std::vector<Value>& ys, const std::vector<Value>& 
             for (const Value& in : g.node(id).inputs) to_ys[static_cast<std::size_t>(in.node)] = 1;
 
     GradientMode mode(g);
-    // The running sum of the partial gradients per value (one entry once any arrived).
-    std::map<std::pair<int32_t, int32_t>, std::vector<Value>> partials;
+    // The running sum of the partial gradients per value.
+    std::map<std::pair<int32_t, int32_t>, Accumulator::Sum> partials;
     Accumulator accumulate;
     for (std::size_t i = 0; i < ys.size(); ++i) accumulate.add(g, partials[{ys[i].node, ys[i].slot}], seeds[i]);
     auto total = [&](int32_t node, int32_t slot) -> std::optional<Value> {
         auto it = partials.find(std::make_pair(node, slot));
-        if (it == partials.end() || it->second.empty()) return std::nullopt;
-        return it->second[0];
+        if (it == partials.end()) return std::nullopt;
+        return accumulate.total(g, it->second);
     };
 
+    int32_t region = -1;  // the checkpoint region of the last node whose rule ran
     for (int32_t id = hi; id >= lo; --id) {
         const auto uid = static_cast<std::size_t>(id);
         if (!from_wrt[uid] || !to_ys[uid]) continue;
         const Node& node = g.node(id);
         if (node.op->is_source) continue;
+        if (node.checkpoint != region) {
+            accumulate.flush_all(g);
+            region = node.checkpoint;
+        }
         std::vector<std::optional<Value>> gouts(node.outputs.size());
         bool any = false;
         for (std::size_t s = 0; s < node.outputs.size(); ++s) {
@@ -121,7 +177,7 @@ std::vector<Value> grad(const std::vector<Value>& ys, const std::vector<Value>& 
             if (in_grads[i]->desc() != in.desc())
                 throw_graph("grad: gradient rule of {} returned {} for input {} of node \"{}\", which is {}",
                             same.op->name, in_grads[i]->desc(), i, same.name, in.desc());
-            accumulate.add(g, partials[{in.node, in.slot}], *in_grads[i]);
+            accumulate.add(g, partials[{in.node, in.slot}], *in_grads[i], same.checkpoint);
         }
     }
 

@@ -66,6 +66,11 @@ private:
     std::vector<std::optional<Value>> grad_outputs_;
 };
 using GradFn = std::function<InputGrads(GradContext&)>;
+// Sums partial gradients that nodes of this op made (output 0 of each, one desc) as one node,
+// or returns nullopt when these nodes do not fold. grad() offers it runs of such partials of
+// one value: a recurrent matmul's T per-step weight gradients Σ_t dZ_tᵀ·H_t become chunks of
+// one GEMM each (graph/autodiff.cpp).
+using FoldSumFn = std::function<std::optional<Value>(Graph&, const std::vector<Value>& parts)>;
 
 // ---- samples (drive the generic tests and gradcheck) --------------------------------------
 // Where generated sample data lives: keep away from poles, branch cuts and kinks.
@@ -134,6 +139,7 @@ struct OpDef {
     KernelFactory fast_factory;       // e.g. oneDNN; always comes with a reference
     KernelFactory reference_factory;  // plain loops, f32 and f64: the op's meaning
     GradFn grad_rule;
+    FoldSumFn fold_sum_rule;         // unset: grad() adds this op's partials one by one
     std::string no_grad_reason;      // set by not_differentiable()
     std::vector<int> nondiff_inputs;
     CostFn cost_rule;
@@ -187,6 +193,7 @@ struct OpDef {
     OpDef& output_role(std::string_view role, int index) { output_roles.emplace_back(role, index); return *this; }
     // This op adds two values of one desc; grad() sums fan-out with it (graph/ names no op).
     OpDef& gradient_accumulator() { is_gradient_accumulator = true; return *this; }
+    OpDef& fold_sum(FoldSumFn f) { fold_sum_rule = std::move(f); return *this; }
     OpDef& samples(std::function<std::vector<OpSample>()> f) { make_samples = std::move(f); return *this; }
     OpDef& error_samples(std::function<std::vector<ErrorSample>()> f) { make_error_samples = std::move(f); return *this; }
     OpDef& inplace(int input = 0) { inplace_input = input; return *this; }

@@ -109,6 +109,25 @@ InputGrads matmul_gradient(GradContext& g) {
     return {sum_to(da, a.shape()), sum_to(db, b.shape())};
 }
 
+// Σ_k A_kᵀ·B_k over 2-D operands of one shape is one product of the row-wise concatenations,
+// [K·M, P]ᵀ · [K·M, Q]: what grad() folds a recurrent weight's per-step gradients into. Any
+// other partials (other flags, batched operands, mixed shapes) stay as they are.
+std::optional<Value> matmul_fold_sum(Graph& g, const std::vector<Value>& parts) {
+    std::vector<Value> as, bs;
+    const Node& first = g.node(parts[0].node);
+    for (const Value& p : parts) {
+        const Node& n = g.node(p.node);
+        const auto& at = node_attributes<MatmulAttrs>(n);
+        const Value &a = n.inputs[0], &b = n.inputs[1];
+        if (!at.transpose_a || at.transpose_b || a.rank() != 2 || b.rank() != 2 ||
+            a.desc() != first.inputs[0].desc() || b.desc() != first.inputs[1].desc())
+            return std::nullopt;
+        as.push_back(a);
+        bs.push_back(b);
+    }
+    return matmul(concat(as, 0), concat(bs, 0), true, false);
+}
+
 OpSample mm(std::string label, Shape a, Shape b, bool ta = false, bool tb = false) {
     return OpSample{std::move(label), {floating(std::move(a)), floating(std::move(b))},
                     MatmulAttrs{ta, tb}, true};
@@ -161,6 +180,7 @@ void register_linalg_ops(OpRegistry& r) {
         .fast_kernel(matmul_onednn)
         .reference(matmul_reference)
         .gradient(matmul_gradient)  // dA = dY·Bᵀ, dB = Aᵀ·dY (flags absorb transposes)
+        .fold_sum(matmul_fold_sum)
         .cost([](const RuleContext& c) {  // every output element is a K-long dot product
             const Shape& a = c.input(0).shape;
             const int64_t k = c.attrs_as<MatmulAttrs>().transpose_a ? a[a.size() - 2] : a.back();
