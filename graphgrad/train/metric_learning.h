@@ -17,7 +17,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <random>
+#include <string>
 #include <vector>
 
 #include "graphgrad/graph/executor.h"
