@@ -65,6 +65,7 @@ nlohmann::json record_json(const EpochRecord& r) {
 
 int run_train(const TrainOptions& o) {
     if (is_language_model(o.model)) return run_train_language_model(o);
+    if (is_embedding_model(o.model)) return run_train_embedding(o);
     auto t_setup = std::chrono::steady_clock::now();
     const io::Augmentations augment = io::Augmentations::parse(o.augment);
     const std::optional<io::PixelStats> norm_option = normalization(o);
@@ -153,7 +154,8 @@ Command add_train_command(CLI::App& app) {
     CLI::App* sub = app.add_subcommand("train", "Train a zoo model on an IDX image folder (Fashion-MNIST by default)");
     sub->add_option("model", o->model,
                     "Model name: a zoo classifier (see `graphgrad summary --help`), e.g. lenet5, resnet20, or a "
-                    "character-level language model: char_lstm, char_gru, char_rnn")
+                    "character-level language model: char_lstm, char_gru, char_rnn, or embedding_net (metric learning: "
+                    "triplet loss on P x K batches, Recall@K on the test set)")
         ->required();
     sub->add_option("--data", o->data, "Folder with the four IDX files (plain or .gz)")->capture_default_str();
     sub->add_option("--epochs", o->epochs, "Total epochs (a resumed run continues up to this)")->capture_default_str();
@@ -217,6 +219,19 @@ Command add_train_command(CLI::App& app) {
         ->capture_default_str()
         ->check(CLI::NonNegativeNumber);
     sub->add_option("--limit-valid", o->limit_valid, "Language models: validate on only the first N windows");
+    sub->add_option("--loss", o->loss, "embedding_net: the metric-learning loss (triplet)")->capture_default_str();
+    sub->add_option("--mining", o->mining, "embedding_net: triplet mining in the batch: batch-hard, semi-hard, batch-all")
+        ->capture_default_str();
+    sub->add_option("--margin", o->margin, "embedding_net: triplet margin")->capture_default_str();
+    sub->add_option("--sec", o->sec, "embedding_net: weight η of the spherical embedding constraint (0: off)")
+        ->capture_default_str();
+    sub->add_option("--distance", o->distance,
+                    "embedding_net: squared or euclidean distance between L2-normalised embeddings in the loss")
+        ->capture_default_str();
+    sub->add_option("--dim", o->dim, "embedding_net: embedding width")->capture_default_str();
+    sub->add_option("--classes", o->classes, "embedding_net: P, classes per batch (batch = P x K)")->capture_default_str();
+    sub->add_option("--per-class", o->per_class, "embedding_net: K, images per class in a batch")->capture_default_str();
+    sub->add_option("--plot", o->plot, "embedding_net: PNG of the test embeddings' 2-D PCA projection (gnuplot)");
     sub->add_flag("--json", o->json, "Print JSON (per-epoch records) instead of progress and text");
     return {sub, [o, sub] {
                 o->given_batch = sub->count("--batch") > 0;

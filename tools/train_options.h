@@ -40,6 +40,15 @@ struct TrainOptions {
     bool fused = false;      // fused recurrent ops instead of graph code
     int64_t limit_valid = 0;
     int64_t split_blocks = 0;  // train/valid/test pieces from this many blocks of the text; 0: automatic (io::SplitFractions)
+    // Embedding networks (embedding_net): triplet loss with in-batch mining, P×K batches, SEC.
+    std::string loss = "triplet";
+    std::string mining = "semi-hard";  // batch-hard collapses from a random start (FaceNet §3.2)
+    double margin = 0.2;
+    double sec = 0;                 // η of the spherical embedding constraint (0: off)
+    std::string distance = "squared";  // squared | euclidean, between L2-normalised embeddings
+    int64_t dim = 64;
+    int64_t classes = 8, per_class = 16;  // P × K
+    std::string plot;               // PNG of the test embeddings' 2-D PCA projection
     // Which of --batch, --optimizer, --lr, --clip and --schedule the command line gave: a
     // language model's defaults differ (batch 32, Adam 2e-3, clip 5, no schedule).
     bool given_batch = false, given_optimizer = false, given_clip = false, given_schedule = false;
@@ -47,5 +56,9 @@ struct TrainOptions {
 
 // `graphgrad train char_lstm ...`: trains a character-level language model (cmd_train_lm.cpp).
 int run_train_language_model(const TrainOptions& o);
+
+// `graphgrad train embedding_net ...`: metric learning with the triplet loss (cmd_train_embedding.cpp).
+bool is_embedding_model(const std::string& model);
+int run_train_embedding(const TrainOptions& o);
 
 }  // namespace gg::cli
