@@ -39,12 +39,24 @@ struct TrainOptions {
     double dropout = 0.0;
     bool fused = false;      // fused recurrent ops instead of graph code
     int64_t limit_valid = 0;
+    // Text classifiers (text_cnn, fasttext_classifier) on the fortune corpora.
+    std::string corpus;                // fortune-category or language
+    std::string variant = "rand";      // text_cnn: rand, static, non-static
+    int64_t dim = 0;                   // embedding width (0: 128 for text_cnn, 100 for fasttext_classifier)
+    int64_t word_ngrams = 2, buckets = 200000;  // fasttext_classifier
+    int64_t max_tokens = 100;          // text_cnn: padded length
+    int64_t max_per_class = -1;        // -1: 3000 for language, all for fortune-category; 0: all
+    std::string write_split;           // write train/valid/test.txt in fastText's format here
     // Which of --batch, --optimizer, --lr, --clip and --schedule the command line gave: a
     // language model's defaults differ (batch 32, Adam 2e-3, clip 5, no schedule).
-    bool given_batch = false, given_optimizer = false, given_clip = false, given_schedule = false;
+    bool given_batch = false, given_optimizer = false, given_clip = false, given_schedule = false,
+         given_epochs = false;
 };
 
 // `graphgrad train char_lstm ...`: trains a character-level language model (cmd_train_lm.cpp).
 int run_train_language_model(const TrainOptions& o);
+// `graphgrad train text_cnn|fasttext_classifier ...` (cmd_train_text.cpp).
+bool is_text_classifier(const std::string& model);
+int run_train_text_classifier(const TrainOptions& o);
 
 }  // namespace gg::cli
