@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <numeric>
 #include <set>
 
 #include <catch2/catch.hpp>
@@ -148,6 +149,22 @@ TEST_CASE("split_stratified: deterministic, a partition, per-class fractions, ca
 
     CHECK_THROWS_WITH(split_stratified(labels, 3), Catch::Contains("label 3 of text 140 is outside [0, 3)"));
     CHECK_THROWS_WITH(split_stratified(labels, 4, {.train = 0.9, .valid = 0.2}), Catch::Contains("sum to at most 1"));
+}
+
+TEST_CASE("shuffle_indices: a seeded permutation, the same every time", "[io][labelled]") {
+    std::vector<int64_t> a(50), b;
+    std::iota(a.begin(), a.end(), 0);
+    b = a;
+    const std::vector<int64_t> identity = a;
+    shuffle_indices(a, 3);
+    shuffle_indices(b, 3);
+    CHECK(a == b);
+    CHECK(a != identity);
+    std::vector<int64_t> sorted = a;
+    std::sort(sorted.begin(), sorted.end());
+    CHECK(sorted == identity);
+    shuffle_indices(b, 4);
+    CHECK(a != b);
 }
 
 TEST_CASE("tokens, training vocabulary and fastText files", "[io][labelled]") {

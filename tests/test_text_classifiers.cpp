@@ -117,7 +117,7 @@ TEST_CASE("text_cnn: conv over time, ReLU, max over time, linear, against loops"
                     double s = bias.get(f);
                     for (int64_t i = 0; i < k; ++i)
                         for (int64_t d = 0; d < D; ++d)
-                            s += w.get(((f * k) + i) * D + d) * E.get(id[static_cast<std::size_t>(b * L + t + i)] * D + d);
+                            s += w.get((f * D + d) * k + i) * E.get(id[static_cast<std::size_t>(b * L + t + i)] * D + d);
                     best = std::max(best, std::max(s, 0.0));
                 }
                 row.push_back(best);

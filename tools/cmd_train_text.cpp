@@ -39,8 +39,12 @@ int run_train_text_classifier(const TrainOptions& o) {
     const auto counts = data.corpus.class_counts();
     if (!o.write_split.empty()) {
         std::filesystem::create_directories(o.write_split);
-        for (auto [name, part] : {std::pair{"train", &data.split.train}, {"valid", &data.split.valid}, {"test", &data.split.test}})
-            io::write_fasttext_file(o.write_split + "/" + name + ".txt", data.corpus, *part);
+        // fastText reads its training file in order and never shuffles: give it a shuffled one.
+        std::vector<int64_t> train = data.split.train;
+        io::shuffle_indices(train, o.seed);
+        io::write_fasttext_file(o.write_split + "/train.txt", data.corpus, train);
+        io::write_fasttext_file(o.write_split + "/valid.txt", data.corpus, data.split.valid);
+        io::write_fasttext_file(o.write_split + "/test.txt", data.corpus, data.split.test);
     }
     const int64_t epochs = o.given_epochs ? o.epochs : 5;
     if (!o.json)

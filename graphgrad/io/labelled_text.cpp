@@ -224,6 +224,11 @@ StratifiedSplit split_stratified(std::span<const int64_t> labels, int64_t num_cl
     return s;
 }
 
+void shuffle_indices(std::vector<int64_t>& indices, uint64_t seed) {
+    std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull + 0x7E47);
+    for (std::size_t i = indices.size(); i > 1; --i) std::swap(indices[i - 1], indices[draw_below(rng, i)]);
+}
+
 std::vector<std::string> text_tokens(std::string_view text, bool lowercase) {
     return tokenize_words(text, lowercase, /*line_end_token=*/false);
 }

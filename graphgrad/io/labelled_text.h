@@ -82,6 +82,11 @@ struct StratifiedSplit {
 // each part. DataError on bad fractions or a label outside [0, num_classes).
 StratifiedSplit split_stratified(std::span<const int64_t> labels, int64_t num_classes, const StratifiedOptions& o = {});
 
+// Fisher–Yates with mt19937_64 and the bounded draw above: the same order on every standard
+// library (training orders, and fastText's training file, which fastText reads in file order
+// and never shuffles: a file sorted by class leaves it predicting the last classes it saw).
+void shuffle_indices(std::vector<int64_t>& indices, uint64_t seed);
+
 // Tokens of one text as the classifiers see it: io::tokenize_words, lowercase by default,
 // newlines as plain spaces.
 std::vector<std::string> text_tokens(std::string_view text, bool lowercase = true);
@@ -89,7 +94,7 @@ std::vector<std::string> text_tokens(std::string_view text, bool lowercase = tru
 Vocabulary training_vocabulary(const LabelledTexts& data, std::span<const int64_t> indices, int64_t min_count = 1,
                                bool lowercase = true);
 
-// fastText's supervised format, one text per line: "__label__<class> tok tok ...", the tokens
+// fastText's supervised format, one text per line in the order of `indices`: "__label__<class> tok tok ...", the tokens
 // of text_tokens() joined by spaces, so fastText and graphgrad see the same words. Atomic.
 void write_fasttext_file(const std::string& path, const LabelledTexts& data, std::span<const int64_t> indices,
                          bool lowercase = true);

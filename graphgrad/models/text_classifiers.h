@@ -2,9 +2,11 @@
 //
 // - FastText (Joulin et al. 2017, "Bag of Tricks"): the mean of the embeddings of a text's
 //   words and hashed word bigrams, a linear layer without bias, softmax cross-entropy.
-// - Text CNN (Kim 2014): word embeddings [B, L, D] seen as a 1-channel image [B, 1, L, D];
-//   per width k (3, 4, 5) a conv2d with F kernels [k, D] (a 1-D convolution over time), ReLU,
-//   max over time; the 3F features concatenated, dropout 0.5, a linear layer.
+// - Text CNN (Kim 2014): word embeddings [B, L, D] as D channels of a sequence [B, D, L, 1];
+//   per width k (3, 4, 5) a 1-D convolution over time (conv2d, F kernels [D, k, 1], each
+//   spanning k whole embeddings), ReLU, max over time; the 3F features concatenated, dropout
+//   0.5, a linear layer. Parameters "text_cnn.conv3.weight" [F, D, 3, 1], ".bias", ...,
+//   "text_cnn.fc.weight" [3F, classes], "text_cnn.fc.bias".
 //
 //   gg::Graph g;
 //   auto ids = g.input("ids", {50, 64}, gg::DType::I64);        // padded with o.padding_id()

@@ -183,7 +183,7 @@ TextClassifierReport train_fasttext_classifier(const TextData& data, const FastT
     const int64_t steps = (static_cast<int64_t>(order.size()) + o.batch - 1) / o.batch;
     double done_tokens = 0;
     for (int64_t e = 1; e <= o.epochs; ++e) {
-        shuffle_indices(order, o.seed + static_cast<uint64_t>(e));
+        io::shuffle_indices(order, o.seed + static_cast<uint64_t>(e));
         ProgressBar bar(fmt::format("epoch {}/{}", e, o.epochs), steps, o.progress);
         const auto t0 = std::chrono::steady_clock::now();
         double loss_sum = 0;

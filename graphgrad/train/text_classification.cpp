@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <random>
 
 #include "graphgrad/graph/errors.h"
 #include "graphgrad/ops/ops.h"
@@ -26,7 +25,7 @@ public:
         : ids_(ids), labels_(labels), order_(indices.begin(), indices.end()), batch_(batch), padding_(padding),
           seed_(seed) {}
     int64_t num_batches() const override { return (static_cast<int64_t>(order_.size()) + batch_ - 1) / batch_; }
-    void start_epoch(int64_t epoch) override { shuffle_indices(order_, seed_ + static_cast<uint64_t>(epoch)); }
+    void start_epoch(int64_t epoch) override { io::shuffle_indices(order_, seed_ + static_cast<uint64_t>(epoch)); }
     int64_t fill(int64_t b, std::vector<Tensor>& feeds) override {
         const int64_t begin = b * batch_, n = std::min<int64_t>(batch_, static_cast<int64_t>(order_.size()) - begin);
         const std::span<const int64_t> rows(order_.data() + begin, static_cast<std::size_t>(n));
@@ -44,11 +43,6 @@ private:
 };
 
 }  // namespace
-
-void shuffle_indices(std::vector<int64_t>& v, uint64_t seed) {
-    std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull + 0x7E47);
-    for (std::size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[rng() % i]);  // bias < 2^-40: fine for an order
-}
 
 void fill_labels(const std::vector<int64_t>& labels, std::span<const int64_t> rows, Tensor& out) {
     int64_t* y = out.data<int64_t>();

@@ -1,6 +1,6 @@
 // Helpers shared by text_classification.cpp and fasttext_training.cpp (not installed).
 //
-//   shuffle_indices(order, seed + epoch);   // the epoch's example order
+//   double acc = accuracy_of(eval, ids_in, ids, labels, data.split.test, padding);
 #pragma once
 
 #include <cstdint>
@@ -13,8 +13,6 @@
 
 namespace gg::train {
 
-// Fisher–Yates with mt19937_64: the same order on every standard library.
-void shuffle_indices(std::vector<int64_t>& v, uint64_t seed);
 // labels[rows[r]] into out[r]; rows past rows.size() get kIgnoreIndex.
 void fill_labels(const std::vector<int64_t>& labels, std::span<const int64_t> rows, Tensor& out);
 // Vocabulary ids of tokens, "<unk>" (0) for unknown ones.
