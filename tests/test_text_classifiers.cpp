@@ -96,6 +96,30 @@ TEST_CASE("fasttext_classifier: logits are the feature mean times the output mat
     CHECK(fasttext_classifier(ids8, w8, mo).table == net.table);
 }
 
+TEST_CASE("fasttext_classifier: the embedded rows' gradient scattered by id is the table's", "[models][text]") {
+    // The premise of the row-sparse SGD step in train/fasttext_training.cpp: adding each read
+    // row's gradient into the table row it came from equals the dense table gradient, repeated
+    // ids and the padding row (no gradient) included.
+    Graph g;
+    const FastTextOptions mo{.words = 4, .buckets = 3, .dim = 2, .classes = 3};
+    Value ids = g.input("ids", {2, 3}, DType::I64), w = g.input("w", {2, 3}), y = g.input("y", {2}, DType::I64);
+    const FastTextNet net = fasttext_classifier(ids, w, mo);
+    g.store().get("fasttext.output").copy_from(uniform_tensor({2, 3}, 5));  // non-zero, so rows get gradient
+    Value loss = cross_entropy(net.logits, y);
+    const auto grads = grad(loss, {net.embedded, net.table});
+    const std::vector<int64_t> id{2, 5, 2, 6, 7, 7};  // 2 twice; 7 is padding
+    const std::vector<float> wt{1 / 3.f, 1 / 3.f, 1 / 3.f, 1, 0, 0};
+    auto out = compile(g, {grads[0], grads[1]}).run({{ids, Tensor::from_vector(id, {2, 3})},
+                                                       {w, Tensor::from_vector(wt, {2, 3})},
+                                                       {y, Tensor::from_vector(std::vector<int64_t>{1, 2}, {2})}});
+    std::vector<double> scattered(static_cast<std::size_t>(mo.rows() * 2), 0.0);
+    for (std::size_t at = 0; at < id.size(); ++at)
+        if (id[at] != mo.padding_id())
+            for (int64_t k = 0; k < 2; ++k) scattered[static_cast<std::size_t>(id[at] * 2 + k)] += out[0].get(static_cast<int64_t>(at) * 2 + k);
+    for (int64_t i = 0; i < mo.rows() * 2; ++i) CHECK(out[1].get(i) == Approx(scattered[static_cast<std::size_t>(i)]).margin(1e-7));
+    CHECK(norm(out[1]) > 0.01);
+}
+
 TEST_CASE("text_cnn: conv over time, ReLU, max over time, linear, against loops", "[models][text]") {
     Graph g(7);
     const int64_t B = 2, L = 6, V = 5, D = 3, F = 2;
