@@ -41,7 +41,9 @@ trap 'rm -rf "$work"' EXIT
 
 common=(--corpus "$corpus" --epochs "$epochs" --seed "$seed")
 echo "== graphgrad fasttext_classifier ($corpus)"
-"$gg" train fasttext_classifier "${common[@]}" --lr "$lr" --dim "$dim" --word-ngrams "$ngrams" \
+# One OpenMP thread: one SGD stream over one text at a time, like `fasttext -thread 1`; more
+# threads only add libgomp's spinning to tiny per-text ops (10x slower on a loaded VM).
+OMP_NUM_THREADS=1 "$gg" train fasttext_classifier "${common[@]}" --lr "$lr" --dim "$dim" --word-ngrams "$ngrams" \
     --buckets "$buckets" --write-split "$work" --json > "$work/gg.json"
 gg_acc=$(python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(f\"{100*r['test_accuracy']:.2f} {r['seconds_per_epoch']:.2f} {r['train']} {r['test']}\")" "$work/gg.json")
 read -r gg_acc gg_epoch n_train n_test <<< "$gg_acc"
