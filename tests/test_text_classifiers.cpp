@@ -183,7 +183,7 @@ TEST_CASE("text_cnn: pre-trained rows, frozen (state) or fine-tuned (parameter)"
     CHECK_THROWS_WITH(embedding_rows(rows, {true}), Catch::Contains("one `found` flag per row"));
 }
 
-TEST_CASE("text classifiers learn an easy keyword task; a frozen table is not trained", "[models][text][train]") {
+TEST_CASE("text classifiers learn an easy keyword task, and a frozen table is not trained", "[models][text][train]") {
     const train::TextData d = train::prepare_text_data(keyword_task(60, 3), {.split = {.seed = 2}});
     REQUIRE(d.split.test.size() == 18);
     const auto ft = train::train_fasttext_classifier(d, {.dim = 8, .buckets = 1000, .epochs = 8, .lr = 0.5, .progress = false});
