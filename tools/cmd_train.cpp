@@ -66,6 +66,7 @@ nlohmann::json record_json(const EpochRecord& r) {
 int run_train(const TrainOptions& o) {
     if (is_language_model(o.model)) return run_train_language_model(o);
     if (is_embedding_model(o.model)) return run_train_embedding(o);
+    if (is_text_classifier(o.model)) return run_train_text_classifier(o);
     auto t_setup = std::chrono::steady_clock::now();
     const io::Augmentations augment = io::Augmentations::parse(o.augment);
     const std::optional<io::PixelStats> norm_option = normalization(o);
@@ -154,8 +155,9 @@ Command add_train_command(CLI::App& app) {
     CLI::App* sub = app.add_subcommand("train", "Train a zoo model on an IDX image folder (Fashion-MNIST by default)");
     sub->add_option("model", o->model,
                     "Model name: a zoo classifier (see `graphgrad summary --help`), e.g. lenet5, resnet20, or a "
-                    "character-level language model: char_lstm, char_gru, char_rnn, or embedding_net (metric learning: "
-                    "triplet loss on P x K batches, Recall@K on the test set)")
+                    "character-level language model: char_lstm, char_gru, char_rnn, a text classifier: text_cnn, "
+                    "fasttext_classifier, or embedding_net (metric learning: triplet loss on P x K batches, Recall@K on "
+                    "the test set)")
         ->required();
     sub->add_option("--data", o->data, "Folder with the four IDX files (plain or .gz)")->capture_default_str();
     sub->add_option("--epochs", o->epochs, "Total epochs (a resumed run continues up to this)")->capture_default_str();
@@ -228,16 +230,31 @@ Command add_train_command(CLI::App& app) {
     sub->add_option("--distance", o->distance,
                     "embedding_net: squared or euclidean distance between L2-normalised embeddings in the loss")
         ->capture_default_str();
-    sub->add_option("--dim", o->dim, "embedding_net: embedding width")->capture_default_str();
     sub->add_option("--classes", o->classes, "embedding_net: P, classes per batch (batch = P x K)")->capture_default_str();
     sub->add_option("--per-class", o->per_class, "embedding_net: K, images per class in a batch")->capture_default_str();
     sub->add_option("--plot", o->plot, "embedding_net: PNG of the test embeddings' 2-D PCA projection (gnuplot)");
+    sub->add_option("--corpus", o->corpus, "Text classifiers: fortune-category (the category of each English fortune) "
+                                           "or language (de, en, es, it, pt) from Debian's fortune packages");
+    sub->add_option("--variant", o->variant, "text_cnn: rand (embeddings learnt from scratch), static or non-static "
+                                             "(pre-trained vectors, frozen or fine-tuned)")
+        ->capture_default_str();
+    sub->add_option("--dim", o->dim, "Embedding width (default: 64 for embedding_net, 128 for text_cnn, 100 for fasttext_classifier)");
+    sub->add_option("--word-ngrams", o->word_ngrams, "fasttext_classifier: longest word n-gram (1: words only)")
+        ->capture_default_str();
+    sub->add_option("--buckets", o->buckets, "fasttext_classifier: hash buckets for word n-grams")->capture_default_str();
+    sub->add_option("--max-tokens", o->max_tokens, "text_cnn: texts padded or cut to this many tokens")->capture_default_str();
+    sub->add_option("--max-per-class", o->max_per_class,
+                    "Text classifiers: at most N texts per class, drawn by the seeded split (default: 3000 for "
+                    "language, all for fortune-category; 0: all)");
+    sub->add_option("--write-split", o->write_split,
+                    "Text classifiers: also write train.txt, valid.txt, test.txt in fastText's format to this folder");
     sub->add_flag("--json", o->json, "Print JSON (per-epoch records) instead of progress and text");
     return {sub, [o, sub] {
                 o->given_batch = sub->count("--batch") > 0;
                 o->given_optimizer = sub->count("--optimizer") > 0;
                 o->given_clip = sub->count("--clip") > 0;
                 o->given_schedule = sub->count("--schedule") > 0;
+                o->given_epochs = sub->count("--epochs") > 0;
                 return run_train(*o);
             }};
 }

@@ -92,11 +92,12 @@ int run_train_embedding(const TrainOptions& o) {
     const io::ImageDataset train = take_first(folder.train, o.limit_train);
     const io::ImageDataset test = take_first(folder.test, o.limit_test);
     const io::PixelStats norm = io::pixel_statistics(train);
+    const int64_t dim = o.dim ? o.dim : 64;  // --dim 0: this model's default
 
     auto p = build_embedding_program({.classes = o.classes,
                                       .per_class = o.per_class,
                                       .chw = {1, train.rows, train.cols},
-                                      .dim = o.dim,
+                                      .dim = dim,
                                       .triplet = {.margin = o.margin,
                                                   .mining = models::parse_triplet_mining(o.mining),
                                                   .normalize = true,
@@ -138,7 +139,7 @@ int run_train_embedding(const TrainOptions& o) {
     if (!o.json)
         fmt::print("embedding_net: {}-d embeddings, {} parameters; {} train / {} test images from {}\n{}; {} lr {:g}, "
                    "{} epoch{}\n",
-                   o.dim, with_commas(p->num_parameters()), train.count, test.count, o.data, setup, opt->name(),
+                   dim, with_commas(p->num_parameters()), train.count, test.count, o.data, setup, opt->name(),
                    opt->lr(), o.epochs, o.epochs == 1 ? "" : "s");
     const EmbeddingTrainReport r = train_embedding(*p, train, test, *opt, sched.get(), to);
     const EmbeddingEvaluation& e = r.final_eval;
@@ -162,7 +163,7 @@ int run_train_embedding(const TrainOptions& o) {
                               {"ms_per_step", x.ms_per_step}});
         print_json({{"model", o.model},
                     {"parameters", p->num_parameters()},
-                    {"dim", o.dim},
+                    {"dim", dim},
                     {"mining", o.mining},
                     {"margin", o.margin},
                     {"distance", o.distance},

@@ -12,7 +12,10 @@
 # tools/fresh-check.sh proves this list on a fresh Debian 12 root.
 GG_PACKAGES=(cmake ninja-build g++ pkg-config libdnnl-dev ocl-icd-opencl-dev libboost-graph-dev libfmt-dev
              catch2 libcli11-dev nlohmann-json3-dev zlib1g-dev dataset-fashion-mnist
-             gnuplot-nox)  # gnuplot-nox: `graphgrad bench lambda-vs-attention --plot`
+             gnuplot-nox  # gnuplot-nox: `graphgrad bench lambda-vs-attention --plot`
+             # `graphgrad train text_cnn|fasttext_classifier --corpus ...`: labelled text; fasttext:
+             # the comparator of tools/compare/text_classify.sh
+             fortunes fortunes-min fortunes-de fortunes-br fortunes-it fortunes-es fasttext)
 GG_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 GG_BUILD_DIR="${GG_BUILD_DIR:-build}"
 

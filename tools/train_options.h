@@ -46,16 +46,27 @@ struct TrainOptions {
     double margin = 0.2;
     double sec = 0;                 // η of the spherical embedding constraint (0: off)
     std::string distance = "squared";  // squared | euclidean, between L2-normalised embeddings
-    int64_t dim = 64;
     int64_t classes = 8, per_class = 16;  // P × K
     std::string plot;               // PNG of the test embeddings' 2-D PCA projection
+    // Text classifiers (text_cnn, fasttext_classifier) on the fortune corpora.
+    std::string corpus;                // fortune-category or language
+    std::string variant = "rand";      // text_cnn: rand, static, non-static
+    int64_t dim = 0;  // embedding width (0: the model's default: embedding_net 64, text_cnn 128, fasttext_classifier 100)
+    int64_t word_ngrams = 2, buckets = 200000;  // fasttext_classifier
+    int64_t max_tokens = 100;          // text_cnn: padded length
+    int64_t max_per_class = -1;        // -1: 3000 for language, all for fortune-category; 0: all
+    std::string write_split;           // write train/valid/test.txt in fastText's format here
     // Which of --batch, --optimizer, --lr, --clip and --schedule the command line gave: a
     // language model's defaults differ (batch 32, Adam 2e-3, clip 5, no schedule).
-    bool given_batch = false, given_optimizer = false, given_clip = false, given_schedule = false;
+    bool given_batch = false, given_optimizer = false, given_clip = false, given_schedule = false,
+         given_epochs = false;
 };
 
 // `graphgrad train char_lstm ...`: trains a character-level language model (cmd_train_lm.cpp).
 int run_train_language_model(const TrainOptions& o);
+// `graphgrad train text_cnn|fasttext_classifier ...` (cmd_train_text.cpp).
+bool is_text_classifier(const std::string& model);
+int run_train_text_classifier(const TrainOptions& o);
 
 // `graphgrad train embedding_net ...`: metric learning with the triplet loss (cmd_train_embedding.cpp).
 bool is_embedding_model(const std::string& model);
