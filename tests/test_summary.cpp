@@ -9,6 +9,7 @@
 #include "graphgrad/ops/conv.h"
 #include "graphgrad/ops/ops.h"
 #include "graphgrad/ops/pooling.h"
+#include "graphgrad/train/model_program.h"
 #include "graphgrad/train/model_summary.h"
 
 using namespace gg;
@@ -124,6 +125,19 @@ TEST_CASE("summarize_model reports the planner's training and inference peaks", 
     CHECK(s.inference_peak_bytes > 0);
     CHECK(s.train_peak_bytes > s.inference_peak_bytes);  // gradients and saved activations
     CHECK(s.train_peak_bytes <= s.train_unplanned_bytes);
+    // The figures are the planner's for the programs training and inference compile: the
+    // same model program compiled here gives the same arenas and the same unplanned sums.
+    auto p = train::build_model_program("lenet5", 8, {1, 28, 28}, /*seed=*/1, /*with_grads=*/true);
+    std::vector<Value> fetches{p->loss};
+    fetches.insert(fetches.end(), p->grads.begin(), p->grads.end());
+    const CompiledGraph step = compile(*p->graph, fetches);
+    const CompiledGraph infer = compile(*p->graph, {p->logits});
+    CHECK(s.train_peak_bytes == step.peak_bytes());
+    CHECK(s.train_peak_bytes == step.memory_plan().arena_bytes);
+    CHECK(s.train_unplanned_bytes == step.memory_plan().total_bytes);
+    CHECK(s.inference_peak_bytes == infer.peak_bytes());
+    CHECK(s.inference_unplanned_bytes == infer.memory_plan().total_bytes);
+    CHECK(s.unconstrained_train_peak_bytes == s.train_peak_bytes);  // no budget given
 }
 
 TEST_CASE("upsampling and transposed convolutions shrink the jump between output pixels", "[tools][summary]") {
