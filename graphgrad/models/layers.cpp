@@ -38,8 +38,8 @@ Value linear(Value x, int64_t out_features, const std::string& name, bool bias) 
     Value w, b;
     {
         NameScope scope(g, name);
-        w = g.parameter("weight", {out_features, in_features}, torch_default_weight(init::WeightAxes::OutIn));
-        if (bias) b = g.parameter("bias", {out_features}, torch_default_bias(static_cast<double>(in_features)));
+        w = g.parameter("weight", {out_features, in_features}, torch_default_weight(init::WeightAxes::OutIn), x.dtype());
+        if (bias) b = g.parameter("bias", {out_features}, torch_default_bias(static_cast<double>(in_features)), x.dtype());
     }
     // W is stored [out, in] like PyTorch; matmul reads it transposed without a copy.
     Value y = matmul(x, w, false, true, name);
@@ -54,9 +54,9 @@ Value conv(Value x, int64_t out_channels, int64_t kernel, int64_t stride, int64_
     Value w;
     {
         NameScope scope(g, name);
-        w = g.parameter("weight", {out_channels, in_per_group, kernel, kernel}, torch_default_weight());
+        w = g.parameter("weight", {out_channels, in_per_group, kernel, kernel}, torch_default_weight(), x.dtype());
         if (bias)
-            b = g.parameter("bias", {out_channels}, torch_default_bias(static_cast<double>(in_per_group * kernel * kernel)));
+            b = g.parameter("bias", {out_channels}, torch_default_bias(static_cast<double>(in_per_group * kernel * kernel)), x.dtype());
     }
     return conv2d(x, w, b, {.stride = {stride, stride}, .padding = pad_all(padding), .groups = groups}, name);
 }
@@ -68,9 +68,9 @@ Value conv_transpose(Value x, int64_t out_channels, int64_t kernel, int64_t stri
     Value w;
     {
         NameScope scope(g, name);
-        w = g.parameter("weight", {x.dim(1), out_channels, kernel, kernel}, torch_default_weight());
+        w = g.parameter("weight", {x.dim(1), out_channels, kernel, kernel}, torch_default_weight(), x.dtype());
         if (bias)
-            b = g.parameter("bias", {out_channels}, torch_default_bias(static_cast<double>(out_channels * kernel * kernel)));
+            b = g.parameter("bias", {out_channels}, torch_default_bias(static_cast<double>(out_channels * kernel * kernel)), x.dtype());
     }
     return conv_transpose2d(x, w, b, {.stride = {stride, stride}}, name);
 }

@@ -19,6 +19,7 @@
 namespace gg::models {
 
 // --- layers (layers.cpp): torch.nn modules, with PyTorch's default initialisation -----------
+// Parameters take x's dtype (an f64 model for gradient checks and loop references).
 // Linear layer like torch.nn.Linear: y = x·Wᵀ + b, W [out, in] named "<name>.weight".
 Value linear(Value x, int64_t out_features, const std::string& name, bool bias = true);
 // Conv2d like torch.nn.Conv2d, square kernel, symmetric padding: W [out, in/groups, k, k].
