@@ -11,7 +11,7 @@ include(CMakePackageConfigHelpers)
 
 set(GG_PUBLIC_HEADERS
     graphgrad/graphgrad.h
-    graphgrad/graph/autodiff.h graphgrad/graph/checkpoint.h graphgrad/graph/compile_options.h graphgrad/graph/compile_report.h
+    graphgrad/graph/autodiff.h graphgrad/graph/gradient.h graphgrad/graph/checkpoint.h graphgrad/graph/compile_options.h graphgrad/graph/compile_report.h
     graphgrad/graph/errors.h graphgrad/graph/executor.h
     graphgrad/graph/gradcheck.h graphgrad/graph/graph.h graphgrad/graph/init.h
     graphgrad/graph/memory_plan.h graphgrad/graph/node.h graphgrad/graph/tensor.h

@@ -1,5 +1,7 @@
 #include "graphgrad/graph/autodiff.h"
 
+#include <algorithm>
+#include <functional>
 #include <map>
 
 #include "graphgrad/graph/errors.h"
@@ -17,20 +19,53 @@ namespace {
 // rule runs kept every partial alive until then: an LSTM's weight_hh over T steps held T
 // partial [4H, H] gradients at once, more than all its activations.) The left fold, in the
 // order partials arrive, is the same either way: results are bitwise unchanged.
+// Row-sparse parts stay a list until something needs the value dense (graph/gradient.h).
+struct Partial {
+    std::optional<Value> dense;
+    std::vector<RowSparse> sparse;
+    std::vector<std::function<Value(const RowSparse&)>> densify;  // one per sparse part
+};
+
 class Accumulator {
 public:
-    void add(Graph& g, std::vector<Value>& sum, const Value& part) {
-        if (sum.empty()) {
-            sum.push_back(part);
-            return;
-        }
-        if (!add_) add_ = &op_registry().gradient_accumulator();
-        sum[0] = g.add_node1(*add_, {sum[0], part}, {}, "");
+    void add(Graph& g, Partial& p, const Value& part) {
+        if (!p.sparse.empty()) densify(g, p);
+        add_dense(g, p, part);
+    }
+    void add(Graph& g, Partial& p, const InputGrad& part) {
+        if (!part.is_sparse()) return add(g, p, *part);
+        if (p.dense) return add_dense(g, p, part.densify());
+        p.sparse.push_back(part.sparse());
+        p.densify.push_back(part.densifier());
+    }
+    // Folds every sparse part into the dense sum, in arrival order.
+    void densify(Graph& g, Partial& p) {
+        for (std::size_t k = 0; k < p.sparse.size(); ++k) add_dense(g, p, p.densify[k](p.sparse[k]));
+        p.sparse.clear();
+        p.densify.clear();
     }
 
 private:
+    void add_dense(Graph& g, Partial& p, const Value& part) {
+        if (!p.dense) {
+            p.dense = part;
+            return;
+        }
+        if (!add_) add_ = &op_registry().gradient_accumulator();
+        p.dense = g.add_node1(*add_, {*p.dense, part}, {}, "");
+    }
     const OpDef* add_ = nullptr;
 };
+
+void check_sparse(const OpDef& op, const Node& node, std::size_t i, const Value& in, const RowSparse& s) {
+    const Shape& rs = s.rows.shape();
+    const bool ok = s.indices.dtype() == DType::I64 && s.indices.rank() == 1 && in.rank() >= 1 &&
+                    s.rows.dtype() == in.dtype() && rs.size() == in.shape().size() && rs[0] == s.indices.dim(0) &&
+                    std::equal(rs.begin() + 1, rs.end(), in.shape().begin() + 1);
+    if (!ok)
+        throw_graph("grad: gradient rule of {} returned row-sparse indices {} and rows {} for input {} of node \"{}\", "
+                    "which is {}", op.name, s.indices.desc(), s.rows.desc(), i, node.name, in.desc());
+}
 
 // Resets the graph's "building gradient" flag even when a rule throws.
 struct GradientMode {
@@ -41,16 +76,19 @@ struct GradientMode {
 
 }  // namespace
 
-std::vector<Value> grad(Value loss, const std::vector<Value>& wrt) {
+namespace {
+
+Value scalar_seed(const Value& loss) {
     if (!loss.valid()) throw_graph("grad: the loss is an empty Value");
     if (loss.rank() != 0)
         throw_graph("grad: the loss \"{}\" must be a scalar, got {}; reduce it (sum/mean) or pass seeds",
                     loss.name(), loss.desc());
-    Value one = loss.graph->scalar(1.0, loss.dtype());
-    return grad(std::vector<Value>{loss}, wrt, std::vector<Value>{one});
+    return loss.graph->scalar(1.0, loss.dtype());
 }
 
-std::vector<Value> grad(const std::vector<Value>& ys, const std::vector<Value>& wrt, const std::vector<Value>& seeds) {
+// The backward sweep; a wrt value keeps row-sparse parts only when keep_sparse.
+std::vector<Gradient> backward(const std::vector<Value>& ys, const std::vector<Value>& wrt,
+                               const std::vector<Value>& seeds, bool keep_sparse) {
     if (ys.empty()) throw_graph("grad: no outputs to differentiate");
     if (ys.size() != seeds.size()) throw_graph("grad: {} outputs but {} seeds", ys.size(), seeds.size());
     std::vector<Value> all = ys;
@@ -82,14 +120,16 @@ std::vector<Value> grad(const std::vector<Value>& ys, const std::vector<Value>& 
             for (const Value& in : g.node(id).inputs) to_ys[static_cast<std::size_t>(in.node)] = 1;
 
     GradientMode mode(g);
-    // The running sum of the partial gradients per value (one entry once any arrived).
-    std::map<std::pair<int32_t, int32_t>, std::vector<Value>> partials;
+    // The running sum of the partial gradients per value.
+    std::map<std::pair<int32_t, int32_t>, Partial> partials;
     Accumulator accumulate;
     for (std::size_t i = 0; i < ys.size(); ++i) accumulate.add(g, partials[{ys[i].node, ys[i].slot}], seeds[i]);
+    // The dense total (a rule consumes it): sparse parts are folded in here.
     auto total = [&](int32_t node, int32_t slot) -> std::optional<Value> {
         auto it = partials.find(std::make_pair(node, slot));
-        if (it == partials.end() || it->second.empty()) return std::nullopt;
-        return it->second[0];
+        if (it == partials.end()) return std::nullopt;
+        accumulate.densify(g, it->second);
+        return it->second.dense;
     };
 
     for (int32_t id = hi; id >= lo; --id) {
@@ -118,19 +158,58 @@ std::vector<Value> grad(const std::vector<Value>& ys, const std::vector<Value>& 
             const Value& in = same.inputs[i];
             if (!in_grads[i] || !from_wrt[static_cast<std::size_t>(in.node)] || !is_floating(in.dtype())) continue;
             if (!same.op->input_differentiable(static_cast<int>(i))) continue;
-            if (in_grads[i]->desc() != in.desc())
+            if (in_grads[i].is_sparse()) check_sparse(*same.op, same, i, in, in_grads[i].sparse());
+            else if (in_grads[i]->desc() != in.desc())
                 throw_graph("grad: gradient rule of {} returned {} for input {} of node \"{}\", which is {}",
                             same.op->name, in_grads[i]->desc(), i, same.name, in.desc());
-            accumulate.add(g, partials[{in.node, in.slot}], *in_grads[i]);
+            accumulate.add(g, partials[{in.node, in.slot}], in_grads[i]);
         }
     }
 
-    std::vector<Value> result;
+    std::vector<Gradient> result;
     for (const Value& w : wrt) {
-        if (auto v = total(w.node, w.slot)) result.push_back(*v);
-        else result.push_back(g.constant(Tensor::zeros(w.shape(), w.dtype()), "zero_grad"));
+        auto it = partials.find(std::make_pair(w.node, w.slot));
+        if (it != partials.end() && keep_sparse && !it->second.sparse.empty() && !it->second.dense) {
+            result.push_back(Gradient{Value{}, it->second.sparse});
+            continue;
+        }
+        if (auto v = total(w.node, w.slot)) result.push_back(Gradient{*v, {}});
+        else result.push_back(Gradient{g.constant(Tensor::zeros(w.shape(), w.dtype()), "zero_grad"), {}});
     }
     return result;
+}
+
+std::vector<Value> dense_values(const std::vector<Gradient>& gs) {
+    std::vector<Value> out;
+    out.reserve(gs.size());
+    for (const Gradient& x : gs) out.push_back(x.dense);
+    return out;
+}
+
+}  // namespace
+
+std::vector<Value> Gradient::values() const {
+    if (!is_sparse()) return {dense};
+    std::vector<Value> out;
+    for (const RowSparse& p : sparse) {
+        out.push_back(p.indices);
+        out.push_back(p.rows);
+    }
+    return out;
+}
+
+std::vector<Value> grad(Value loss, const std::vector<Value>& wrt) {
+    Value one = scalar_seed(loss);
+    return dense_values(backward({loss}, wrt, {one}, false));
+}
+
+std::vector<Value> grad(const std::vector<Value>& ys, const std::vector<Value>& wrt, const std::vector<Value>& seeds) {
+    return dense_values(backward(ys, wrt, seeds, false));
+}
+
+std::vector<Gradient> gradients(Value loss, const std::vector<Value>& wrt) {
+    Value one = scalar_seed(loss);
+    return backward({loss}, wrt, {one}, true);
 }
 
 }  // namespace gg
