@@ -65,6 +65,7 @@ nlohmann::json record_json(const EpochRecord& r) {
 
 int run_train(const TrainOptions& o) {
     if (is_language_model(o.model)) return run_train_language_model(o);
+    if (is_word_vector_model(o.model)) return run_train_word_vectors(o);
     auto t_setup = std::chrono::steady_clock::now();
     const io::Augmentations augment = io::Augmentations::parse(o.augment);
     const std::optional<io::PixelStats> norm_option = normalization(o);
@@ -152,7 +153,7 @@ Command add_train_command(CLI::App& app) {
     CLI::App* sub = app.add_subcommand("train", "Train a zoo model on an IDX image folder (Fashion-MNIST by default)");
     sub->add_option("model", o->model,
                     "Model name: a zoo classifier (see `graphgrad summary --help`), e.g. lenet5, resnet20, or a "
-                    "character-level language model: char_lstm, char_gru, char_rnn")
+                    "character-level language model: char_lstm, char_gru, char_rnn, or word vectors: word2vec, fasttext")
         ->required();
     sub->add_option("--data", o->data, "Folder with the four IDX files (plain or .gz)")->capture_default_str();
     sub->add_option("--epochs", o->epochs, "Total epochs (a resumed run continues up to this)")->capture_default_str();
@@ -211,7 +212,10 @@ Command add_train_command(CLI::App& app) {
     sub->add_flag("--fused", o->fused, "Language models: one fused recurrent op per layer (oneDNN) instead of graph code");
     sub->add_option("--limit-valid", o->limit_valid, "Language models: validate on only the first N windows");
     sub->add_flag("--json", o->json, "Print JSON (per-epoch records) instead of progress and text");
+    add_word_vector_options(sub, o->words);
     return {sub, [o, sub] {
+                o->given_epochs = sub->count("--epochs") > 0;
+                o->given_lr = sub->count("--lr") > 0;
                 o->given_batch = sub->count("--batch") > 0;
                 o->given_optimizer = sub->count("--optimizer") > 0;
                 o->given_clip = sub->count("--clip") > 0;

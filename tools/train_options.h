@@ -6,10 +6,23 @@
 #include <optional>
 #include <string>
 
+#include <CLI/CLI.hpp>
+
 #include "graphgrad/io/dataset.h"
 #include "graphgrad/train/schedule_by_name.h"
 
 namespace gg::cli {
+
+// Word vectors (word2vec, fasttext): cmd_train_word2vec.cpp.
+struct WordVectorCliOptions {
+    int64_t dim = 100, window = 5, negative = 5, min_count = 5;
+    int threads = 0;
+    std::string arch = "skipgram";
+    std::string out;       // PREFIX: PREFIX.vec and PREFIX.safetensors
+    std::string subwords;  // "3-6": character n-grams (fasttext's default)
+    int64_t buckets = 2000000;
+    double sample = 1e-3;
+};
 
 struct TrainOptions {
     std::string model;
@@ -41,10 +54,16 @@ struct TrainOptions {
     int64_t limit_valid = 0;
     // Which of --batch, --optimizer, --lr, --clip and --schedule the command line gave: a
     // language model's defaults differ (batch 32, Adam 2e-3, clip 5, no schedule).
+    WordVectorCliOptions words;
+    bool given_epochs = false, given_lr = false;
     bool given_batch = false, given_optimizer = false, given_clip = false, given_schedule = false;
 };
 
 // `graphgrad train char_lstm ...`: trains a character-level language model (cmd_train_lm.cpp).
 int run_train_language_model(const TrainOptions& o);
+// `graphgrad train word2vec|fasttext ...` (cmd_train_word2vec.cpp).
+bool is_word_vector_model(const std::string& model);
+int run_train_word_vectors(const TrainOptions& o);
+void add_word_vector_options(CLI::App* sub, WordVectorCliOptions& o);
 
 }  // namespace gg::cli
