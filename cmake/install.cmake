@@ -25,8 +25,10 @@ set(GG_PUBLIC_HEADERS
     graphgrad/optim/reduce_lr_on_plateau.h graphgrad/optim/rmsprop.h graphgrad/optim/schedule.h
     graphgrad/models/model_zoo.h graphgrad/models/attention_layers.h graphgrad/models/recurrent.h
     graphgrad/io/checkpoint.h graphgrad/io/data_error.h graphgrad/io/dataset.h graphgrad/io/idx.h
-    graphgrad/io/safetensors.h graphgrad/io/text_corpus.h graphgrad/io/utf8.h graphgrad/io/vocabulary.h)
+    graphgrad/io/safetensors.h graphgrad/io/text_corpus.h graphgrad/io/utf8.h graphgrad/io/vocabulary.h
+    graphgrad/io/word_vectors.h)
 list(APPEND GG_PUBLIC_HEADERS graphgrad/train/trainer.h graphgrad/train/classification.h graphgrad/train/language_model.h
+    graphgrad/train/word2vec.h
      graphgrad/train/language_model_io.h graphgrad/train/model_program.h graphgrad/train/model_summary.h
      graphgrad/train/model_compile_report.h graphgrad/train/schedule_by_name.h graphgrad/train/report_format.h)
 

@@ -34,6 +34,8 @@ void add_word_vector_options(CLI::App* sub, WordVectorCliOptions& o) {
                     "Word vectors: character n-gram lengths MIN-MAX (fasttext: 3-6 unless given; word2vec: none)");
     sub->add_option("--buckets", o.buckets, "Word vectors: n-gram hash buckets")->capture_default_str();
     sub->add_option("--sample", o.sample, "Word vectors: subsampling threshold (0: off)")->capture_default_str();
+    sub->add_option("--noise-power", o.noise_power, "Word vectors: negatives drawn by count^POWER (fastText uses 0.5)")
+        ->capture_default_str();
 }
 
 namespace {
@@ -61,6 +63,7 @@ int run_train_word_vectors(const TrainOptions& t) {
     o.lr = t.given_lr && t.lr ? *t.lr : (o.arch == Word2VecArch::Cbow ? 0.05 : 0.025);
     if (t.given_batch) o.batch = t.batch;
     o.sample = c.sample;
+    o.noise_power = c.noise_power;
     o.buckets = c.buckets;
     o.threads = c.threads;
     o.seed = t.seed;

@@ -22,6 +22,7 @@ struct WordVectorCliOptions {
     std::string subwords;  // "3-6": character n-grams (fasttext's default)
     int64_t buckets = 2000000;
     double sample = 1e-3;
+    double noise_power = 0.75;
 };
 
 struct TrainOptions {

@@ -89,6 +89,7 @@ void check_options(const Word2VecOptions& o, const Word2VecCorpus& c) {
     need(o.batch > 0, "batch", static_cast<double>(o.batch));
     need(o.lr > 0 && std::isfinite(o.lr), "lr", o.lr);
     need(o.sample >= 0, "sample", o.sample);
+    need(o.noise_power >= 0 && o.noise_power <= 1, "noise_power (0 to 1)", o.noise_power);
     need(o.table_size > 0, "table_size", static_cast<double>(o.table_size));
     const bool sub = o.maxn > 0;
     if (sub && (o.minn < 1 || o.minn > o.maxn || o.buckets < 1))
@@ -115,16 +116,15 @@ Value negative_sampling_loss(Value h, Value output, Value targets) {
 }
 
 Word2VecModel::Word2VecModel(Word2VecCorpus corpus, const Word2VecOptions& o, Tensor input, Tensor output)
-    : corpus_(std::move(corpus)), o_(o), input_(std::move(input)), output_(std::move(output)) {}
+    : corpus_(std::move(corpus)), o_(o), input_(std::move(input)), output_(std::move(output)) {
+    for (std::size_t i = 1; i < corpus_.words.size(); ++i) index_.emplace(corpus_.words[i], static_cast<int64_t>(i));
+}
 
-std::vector<float> Word2VecModel::word_vector(std::string_view word) const {
+// The mean of the input rows of word `id` (0: not in the vocabulary) and of its n-grams.
+std::vector<float> Word2VecModel::bag_mean(int64_t id, std::string_view word) const {
     const int64_t d = input_.shape()[1], v = corpus_.vocab_size();
     std::vector<int64_t> rows;
-    for (int64_t i = 1; i < v; ++i)  // linear, but only CLI queries use it on unknown words
-        if (corpus_.words[static_cast<std::size_t>(i)] == word) {
-            rows.push_back(i);
-            break;
-        }
+    if (id > 0) rows.push_back(id);
     for (int64_t b : subword_buckets(word, o_.minn, o_.maxn, o_.buckets)) rows.push_back(v + b);
     std::vector<float> out;
     if (rows.empty()) return out;
@@ -136,15 +136,17 @@ std::vector<float> Word2VecModel::word_vector(std::string_view word) const {
     return out;
 }
 
+std::vector<float> Word2VecModel::word_vector(std::string_view word) const {
+    const auto it = index_.find(std::string(word));
+    return bag_mean(it == index_.end() ? 0 : it->second, word);
+}
+
 io::WordVectors Word2VecModel::word_vectors() const {
     const int64_t d = input_.shape()[1], v = corpus_.vocab_size();
     Tensor m(TensorDesc{{v - 1, d}, DType::F32});
-    const float* in = input_.data<float>();
     for (int64_t i = 1; i < v; ++i) {
-        std::vector<float> row;
-        if (o_.maxn > 0) row = word_vector(corpus_.words[static_cast<std::size_t>(i)]);
-        for (int64_t e = 0; e < d; ++e)
-            m.data<float>()[(i - 1) * d + e] = o_.maxn > 0 ? row[static_cast<std::size_t>(e)] : in[i * d + e];
+        const std::vector<float> row = bag_mean(i, corpus_.words[static_cast<std::size_t>(i)]);
+        std::copy(row.begin(), row.end(), m.data<float>() + (i - 1) * d);
     }
     return io::make_word_vectors(std::vector<std::string>(corpus_.words.begin() + 1, corpus_.words.end()), std::move(m),
                                  "word2vec");
@@ -176,7 +178,7 @@ Word2VecModel train_word2vec(Word2VecCorpus corpus, const Word2VecOptions& o, Wo
         float* p = in.data<float>();
         for (int64_t i = d; i < in.numel(); ++i) p[i] = static_cast<float>((2 * rng.uniform() - 1) / static_cast<double>(d));
     }
-    const std::vector<int32_t> table = unigram_table(corpus.counts, 0.75, o.table_size);
+    const std::vector<int32_t> table = unigram_table(corpus.counts, o.noise_power, o.table_size);
     const int64_t total = static_cast<int64_t>(corpus.tokens.size());
     std::vector<double> keep(static_cast<std::size_t>(v));
     for (int64_t i = 0; i < v; ++i) keep[static_cast<std::size_t>(i)] = keep_probability(corpus.counts[static_cast<std::size_t>(i)], total, o.sample);

@@ -2,7 +2,8 @@
 // graph code: embedding lookups with row-sparse gradients, batched dot products, the
 // negative-sampling loss −log σ(u·v₊) − Σ log σ(−u·v₋), plain SGD with the original tool's
 // linear learning-rate decay. The data side follows word2vec.c / fastText: subsampling of
-// frequent words (keep probability √(t/f) + t/f), noise from a unigram^0.75 table, a
+// frequent words (keep probability √(t/f) + t/f), noise from a unigram^0.75 table (fastText:
+// ^0.5, noise_power), a
 // reduced window b drawn uniformly in [1, window] per centre word, sentences of at most
 // 1000 words; fastText's orientation for skip-gram (the centre predicts each context word).
 //
@@ -23,6 +24,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "graphgrad/graph/node.h"
@@ -48,10 +50,11 @@ struct Word2VecOptions {
     double lr = 0.025;          // word2vec's default for skip-gram (0.05 for CBOW)
     double sample = 1e-3;       // subsampling threshold t (0: off)
     bool lowercase = true;      // ASCII letters
-    int64_t batch = 2048;       // examples per step (skip-gram: pairs; CBOW: centre words)
+    int64_t batch = 1024;       // examples per step (skip-gram: pairs; CBOW: centre words)
     int64_t minn = 0, maxn = 0; // subword n-gram lengths (0: plain word2vec)
     int64_t buckets = 2000000;  // n-gram hash buckets
-    int64_t table_size = 10000000;  // unigram^0.75 noise table
+    int64_t table_size = 10000000;  // unigram^power noise table
+    double noise_power = 0.75;      // word2vec's; fastText 0.9.2 uses 0.5
     uint64_t seed = 1;
     int threads = 0;            // OpenMP threads of the graph's kernels (0: leave as is)
     std::function<void(const Word2VecProgress&)> progress;  // about once a second
@@ -97,9 +100,11 @@ public:
     io::WordVectors word_vectors() const;
 
 private:
+    std::vector<float> bag_mean(int64_t id, std::string_view word) const;
     Word2VecCorpus corpus_;
     Word2VecOptions o_;
     Tensor input_, output_;
+    std::unordered_map<std::string, int64_t> index_;  // word → id
 };
 
 // safetensors: "input" (word rows, then n-gram buckets) and "output" tables, with the words
