@@ -59,10 +59,13 @@ std::unique_ptr<Network> build_network(int64_t input_rows, int64_t vocab, int64_
         n->in_ids = g.input("centre", {b}, DType::I64);
         h = embedding(w_in, n->in_ids, std::nullopt, {.sparse_grad = true});  // [B, D]
     } else {
-        // Mean of a bag of rows: padded with row 0 (no gradient), scaled by 1 / bag size.
+        // Mean of a bag of rows: padded with row 0 (no gradient), scaled by 1 / bag size. Each
+        // row of the bag gets the whole gradient of the mean, not 1/size of it, as in word2vec.c
+        // (CBOW) and fastText (CBOW, subwords): forward s·scale, backward the identity.
         n->in_ids = g.input("bag", {b, bag}, DType::I64);
         n->scale = g.input("inverse_bag_size", {b, 1});
-        h = sum(embedding(w_in, n->in_ids, 0, {.sparse_grad = true}), {1}) * n->scale;
+        Value s = sum(embedding(w_in, n->in_ids, 0, {.sparse_grad = true}), {1});
+        h = s + stop_gradient(s * n->scale - s);
     }
     n->targets = g.input("targets", {b, k}, DType::I64);  // the positive, then the negatives
     n->loss = negative_sampling_loss(h, w_out, n->targets);

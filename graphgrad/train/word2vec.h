@@ -17,7 +17,8 @@
 // batch's gradients is the same first-order step). Subwords: a word's input vector is the
 // mean of its own row and the rows of its character n-grams of "<word>" (lengths minn..maxn,
 // FNV-1a hashed into `buckets` rows, as fastText); words never seen get the mean of their
-// n-grams' rows.
+// n-grams' rows. A bag (CBOW's context, a word's subwords) is averaged forward, but every row
+// in it receives the whole gradient of the average, as word2vec.c and fastText do.
 #pragma once
 
 #include <cstdint>
