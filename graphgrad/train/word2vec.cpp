@@ -204,8 +204,15 @@ Word2VecModel train_word2vec(Word2VecCorpus corpus, const Word2VecOptions& o, Wo
         lr = o.lr * std::max(1e-4, 1.0 - static_cast<double>(words) / run_words);  // linear decay
         auto out = net->step->run(feeds);
         net->opt->set_lr(lr);
+        const double loss = out[0].get(0);
+        // A batch sums the gradients of a word's repeats: with a vocabulary small next to the
+        // batch, one step can be far too large. Stop before the tables fill with NaN.
+        if (!std::isfinite(loss))
+            throw_runtime("word2vec: the loss became {} after {} examples (vocabulary {}, batch {}, lr {}): a "
+                          "step sums the gradients of every repeat of a word in the batch; use a smaller batch or lr",
+                          loss, examples, v - 1, o.batch, lr);
         net->opt->step_gradients(optim::gradient_tensors(net->grads, out, 1));
-        loss_sum += out[0].get(0);
+        loss_sum += loss;
         loss_examples += filled;
         examples += filled;
         filled = 0;

@@ -14,7 +14,9 @@
 //
 // Steps are batches of (centre, context + negatives) examples: every pair of a batch reads
 // the parameters as they were before the step (word2vec's updates are per pair; the sum of a
-// batch's gradients is the same first-order step). Subwords: a word's input vector is the
+// batch's gradients is the same first-order step; with a vocabulary small next to the batch,
+// a word repeated many times in one batch takes too large a step: training stops with an
+// error naming the batch when the loss stops being finite). Subwords: a word's input vector is the
 // mean of its own row and the rows of its character n-grams of "<word>" (lengths minn..maxn,
 // FNV-1a hashed into `buckets` rows, as fastText); words never seen get the mean of their
 // n-grams' rows. A bag (CBOW's context, a word's subwords) is averaged forward, but every row
