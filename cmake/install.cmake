@@ -11,7 +11,7 @@ include(CMakePackageConfigHelpers)
 
 set(GG_PUBLIC_HEADERS
     graphgrad/graphgrad.h
-    graphgrad/graph/autodiff.h graphgrad/graph/checkpoint.h graphgrad/graph/compile_options.h graphgrad/graph/compile_report.h
+    graphgrad/graph/autodiff.h graphgrad/graph/gradient.h graphgrad/graph/checkpoint.h graphgrad/graph/compile_options.h graphgrad/graph/compile_report.h
     graphgrad/graph/errors.h graphgrad/graph/executor.h
     graphgrad/graph/gradcheck.h graphgrad/graph/graph.h graphgrad/graph/init.h
     graphgrad/graph/memory_plan.h graphgrad/graph/node.h graphgrad/graph/tensor.h
@@ -27,8 +27,10 @@ set(GG_PUBLIC_HEADERS
     graphgrad/models/metric_learning.h
     graphgrad/models/text_classifiers.h graphgrad/io/labelled_text.h
     graphgrad/io/checkpoint.h graphgrad/io/data_error.h graphgrad/io/dataset.h graphgrad/io/idx.h
-    graphgrad/io/safetensors.h graphgrad/io/text_corpus.h graphgrad/io/utf8.h graphgrad/io/vocabulary.h)
+    graphgrad/io/safetensors.h graphgrad/io/text_corpus.h graphgrad/io/utf8.h graphgrad/io/vocabulary.h
+    graphgrad/io/word_vectors.h)
 list(APPEND GG_PUBLIC_HEADERS graphgrad/train/trainer.h graphgrad/train/classification.h graphgrad/train/language_model.h
+    graphgrad/train/word2vec.h
      graphgrad/train/language_model_io.h graphgrad/train/model_program.h graphgrad/train/model_summary.h
      graphgrad/train/model_compile_report.h graphgrad/train/schedule_by_name.h graphgrad/train/report_format.h
      graphgrad/train/metric_learning.h graphgrad/train/embedding_eval.h

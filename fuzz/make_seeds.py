@@ -58,6 +58,11 @@ put("text_corpus", "kjv_two_lines", b"In the beginning God created the heaven an
 put("text_corpus", "word_level", b"\x01word level: the cat sat on the mat; the dog sat too.\n" * 3)
 put("text_corpus", "utf8_multibyte", "café naïve € 3—4 über straße ﬁn 日本語 😀\n".encode() * 3)
 put("text_corpus", "bom", b"\xef\xbb\xbf" + b"a byte order mark comes first, then plain words\n" * 3)
+# Word vectors (word2vec text format): as graphgrad writes them, fastText's trailing spaces,
+# CRLF lines, an exponent, a negative zero.
+put("word_vectors", "graphgrad", b"3 4\nking 0.1 -0.2 0.30000001 4\nqueen 1e-07 -0 2.5 -3.25\nthe 0 0 0 0\n")
+put("word_vectors", "fasttext", b"2 3\n</s> 0.0011 -0.0023 0.0042 \nand 0.52 -1.25 0.5 \n")
+put("word_vectors", "crlf_utf8", "2 2\r\ncaf\u00e9 1.5 -2\r\n\u65e5\u672c 3 4\r\n".encode())
 put("text_corpus", "vocabulary_char", json.dumps({"format": VOCAB_FORMAT, "kind": "char", "unknown_token": True,
                                                   "lowercase": False, "line_end_token": False,
                                                   "tokens": ["<unk>", "\n", " ", "a", "b", "é"]}).encode())

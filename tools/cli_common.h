@@ -61,6 +61,7 @@ Command add_compile_report_command(CLI::App& app);
 Command add_bench_compile_command(CLI::App& bench);
 Command add_bench_remat_command(CLI::App& bench);
 Command add_bench_rnn_command(CLI::App& bench);
+Command add_neighbors_command(CLI::App& app);
 
 inline void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << "\n"; }
 

@@ -67,6 +67,7 @@ int run_train(const TrainOptions& o) {
     if (is_language_model(o.model)) return run_train_language_model(o);
     if (is_embedding_model(o.model)) return run_train_embedding(o);
     if (is_text_classifier(o.model)) return run_train_text_classifier(o);
+    if (is_word_vector_model(o.model)) return run_train_word_vectors(o);
     auto t_setup = std::chrono::steady_clock::now();
     const io::Augmentations augment = io::Augmentations::parse(o.augment);
     const std::optional<io::PixelStats> norm_option = normalization(o);
@@ -156,8 +157,8 @@ Command add_train_command(CLI::App& app) {
     sub->add_option("model", o->model,
                     "Model name: a zoo classifier (see `graphgrad summary --help`), e.g. lenet5, resnet20, or a "
                     "character-level language model: char_lstm, char_gru, char_rnn, a text classifier: text_cnn, "
-                    "fasttext_classifier, or embedding_net (metric learning: triplet loss on P x K batches, Recall@K on "
-                    "the test set)")
+                    "fasttext_classifier, word vectors: word2vec, fasttext, or embedding_net (metric learning: triplet "
+                    "loss on P x K batches, Recall@K on the test set)")
         ->required();
     sub->add_option("--data", o->data, "Folder with the four IDX files (plain or .gz)")->capture_default_str();
     sub->add_option("--epochs", o->epochs, "Total epochs (a resumed run continues up to this)")->capture_default_str();
@@ -238,10 +239,12 @@ Command add_train_command(CLI::App& app) {
     sub->add_option("--variant", o->variant, "text_cnn: rand (embeddings learnt from scratch), static or non-static "
                                              "(pre-trained vectors, frozen or fine-tuned)")
         ->capture_default_str();
-    sub->add_option("--dim", o->dim, "Embedding width (default: 64 for embedding_net, 128 for text_cnn, 100 for fasttext_classifier)");
+    sub->add_option("--dim", o->dim, "Embedding width (default: 64 for embedding_net, 128 for text_cnn, 100 for fasttext_classifier, word2vec and fasttext)");
     sub->add_option("--word-ngrams", o->word_ngrams, "fasttext_classifier: longest word n-gram (1: words only)")
         ->capture_default_str();
-    sub->add_option("--buckets", o->buckets, "fasttext_classifier: hash buckets for word n-grams")->capture_default_str();
+    sub->add_option("--buckets", o->buckets,
+                    "Hash buckets for word n-grams (fasttext_classifier, default 200,000) or character n-grams (word "
+                    "vectors, default 2,000,000)");
     sub->add_option("--max-tokens", o->max_tokens, "text_cnn: texts padded or cut to this many tokens")->capture_default_str();
     sub->add_option("--max-per-class", o->max_per_class,
                     "Text classifiers: at most N texts per class, drawn by the seeded split (default: 3000 for "
@@ -249,12 +252,14 @@ Command add_train_command(CLI::App& app) {
     sub->add_option("--write-split", o->write_split,
                     "Text classifiers: also write train.txt, valid.txt, test.txt in fastText's format to this folder");
     sub->add_flag("--json", o->json, "Print JSON (per-epoch records) instead of progress and text");
+    add_word_vector_options(sub, o->words);
     return {sub, [o, sub] {
+                o->given_epochs = sub->count("--epochs") > 0;
+                o->given_lr = sub->count("--lr") > 0;
                 o->given_batch = sub->count("--batch") > 0;
                 o->given_optimizer = sub->count("--optimizer") > 0;
                 o->given_clip = sub->count("--clip") > 0;
                 o->given_schedule = sub->count("--schedule") > 0;
-                o->given_epochs = sub->count("--epochs") > 0;
                 return run_train(*o);
             }};
 }

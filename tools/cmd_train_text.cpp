@@ -72,7 +72,7 @@ int run_train_text_classifier(const TrainOptions& o) {
         r = train::train_text_cnn(data, to);
     } else {
         train::FastTextTrainOptions to{.dim = o.dim ? o.dim : 100,
-                                       .buckets = o.buckets,
+                                       .buckets = o.buckets ? o.buckets : 200000,
                                        .word_ngrams = o.word_ngrams,
                                        .epochs = epochs,
                                        .lr = o.lr ? *o.lr : 0.1,

@@ -23,7 +23,7 @@ while [ $# -gt 0 ]; do
 done
 command -v clang++ >/dev/null || { echo "fuzz.sh: needs clang (apt-get install clang libclang-rt-14-dev)" >&2; exit 2; }
 
-harnesses=(fuzz_idx fuzz_idx_gz fuzz_safetensors fuzz_checkpoint fuzz_text_corpus)
+harnesses=(fuzz_idx fuzz_idx_gz fuzz_safetensors fuzz_checkpoint fuzz_text_corpus fuzz_word_vectors)
 [ -n "$only" ] && harnesses=("$only")
 echo "== fuzz: configure and build ($build)"
 CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGG_OPT="-O1" \

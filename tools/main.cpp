@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
     commands.push_back(gg::cli::add_logits_command(app));
     commands.push_back(gg::cli::add_sample_command(app));
     commands.push_back(gg::cli::add_compile_report_command(app));
+    commands.push_back(gg::cli::add_neighbors_command(app));
 
     CLI::App* bench = app.add_subcommand("bench", "Speed and memory benchmarks");
     bench->require_subcommand(1);

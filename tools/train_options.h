@@ -6,10 +6,23 @@
 #include <optional>
 #include <string>
 
+#include <CLI/CLI.hpp>
+
 #include "graphgrad/io/dataset.h"
 #include "graphgrad/train/schedule_by_name.h"
 
 namespace gg::cli {
+
+// Word vectors (word2vec, fasttext): cmd_train_word2vec.cpp.
+struct WordVectorCliOptions {
+    int64_t window = 5, negative = 5, min_count = 5;  // the width is TrainOptions::dim (default 100)
+    int threads = 0;
+    std::string arch = "skipgram";
+    std::string out;       // PREFIX: PREFIX.vec and PREFIX.safetensors
+    std::string subwords;  // "3-6": character n-grams (fasttext's default)
+    double sample = 1e-3;
+    double noise_power = 0.75;
+};
 
 struct TrainOptions {
     std::string model;
@@ -52,14 +65,16 @@ struct TrainOptions {
     std::string corpus;                // fortune-category or language
     std::string variant = "rand";      // text_cnn: rand, static, non-static
     int64_t dim = 0;  // embedding width (0: the model's default: embedding_net 64, text_cnn 128, fasttext_classifier 100)
-    int64_t word_ngrams = 2, buckets = 200000;  // fasttext_classifier
+    int64_t word_ngrams = 2;  // fasttext_classifier
+    int64_t buckets = 0;  // hash buckets (0: the model's default: fasttext_classifier 200,000, word vectors 2,000,000)
     int64_t max_tokens = 100;          // text_cnn: padded length
     int64_t max_per_class = -1;        // -1: 3000 for language, all for fortune-category; 0: all
     std::string write_split;           // write train/valid/test.txt in fastText's format here
     // Which of --batch, --optimizer, --lr, --clip and --schedule the command line gave: a
     // language model's defaults differ (batch 32, Adam 2e-3, clip 5, no schedule).
-    bool given_batch = false, given_optimizer = false, given_clip = false, given_schedule = false,
-         given_epochs = false;
+    WordVectorCliOptions words;
+    bool given_epochs = false, given_lr = false;
+    bool given_batch = false, given_optimizer = false, given_clip = false, given_schedule = false;
 };
 
 // `graphgrad train char_lstm ...`: trains a character-level language model (cmd_train_lm.cpp).
@@ -71,5 +86,10 @@ int run_train_text_classifier(const TrainOptions& o);
 // `graphgrad train embedding_net ...`: metric learning with the triplet loss (cmd_train_embedding.cpp).
 bool is_embedding_model(const std::string& model);
 int run_train_embedding(const TrainOptions& o);
+
+// `graphgrad train word2vec|fasttext ...` (cmd_train_word2vec.cpp).
+bool is_word_vector_model(const std::string& model);
+int run_train_word_vectors(const TrainOptions& o);
+void add_word_vector_options(CLI::App* sub, WordVectorCliOptions& o);
 
 }  // namespace gg::cli

@@ -1,5 +1,7 @@
 #include "graphgrad/graph/autodiff.h"
 
+#include <algorithm>
+#include <functional>
 #include <map>
 
 #include "graphgrad/graph/errors.h"
@@ -26,62 +28,82 @@ namespace {
 // never spans two checkpoint regions, and every run is folded as soon as grad() leaves a
 // region (nodes run in id order): a run left waiting would keep the segment it reads alive
 // while the next one is recomputed.
+//
+// Row-sparse parts stay a list until something needs the value dense (graph/gradient.h).
+struct Partial {
+    std::optional<Value> dense;
+    std::vector<Value> run;   // dense partials waiting to fold, all made by one op
+    int32_t run_region = -1;  // the checkpoint region of the forward nodes whose rules made them
+    std::vector<RowSparse> sparse;
+    std::vector<std::function<Value(const RowSparse&)>> densify;  // one per sparse part
+};
+
 class Accumulator {
 public:
     static constexpr std::size_t kFoldRun = 16;
 
-    struct Sum {
-        std::optional<Value> total;
-        std::vector<Value> run;  // partials waiting to fold, all made by one op
-        int32_t run_region = -1;  // the checkpoint region of the forward nodes whose rules made them
-    };
-
     // `region`: the checkpoint region of the forward node whose gradient rule made `part`.
-    void add(Graph& g, Sum& sum, const Value& part, int32_t region = -1) {
+    void add(Graph& g, Partial& p, const Value& part, int32_t region = -1) {
+        if (!p.sparse.empty()) densify(g, p);
         const OpDef* op = g.node(part.node).op;
-        if (!op->fold_sum_rule || part.slot != 0) return add_now(g, sum, part);
-        if (!sum.run.empty() && (g.node(sum.run[0].node).op != op || sum.run_region != region)) flush(g, sum);
-        if (sum.run.empty()) open_.push_back(&sum);
-        sum.run.push_back(part);
-        sum.run_region = region;
-        if (sum.run.size() == kFoldRun) flush(g, sum);
+        if (!op->fold_sum_rule || part.slot != 0) return add_dense(g, p, part);
+        if (!p.run.empty() && (g.node(p.run[0].node).op != op || p.run_region != region)) flush(g, p);
+        if (p.run.empty()) open_.push_back(&p);
+        p.run.push_back(part);
+        p.run_region = region;
+        if (p.run.size() == kFoldRun) flush(g, p);
     }
-
-    // Folds every waiting run (Sums live in a std::map: the pointers stay valid).
+    void add(Graph& g, Partial& p, const InputGrad& part, int32_t region = -1) {
+        if (!part.is_sparse()) return add(g, p, *part, region);
+        if (p.dense || !p.run.empty()) return add(g, p, part.densify(), region);
+        p.sparse.push_back(part.sparse());
+        p.densify.push_back(part.densifier());
+    }
+    // Folds the waiting run and every sparse part into the dense sum, in arrival order.
+    void densify(Graph& g, Partial& p) {
+        flush(g, p);
+        for (std::size_t k = 0; k < p.sparse.size(); ++k) add_dense(g, p, p.densify[k](p.sparse[k]));
+        p.sparse.clear();
+        p.densify.clear();
+    }
+    // Folds every waiting run (Partials live in a std::map: the pointers stay valid).
     void flush_all(Graph& g) {
-        for (Sum* sum : open_) flush(g, *sum);
+        for (Partial* p : open_) flush(g, *p);
         open_.clear();
     }
 
-    // The value's whole gradient, or nullopt when no partial arrived.
-    std::optional<Value> total(Graph& g, Sum& sum) {
-        flush(g, sum);
-        return sum.total;
-    }
-
 private:
-    void add_now(Graph& g, Sum& sum, const Value& part) {
-        if (!sum.total) {
-            sum.total = part;
+    void add_dense(Graph& g, Partial& p, const Value& part) {
+        if (!p.dense) {
+            p.dense = part;
             return;
         }
         if (!add_) add_ = &op_registry().gradient_accumulator();
-        sum.total = g.add_node1(*add_, {*sum.total, part}, {}, "");
+        p.dense = g.add_node1(*add_, {*p.dense, part}, {}, "");
     }
-
-    void flush(Graph& g, Sum& sum) {
-        if (sum.run.empty()) return;
-        std::vector<Value> run = std::move(sum.run);
-        sum.run.clear();
+    void flush(Graph& g, Partial& p) {
+        if (p.run.empty()) return;
+        std::vector<Value> run = std::move(p.run);
+        p.run.clear();
         std::optional<Value> folded;
         if (run.size() > 1) folded = g.node(run[0].node).op->fold_sum_rule(g, run);
-        if (folded) return add_now(g, sum, *folded);
-        for (const Value& part : run) add_now(g, sum, part);
+        if (folded) return add_dense(g, p, *folded);
+        for (const Value& part : run) add_dense(g, p, part);
     }
 
     const OpDef* add_ = nullptr;
-    std::vector<Sum*> open_;  // sums whose run may be non-empty
+    std::vector<Partial*> open_;  // partials whose run may be non-empty
 };
+
+void check_sparse(const OpDef& op, const Node& node, std::size_t i, const Value& in, const RowSparse& s) {
+    const Shape& rs = s.rows.shape();
+    const bool ok = s.indices.dtype() == DType::I64 && s.indices.rank() == 1 && in.rank() >= 1 &&
+                    s.rows.dtype() == in.dtype() && rs.size() == in.shape().size() && rs[0] == s.indices.dim(0) &&
+                    std::equal(rs.begin() + 1, rs.end(), in.shape().begin() + 1);
+    if (!ok)
+        throw_graph("grad: gradient rule of {} returned row-sparse indices {} and rows {} for input {} of node \"{}\", "
+                    "which is {}", op.name, s.indices.desc(), s.rows.desc(), i, node.name, in.desc());
+}
 
 // Resets the graph's "building gradient" flag even when a rule throws.
 struct GradientMode {
@@ -92,16 +114,19 @@ struct GradientMode {
 
 }  // namespace
 
-std::vector<Value> grad(Value loss, const std::vector<Value>& wrt) {
+namespace {
+
+Value scalar_seed(const Value& loss) {
     if (!loss.valid()) throw_graph("grad: the loss is an empty Value");
     if (loss.rank() != 0)
         throw_graph("grad: the loss \"{}\" must be a scalar, got {}; reduce it (sum/mean) or pass seeds",
                     loss.name(), loss.desc());
-    Value one = loss.graph->scalar(1.0, loss.dtype());
-    return grad(std::vector<Value>{loss}, wrt, std::vector<Value>{one});
+    return loss.graph->scalar(1.0, loss.dtype());
 }
 
-std::vector<Value> grad(const std::vector<Value>& ys, const std::vector<Value>& wrt, const std::vector<Value>& seeds) {
+// The backward sweep; a wrt value keeps row-sparse parts only when keep_sparse.
+std::vector<Gradient> backward(const std::vector<Value>& ys, const std::vector<Value>& wrt,
+                               const std::vector<Value>& seeds, bool keep_sparse) {
     if (ys.empty()) throw_graph("grad: no outputs to differentiate");
     if (ys.size() != seeds.size()) throw_graph("grad: {} outputs but {} seeds", ys.size(), seeds.size());
     std::vector<Value> all = ys;
@@ -134,13 +159,15 @@ std::vector<Value> grad(const std::vector<Value>& ys, const std::vector<Value>& 
 
     GradientMode mode(g);
     // The running sum of the partial gradients per value.
-    std::map<std::pair<int32_t, int32_t>, Accumulator::Sum> partials;
+    std::map<std::pair<int32_t, int32_t>, Partial> partials;
     Accumulator accumulate;
     for (std::size_t i = 0; i < ys.size(); ++i) accumulate.add(g, partials[{ys[i].node, ys[i].slot}], seeds[i]);
+    // The dense total (a rule consumes it): sparse parts are folded in here.
     auto total = [&](int32_t node, int32_t slot) -> std::optional<Value> {
         auto it = partials.find(std::make_pair(node, slot));
         if (it == partials.end()) return std::nullopt;
-        return accumulate.total(g, it->second);
+        accumulate.densify(g, it->second);
+        return it->second.dense;
     };
 
     int32_t region = -1;  // the checkpoint region of the last node whose rule ran
@@ -174,19 +201,59 @@ std::vector<Value> grad(const std::vector<Value>& ys, const std::vector<Value>& 
             const Value& in = same.inputs[i];
             if (!in_grads[i] || !from_wrt[static_cast<std::size_t>(in.node)] || !is_floating(in.dtype())) continue;
             if (!same.op->input_differentiable(static_cast<int>(i))) continue;
-            if (in_grads[i]->desc() != in.desc())
+            if (in_grads[i].is_sparse()) check_sparse(*same.op, same, i, in, in_grads[i].sparse());
+            else if (in_grads[i]->desc() != in.desc())
                 throw_graph("grad: gradient rule of {} returned {} for input {} of node \"{}\", which is {}",
                             same.op->name, in_grads[i]->desc(), i, same.name, in.desc());
-            accumulate.add(g, partials[{in.node, in.slot}], *in_grads[i], same.checkpoint);
+            accumulate.add(g, partials[{in.node, in.slot}], in_grads[i], same.checkpoint);
         }
     }
 
-    std::vector<Value> result;
+    std::vector<Gradient> result;
     for (const Value& w : wrt) {
-        if (auto v = total(w.node, w.slot)) result.push_back(*v);
-        else result.push_back(g.constant(Tensor::zeros(w.shape(), w.dtype()), "zero_grad"));
+        auto it = partials.find(std::make_pair(w.node, w.slot));
+        if (it != partials.end() && keep_sparse && !it->second.sparse.empty() && !it->second.dense &&
+            it->second.run.empty()) {
+            result.push_back(Gradient{Value{}, it->second.sparse});
+            continue;
+        }
+        if (auto v = total(w.node, w.slot)) result.push_back(Gradient{*v, {}});
+        else result.push_back(Gradient{g.constant(Tensor::zeros(w.shape(), w.dtype()), "zero_grad"), {}});
     }
     return result;
+}
+
+std::vector<Value> dense_values(const std::vector<Gradient>& gs) {
+    std::vector<Value> out;
+    out.reserve(gs.size());
+    for (const Gradient& x : gs) out.push_back(x.dense);
+    return out;
+}
+
+}  // namespace
+
+std::vector<Value> Gradient::values() const {
+    if (!is_sparse()) return {dense};
+    std::vector<Value> out;
+    for (const RowSparse& p : sparse) {
+        out.push_back(p.indices);
+        out.push_back(p.rows);
+    }
+    return out;
+}
+
+std::vector<Value> grad(Value loss, const std::vector<Value>& wrt) {
+    Value one = scalar_seed(loss);
+    return dense_values(backward({loss}, wrt, {one}, false));
+}
+
+std::vector<Value> grad(const std::vector<Value>& ys, const std::vector<Value>& wrt, const std::vector<Value>& seeds) {
+    return dense_values(backward(ys, wrt, seeds, false));
+}
+
+std::vector<Gradient> gradients(Value loss, const std::vector<Value>& wrt) {
+    Value one = scalar_seed(loss);
+    return backward({loss}, wrt, {one}, true);
 }
 
 }  // namespace gg

@@ -4,10 +4,12 @@
 //
 //   auto grads = gg::grad(loss, {w1, b1});          // loss must be a scalar
 //   auto hvp   = gg::grad({grads[0]}, {w1}, {v});   // d<∂loss/∂w1, v>/dw1 = H·v
+//   auto gs    = gg::gradients(loss, {table});       // gs[0].sparse: indices + rows
 #pragma once
 
 #include <vector>
 
+#include "graphgrad/graph/gradient.h"
 #include "graphgrad/graph/node.h"
 
 namespace gg {
@@ -18,5 +20,9 @@ std::vector<Value> grad(Value loss, const std::vector<Value>& wrt);
 
 // Vector-Jacobian product: ∂(Σᵢ <ysᵢ, seedsᵢ>)/∂wrt. Seeds have the shapes of ys.
 std::vector<Value> grad(const std::vector<Value>& ys, const std::vector<Value>& wrt, const std::vector<Value>& seeds);
+
+// Like grad(loss, wrt), but a value whose every contribution is row-sparse gets its parts
+// (graph/gradient.h); the others are dense.
+std::vector<Gradient> gradients(Value loss, const std::vector<Value>& wrt);
 
 }  // namespace gg

@@ -34,6 +34,15 @@ Value GradContext::grad_output(std::size_t i) {
     return *grad_outputs_[i];
 }
 
+InputGrad InputGrad::row_sparse(RowSparse part, std::function<Value(const RowSparse&)> densify) {
+    if (!part.indices.valid() || !part.rows.valid() || !densify)
+        throw_graph("a row-sparse gradient needs indices, rows and a densifier");
+    InputGrad g;
+    g.sparse_ = std::move(part);
+    g.densify_ = std::move(densify);
+    return g;
+}
+
 bool OpDef::input_differentiable(int i) const {
     return std::find(nondiff_inputs.begin(), nondiff_inputs.end(), i) == nondiff_inputs.end() && !is_workspace_input(i);
 }

@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "graphgrad/graph/gradient.h"
 #include "graphgrad/graph/kernel.h"
 #include "graphgrad/graph/node.h"
 #include "graphgrad/graph/op_rules.h"
@@ -43,7 +44,32 @@ struct InferContext {
 using ShapeFn = std::function<std::vector<TensorDesc>(const InferContext&)>;
 
 // ---- gradient rules ---------------------------------------------------------------------
-using InputGrads = std::vector<std::optional<Value>>;
+// One input's gradient from a rule: none, dense (the input's desc) or row-sparse. Converts from
+// Value and std::optional<Value>, so rules write `InputGrads{dx, std::nullopt}`.
+class InputGrad {
+public:
+    InputGrad() = default;
+    InputGrad(std::nullopt_t) {}
+    InputGrad(Value dense) : dense_(dense) {}
+    InputGrad(std::optional<Value> dense) : dense_(std::move(dense)) {}
+    // `densify` builds the same gradient as a dense value of the input's shape; grad() calls it
+    // where a dense gradient is needed (a consumer's rule, a dense contribution to add to).
+    static InputGrad row_sparse(RowSparse part, std::function<Value(const RowSparse&)> densify);
+
+    explicit operator bool() const { return dense_.has_value() || sparse_.has_value(); }
+    bool is_sparse() const { return sparse_.has_value(); }
+    const Value& operator*() const { return *dense_; }  // the dense gradient
+    const Value* operator->() const { return &*dense_; }
+    const RowSparse& sparse() const { return *sparse_; }
+    Value densify() const { return densify_(*sparse_); }
+    const std::function<Value(const RowSparse&)>& densifier() const { return densify_; }
+
+private:
+    std::optional<Value> dense_;
+    std::optional<RowSparse> sparse_;
+    std::function<Value(const RowSparse&)> densify_;
+};
+using InputGrads = std::vector<InputGrad>;
 
 class GradContext {
 public:

@@ -44,6 +44,7 @@ Value abs(Value x) { return unary("abs", x); }
 Value tanh(Value x) { return unary("tanh", x); }
 Value sigmoid(Value x) { return unary("sigmoid", x); }
 Value erf(Value x) { return unary("erf", x); }
+Value log_sigmoid(Value x) { return unary("log_sigmoid", x); }
 
 Value add(Value a, Value b) { return broadcasting("add", {a, b}); }
 Value sub(Value a, Value b) { return broadcasting("sub", {a, b}); }
@@ -137,6 +138,17 @@ void register_elementwise_ops(OpRegistry& r) {
         .gradient([](GradContext& g) {  // dx = dy · 2/√π · e^(−x²)
             Value x = g.input(0);
             return InputGrads{g.grad_output(0) * (M_2_SQRTPI * exp(-(x * x)))};
+        });
+
+    // min(x, 0) − log1p(e^−|x|): no overflow for any x, and log σ(x) ≈ x far below 0 where
+    // log(sigmoid(x)) would give log(0) = −inf (word2vec's negative-sampling loss).
+    define_unary(r, "log_sigmoid", "log σ(x) = −softplus(−x), stable for large |x|", map_unary([](auto x) {
+                     using T = decltype(x);
+                     return std::min(x, T(0)) - std::log1p(std::exp(-std::abs(x)));
+                 }),
+                 Domain::AllReals)
+        .gradient([](GradContext& g) {  // dx = dy · σ(−x)
+            return InputGrads{g.grad_output(0) * sigmoid(-g.input(0))};
         });
 
     register_binary_ops(r);

@@ -16,6 +16,7 @@ Value sqrt(Value x);
 Value abs(Value x);
 Value tanh(Value x);
 Value sigmoid(Value x);
+Value log_sigmoid(Value x);  // log σ(x), stable for large |x| (torch.nn.functional.logsigmoid)
 Value erf(Value x);  // the error function, 2/√π ∫₀ˣ e^(−t²) dt (exact GELU's building block)
 
 Value add(Value a, Value b);

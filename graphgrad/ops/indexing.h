@@ -3,6 +3,7 @@
 //
 //   auto e = gg::embedding(table, ids);            // table [V, D], ids i64 [B, T] → [B, T, D]
 //   auto p = gg::embedding(table, ids, 0);         // row 0 is padding: it gets no gradient
+//   auto s = gg::embedding(table, ids, {}, {.sparse_grad = true});  // gradient: ids + rows
 //   auto g = gg::gather(x, 1, idx);                // out[i][j][k] = x[i][idx[i][j][k]][k]
 #pragma once
 
@@ -20,7 +21,13 @@ Value index_select(Value x, int64_t axis, Value index);
 // Rows of table [V, D] picked by ids; with padding_idx (negative counts from V, as PyTorch)
 // that row gets no gradient. Its forward value is read as any other row (nn.Embedding zeroes
 // it at initialisation; initialise it so).
-Value embedding(Value table, Value ids, std::optional<int64_t> padding_idx = std::nullopt);
+// sparse_grad (PyTorch's nn.Embedding(sparse=True)): the table's gradient is row-sparse, the
+// ids and the rows of dy (graph/gradient.h); take it with gg::gradients() and update with an
+// optimizer (they coalesce repeated ids). grad() still returns it dense.
+struct EmbeddingOptions {
+    bool sparse_grad = false;
+};
+Value embedding(Value table, Value ids, std::optional<int64_t> padding_idx = std::nullopt, EmbeddingOptions o = {});
 // Adds src into zeros of `shape` at index along axis (torch.scatter_add on zeros).
 Value scatter_add(const Shape& shape, int64_t axis, Value index, Value src);
 // Adds whole slices of src into zeros of `shape` at index along axis (index_select's gradient;

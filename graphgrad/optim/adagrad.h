@@ -26,6 +26,8 @@ public:
 
 private:
     void update(std::size_t index, Tensor& param, const Tensor& grad, int64_t step) override;
+    const char* sparse_refusal() const override;
+    void update_rows(std::size_t index, Tensor& param, const SparseRows& g, int64_t step) override;
     AdagradOptions o_;
     std::vector<Tensor*> sum_;  // "sum", PyTorch's state name
 };

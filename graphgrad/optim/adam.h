@@ -31,7 +31,8 @@ struct AdamWOptions {
 };
 
 // torch.optim.Adam: g ← g + λθ; m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²; (amsgrad: v̄ ← max(v̄, v));
-// θ ← θ − η/(1−β₁ᵗ) · m / (√v / √(1−β₂ᵗ) + ε).
+// θ ← θ − η/(1−β₁ᵗ) · m / (√v / √(1−β₂ᵗ) + ε). A row-sparse gradient gets lazy Adam instead
+// (torch.optim.SparseAdam, see optim/optimizer.h): only the touched rows' moments and weights.
 class Adam : public Optimizer {
 public:
     Adam(Graph& g, const std::vector<Value>& params, AdamOptions o = {});
@@ -43,6 +44,8 @@ protected:
 
 private:
     void update(std::size_t index, Tensor& param, const Tensor& grad, int64_t step) override;
+    const char* sparse_refusal() const override;
+    void update_rows(std::size_t index, Tensor& param, const SparseRows& g, int64_t step) override;
     AdamOptions o_;
     bool decoupled_;
     std::vector<Tensor*> exp_avg_, exp_avg_sq_, max_exp_avg_sq_;  // PyTorch's state names
