@@ -249,6 +249,9 @@ Command add_train_command(CLI::App& app) {
     sub->add_option("--max-per-class", o->max_per_class,
                     "Text classifiers: at most N texts per class, drawn by the seeded split (default: 3000 for "
                     "language, all for fortune-category; 0: all)");
+    sub->add_option("--embeddings", o->embeddings,
+                    "text_cnn: pre-trained word vectors in word2vec's text format (graphgrad train word2vec --out, "
+                    "fastText .vec) for --variant static or non-static");
     sub->add_option("--write-split", o->write_split,
                     "Text classifiers: also write train.txt, valid.txt, test.txt in fastText's format to this folder");
     sub->add_flag("--json", o->json, "Print JSON (per-epoch records) instead of progress and text");

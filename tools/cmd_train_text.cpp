@@ -6,11 +6,14 @@
 //
 //   graphgrad train text_cnn --corpus language --epochs 3
 //   graphgrad train fasttext_classifier --corpus fortune-category --write-split /tmp/split
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 
 #include <fmt/format.h>
 
 #include "cli_common.h"
+#include "graphgrad/io/word_vectors.h"
 #include "graphgrad/train/report_format.h"
 #include "graphgrad/train/text_classification.h"
 #include "train_options.h"
@@ -26,11 +29,15 @@ int run_train_text_classifier(const TrainOptions& o) {
     if (!cnn && o.variant != "rand") throw UsageError("--variant is a text_cnn option");
     if (o.variant != "rand" && o.variant != "static" && o.variant != "non-static")
         throw UsageError(fmt::format("--variant \"{}\": expected rand, static or non-static", o.variant));
-    if (o.variant != "rand")
-        // CNN-static and CNN-non-static start from pre-trained vectors (TextCnnTrainOptions::pretrained);
-        // the word2vec reader that feeds them from a file is not part of this command yet.
-        throw UsageError(fmt::format("--variant {} needs pre-trained word vectors, which this command cannot read yet; "
-                                     "use the library (TextCnnTrainOptions::pretrained, freeze_embeddings)", o.variant));
+    if (o.variant != "rand" && o.embeddings.empty())
+        throw UsageError(fmt::format("--variant {} starts from pre-trained word vectors: give --embeddings FILE (e.g. "
+                                     "from graphgrad train word2vec --out PREFIX: PREFIX.vec)", o.variant));
+    if (o.variant == "rand" && !o.embeddings.empty())
+        throw UsageError("--embeddings is for --variant static or non-static (rand learns its embeddings from scratch)");
+    // Read before the corpus: a bad file fails fast.
+    const io::WordVectors vectors = o.embeddings.empty() ? io::WordVectors{} : io::read_word_vectors(o.embeddings);
+    if (!o.embeddings.empty() && o.dim && o.dim != vectors.dim())
+        throw UsageError(fmt::format("--dim {} differs from the {} dimensions of {}", o.dim, vectors.dim(), o.embeddings));
 
     train::TextDataOptions dopt;
     dopt.split.seed = o.seed;
@@ -58,7 +65,8 @@ int run_train_text_classifier(const TrainOptions& o) {
 
     train::TextClassifierReport r;
     if (cnn) {
-        train::TextCnnTrainOptions to{.model = {.dim = o.dim ? o.dim : 128},
+        const int64_t dim = !o.embeddings.empty() ? vectors.dim() : (o.dim ? o.dim : 128);
+        train::TextCnnTrainOptions to{.model = {.dim = dim, .freeze_embeddings = o.variant == "static"},
                                       .epochs = epochs,
                                       .batch = o.given_batch ? o.batch : 50,
                                       .lr = o.lr ? *o.lr : 1e-3,
@@ -69,7 +77,25 @@ int run_train_text_classifier(const TrainOptions& o) {
             fmt::print("text_cnn ({}): embedding {}, widths 3,4,5 x {} filters, dropout {}, Adam lr {:g}, batch {}, "
                        "{} epoch{}\n", o.variant, to.model.dim, to.model.filters, to.model.dropout, to.lr, to.batch,
                        epochs, epochs == 1 ? "" : "s");
+        int64_t found = 0;
+        if (!o.embeddings.empty())
+            // The word as the classifier's vocabulary spells it, else lowercased (word2vec runs
+            // on lowercased text by default); words without a vector start random.
+            to.pretrained = [&](const std::string& word, std::span<float> row) {
+                std::string lower = word;
+                for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+                auto id = vectors.find(word);
+                if (!id) id = vectors.find(lower);
+                if (!id) return false;
+                const float* src = vectors.vectors.data<float>() + *id * vectors.dim();
+                std::copy(src, src + vectors.dim(), row.begin());
+                ++found;
+                return true;
+            };
         r = train::train_text_cnn(data, to);
+        if (!o.embeddings.empty() && !o.json)
+            fmt::print("pre-trained vectors for {} of {} vocabulary words from {}\n", found, data.vocab.size(),
+                       o.embeddings);
     } else {
         train::FastTextTrainOptions to{.dim = o.dim ? o.dim : 100,
                                        .buckets = o.buckets ? o.buckets : 200000,

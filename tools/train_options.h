@@ -70,6 +70,7 @@ struct TrainOptions {
     int64_t max_tokens = 100;          // text_cnn: padded length
     int64_t max_per_class = -1;        // -1: 3000 for language, all for fortune-category; 0: all
     std::string write_split;           // write train/valid/test.txt in fastText's format here
+    std::string embeddings;            // text_cnn static/non-static: word vectors (word2vec text format)
     // Which of --batch, --optimizer, --lr, --clip and --schedule the command line gave: a
     // language model's defaults differ (batch 32, Adam 2e-3, clip 5, no schedule).
     WordVectorCliOptions words;
