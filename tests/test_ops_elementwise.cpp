@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <vector>
 
 #include "graphgrad/ops/ops.h"
 #include "test_support.h"
@@ -337,4 +338,39 @@ TEST_CASE("in-place elementwise chains keep their values", "[ops][elementwise]")
     auto without = eval(g, {y}, {{x, f64({-1, 0.5, 2, 0}, {4})}}, no_inplace);
     CHECK(with == without);
     require_near(with[0], {std::exp(-2.0) + 1, std::exp(-1.0) + 1, std::exp(-4.0) + 1, 2});
+}
+
+TEST_CASE("tanh and sigmoid: the vectorised f32 kernels stay within a few ulp of libm in double",
+          "[ops][elementwise]") {
+    // A dense sweep through both of tanh's branches (|x| < 0.625 and above), the tails where
+    // the results round to ±1 or underflow, tiny values, both zeros, infinities and NaN; 1003
+    // values, so the last 3 run through the padded tail vector.
+    std::vector<float> xs;
+    for (int i = 0; i < 980; ++i) xs.push_back(-30.0f + 60.0f * static_cast<float>(i) / 979.0f);
+    for (float v : {0.0f, -0.0f, 1e-30f, -1e-20f, 1e-6f, 0.6249999f, 0.625f, -0.625f, 0.6250001f, 9.0f, 44.0f, 89.0f,
+                    -89.0f, 1e4f, -1e4f, INFINITY, -INFINITY, NAN, 0.1f, -0.3f, 2.5f, -7.0f, 0.5f})
+        xs.push_back(v);
+    REQUIRE(xs.size() == 1003);
+    const auto n = static_cast<int64_t>(xs.size());
+    gg::Graph g;
+    Value x = g.input("x", {n});
+    Value th = gg::tanh(x), sg = gg::sigmoid(x);
+    gg::CompiledGraph step = gg::compile(g, {th, sg});
+    CHECK(step.compile_report().lower.fast_kernels == 2);  // the vectorised kernels ran
+    const std::vector<Tensor> out = step.run({{x, Tensor::from_vector<float>(xs, {n})}});
+    for (int64_t i = 0; i < n; ++i) {
+        const double v = xs[static_cast<std::size_t>(i)];
+        const double want_t = std::tanh(v), want_s = 1.0 / (1.0 + std::exp(-v));
+        const double got_t = out[0].get(i), got_s = out[1].get(i);
+        INFO("x = " << v << ": tanh " << got_t << " vs " << want_t << ", sigmoid " << got_s << " vs " << want_s);
+        if (std::isnan(v)) {
+            CHECK(std::isnan(got_t));
+            CHECK(std::isnan(got_s));
+            continue;
+        }
+        // 4 ulp of float relative, or below float's smallest normal in absolute terms.
+        CHECK(std::abs(got_t - want_t) <= 4.8e-7 * std::abs(want_t) + 1.2e-38);
+        CHECK(std::abs(got_s - want_s) <= 4.8e-7 * std::abs(want_s) + 1.2e-38);
+        CHECK(std::signbit(got_t) == std::signbit(want_t));  // tanh(−0) = −0
+    }
 }

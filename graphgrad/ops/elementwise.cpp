@@ -113,6 +113,7 @@ void register_elementwise_ops(OpRegistry& r) {
         });
 
     define_unary(r, "tanh", "hyperbolic tangent", map_unary([](auto x) { return std::tanh(x); }), Domain::AllReals)
+        .fast_kernel(map_unary_f32x8([](simd::f32x8 x) { return simd::tanh(x); }))  // libm's is scalar
         .layout(LayoutUse::Elementwise)  // f(0) = 0: blocked padding stays zero
         .gradient([](GradContext& g) {  // dx = dy · (1 − y²)
             Value y = g.output(0);
@@ -127,6 +128,7 @@ void register_elementwise_ops(OpRegistry& r) {
                      return x >= T(0) ? s : e * s;
                  }),
                  Domain::AllReals)
+        .fast_kernel(map_unary_f32x8([](simd::f32x8 x) { return simd::sigmoid(x); }))
         .gradient([](GradContext& g) {  // dx = dy · y · (1 − y)
             Value y = g.output(0);
             return InputGrads{g.grad_output(0) * (y * (1.0 - y))};

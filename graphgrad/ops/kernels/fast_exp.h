@@ -53,6 +53,29 @@ inline f32x8 exp(f32x8 x) {
     return x == x ? y : x;
 }
 
+// sigmoid(x) = 1/(1 + e^−x) as e/(1 + e)·… with e = e^−|x| ≤ 1: never overflows; ~3 ulp.
+inline f32x8 sigmoid(f32x8 x) {
+    const f32x8 e = exp(x < 0 ? x : -x);
+    const f32x8 s = 1.0f / (1.0f + e);
+    return x >= 0 ? s : e * s;  // NaN: e is NaN, so both forms are NaN
+}
+
+// tanh: an odd polynomial below |x| = 0.625 (Cephes' tanhf coefficients, where 1 − 2/(e^2|x|+1)
+// would lose digits to cancellation), 1 − 2/(e^2|x| + 1) above, the sign put back; ~2 ulp.
+inline f32x8 tanh(f32x8 x) {
+    const f32x8 ax = x < 0 ? -x : x;
+    const f32x8 z = x * x;
+    f32x8 p = splat(-5.70498872745e-3f);
+    p = p * z + 2.06390887954e-2f;
+    p = p * z - 5.37397155531e-2f;
+    p = p * z + 1.33314422036e-1f;
+    p = p * z - 3.33332819422e-1f;
+    const f32x8 small = x * (1.0f + p * z);  // x·(…), not x + x·…: tanh(−0) stays −0
+    const f32x8 big_abs = 1.0f - 2.0f / (exp(ax + ax) + 1.0f);  // e^2|x| = inf: exactly 1
+    const f32x8 big = x < 0 ? -big_abs : big_abs;
+    return ax < 0.625f ? small : big;  // NaN fails the comparison: big, which is NaN
+}
+
 }  // namespace simd
 
 // max(x[0..n)) ignoring NaNs like std::max(m, x) does (−inf for n = 0). Eight independent
