@@ -13,6 +13,7 @@
 #include "graphgrad/io/idx.h"
 #include "graphgrad/io/safetensors.h"
 #include "graphgrad/io/text_corpus.h"
+#include "graphgrad/io/word_vectors.h"
 #include "graphgrad/io/vocabulary.h"
 #include "graphgrad/optim/adam.h"
 #include "graphgrad/optim/reduce_lr_on_plateau.h"
@@ -68,6 +69,7 @@ const std::vector<Reader>& readers() {
         {"safetensors", [](const std::string& p) { io::SafetensorsFile::open(p).tensors(); }},
         {"checkpoint", resume_from},
         {"text_corpus", read_text},
+        {"word_vectors", [](const std::string& p) { io::read_word_vectors(p); }},
     };
     return r;
 }

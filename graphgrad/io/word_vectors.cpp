@@ -92,7 +92,10 @@ WordVectors parse_word_vectors(std::string_view text, const std::string& what) {
     if (head.size() != 2) throw_data("{}: line 1: expected a header \"V D\", got \"{}\"", what, line.substr(0, 80));
     const int64_t v = parse_count(head[0], what, "word count"), d = parse_count(head[1], what, "dimension");
     if (d == 0) throw_data("{}: line 1: dimension 0", what);
-    if (v > static_cast<int64_t>(text.size()) / (2 * d + 1) + 1)
+    // Every word line holds a word and d values, each at least a byte and a separator: a header
+    // promising more is refused before anything is allocated (d alone can be huge: fuzz finding).
+    const auto bytes = static_cast<int64_t>(text.size());
+    if (v > 0 && (d > bytes / 2 || v > bytes / (2 * d + 1) + 1))
         throw_data("{}: line 1: {} words of dimension {} cannot fit in {} bytes", what, v, d, text.size());
     std::vector<std::string> words;
     words.reserve(static_cast<std::size_t>(v));
