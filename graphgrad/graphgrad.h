@@ -23,6 +23,7 @@
 #include "graphgrad/io/checkpoint.h"
 #include "graphgrad/io/dataset.h"
 #include "graphgrad/io/idx.h"
+#include "graphgrad/io/fasttext_hash.h"
 #include "graphgrad/io/labelled_text.h"
 #include "graphgrad/io/safetensors.h"
 #include "graphgrad/io/text_corpus.h"

@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "graphgrad/io/fasttext_hash.h"
 #include "graphgrad/models/text_classifiers.h"
 #include "graphgrad/ops/ops.h"
 #include "graphgrad/train/text_classification.h"
@@ -39,11 +40,11 @@ io::LabelledTexts keyword_task(int per_class, uint64_t seed) {
 }  // namespace
 
 TEST_CASE("fastText hashing: FNV-1a with sign-extended bytes, n-gram buckets", "[models][text]") {
-    CHECK(fasttext_token_hash("") == 2166136261u);
-    CHECK(fasttext_token_hash("a") == 0xE40C292Cu);  // the published FNV-1a 32 of "a"
+    CHECK(io::fasttext_hash("") == 2166136261u);
+    CHECK(io::fasttext_hash("a") == 0xE40C292Cu);  // the published FNV-1a 32 of "a"
     // A byte ≥ 0x80 is xored as a sign-extended int8 (fastText's cast), unlike plain FNV-1a.
     const uint32_t e9 = (2166136261u ^ 0xFFFFFFE9u) * 16777619u;
-    CHECK(fasttext_token_hash("\xE9") == e9);
+    CHECK(io::fasttext_hash("\xE9") == e9);
     const std::vector<uint32_t> small{1, 2};
     CHECK(fasttext_ngram_bucket(small, 1000) == (116049371 + 2) % 1000);
     const std::vector<uint32_t> negative{0xFFFFFFFFu, 5};  // −1 as int32: widened to 2^64 − 1
@@ -57,8 +58,8 @@ TEST_CASE("fastText features: known words, </s>, bigram rows after the words", "
     const FastTextOptions mo{.words = 5, .buckets = 97, .dim = 4, .classes = 2};
     const std::vector<std::string> tokens{"b", "zzz", "a"};
     const std::vector<int64_t> f = train::fasttext_features(tokens, vocab, mo, 2);
-    const std::vector<uint32_t> h{fasttext_token_hash("b"), fasttext_token_hash("zzz"), fasttext_token_hash("a"),
-                                  fasttext_token_hash("</s>")};
+    const std::vector<uint32_t> h{io::fasttext_hash("b"), io::fasttext_hash("zzz"), io::fasttext_hash("a"),
+                                  io::fasttext_hash("</s>")};
     auto bucket = [&](std::size_t i) { return 5 + fasttext_ngram_bucket(std::span(h).subspan(i, 2), 97); };
     // b, a (zzz unknown: dropped), </s> = 4, then the bigrams b·zzz, zzz·a, a·</s>.
     CHECK(f == std::vector<int64_t>{*vocab.find("b"), *vocab.find("a"), 4, bucket(0), bucket(1), bucket(2)});

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 
+#include "graphgrad/io/fasttext_hash.h"
 #include "graphgrad/graph/autodiff.h"
 #include "graphgrad/graph/executor.h"
 #include "graphgrad/graph/graph.h"
@@ -99,18 +100,18 @@ TEST_CASE("subsampling keeps words with word2vec's probability; the noise table 
 
 TEST_CASE("fastText's FNV-1a hash and the n-grams of <word>", "[word2vec][subwords]") {
     // Published FNV-1a 32-bit values for ASCII input.
-    CHECK(fasttext_hash("") == 0x811c9dc5u);
-    CHECK(fasttext_hash("a") == 0xe40c292cu);
-    CHECK(fasttext_hash("foobar") == 0xbf9cf968u);
+    CHECK(io::fasttext_hash("") == 0x811c9dc5u);
+    CHECK(io::fasttext_hash("a") == 0xe40c292cu);
+    CHECK(io::fasttext_hash("foobar") == 0xbf9cf968u);
     // A byte ≥ 0x80 is sign-extended first (fastText hashes int8_t(c)): for "é" (C3 A9).
     uint32_t h = 2166136261u;
     for (uint32_t byte : {0xFFFFFFC3u, 0xFFFFFFA9u}) h = (h ^ byte) * 16777619u;
-    CHECK(fasttext_hash("\xC3\xA9") == h);
+    CHECK(io::fasttext_hash("\xC3\xA9") == h);
     // "<where>" with n = 3..6, in fastText's order (by start, then by length).
     const std::vector<std::string> grams{"<wh", "<whe", "<whei", "<wheie", "whe", "whei", "wheie", "wheie>", "hei", "heie",
                                          "heie>", "eie", "eie>", "ie>"};
     std::vector<int64_t> want;
-    for (const auto& s : grams) want.push_back(static_cast<int64_t>(fasttext_hash(s) % 2000000u));
+    for (const auto& s : grams) want.push_back(static_cast<int64_t>(io::fasttext_hash(s) % 2000000u));
     CHECK(subword_buckets("wheie", 3, 6, 2000000) == want);
     // Code points, not bytes: "été" has 5 code points in "<été>", so 3 + 2 + 1 n-grams of 3..5.
     CHECK(subword_buckets("\xC3\xA9t\xC3\xA9", 3, 5, 1000).size() == 6u);

@@ -39,15 +39,6 @@ void check_ids(const char* what, Value ids) {
 
 }  // namespace
 
-uint32_t fasttext_token_hash(std::string_view token) {
-    uint32_t h = 2166136261u;
-    for (char c : token) {
-        h ^= static_cast<uint32_t>(static_cast<int8_t>(c));  // sign-extended, as fastText's dictionary
-        h *= 16777619u;
-    }
-    return h;
-}
-
 int64_t fasttext_ngram_bucket(std::span<const uint32_t> hashes, int64_t buckets) {
     if (hashes.empty() || buckets < 1) throw_graph("fasttext_ngram_bucket: {} hashes, {} buckets", hashes.size(), buckets);
     // fastText keeps word hashes as int32_t and widens them to uint64_t: sign extension.

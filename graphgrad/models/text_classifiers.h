@@ -31,9 +31,6 @@ namespace gg::models {
 
 // ---- FastText -------------------------------------------------------------------------------
 
-// fastText's dictionary hash (FNV-1a over the bytes, 32 bits, each byte sign-extended as
-// fastText's `int8_t` cast does), so bigram buckets land where fastText 0.9.2 puts them.
-uint32_t fasttext_token_hash(std::string_view token);
 // The bucket of the word n-gram whose tokens have these hashes: fastText's addWordNgrams,
 // h = h·116049371 + hash (64-bit, each hash sign-extended), modulo `buckets`.
 int64_t fasttext_ngram_bucket(std::span<const uint32_t> hashes, int64_t buckets);

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <map>
 
+#include "graphgrad/io/fasttext_hash.h"
 #include "graphgrad/graph/errors.h"
 #include "graphgrad/ops/ops.h"
 #include "graphgrad/train/classification.h"
@@ -150,10 +151,10 @@ std::vector<int64_t> fasttext_features(const std::vector<std::string>& tokens, c
     f.reserve(tokens.size() * static_cast<std::size_t>(std::max<int64_t>(1, word_ngrams)) + 1);
     for (const std::string& t : tokens) {
         if (auto id = vocab.find(t); id && *id != 0) f.push_back(*id);
-        hashes.push_back(models::fasttext_token_hash(t));
+        hashes.push_back(io::fasttext_hash(t));
     }
     f.push_back(vocab.size());
-    hashes.push_back(models::fasttext_token_hash(kEndOfLine));
+    hashes.push_back(io::fasttext_hash(kEndOfLine));
     for (std::size_t i = 0; i < hashes.size(); ++i)
         for (std::size_t n = 2; n <= static_cast<std::size_t>(word_ngrams) && i + n <= hashes.size(); ++n)
             f.push_back(model.words + models::fasttext_ngram_bucket(std::span(hashes).subspan(i, n), model.buckets));

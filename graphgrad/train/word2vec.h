@@ -78,8 +78,6 @@ double keep_probability(int64_t count, int64_t total, double sample);
 // Ids repeated in proportion to count^power (ids with count 0 never appear).
 std::vector<int32_t> unigram_table(const std::vector<int64_t>& counts, double power, int64_t size);
 
-// fastText's hash of a string (FNV-1a 32-bit over its bytes, each sign-extended from char).
-uint32_t fasttext_hash(std::string_view s);
 // Bucket indices (hash % buckets) of the character n-grams of "<word>", lengths minn..maxn in
 // code points, in fastText's order.
 std::vector<int64_t> subword_buckets(std::string_view word, int64_t minn, int64_t maxn, int64_t buckets);

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "graphgrad/io/fasttext_hash.h"
 #include "graphgrad/io/data_error.h"
 #include "graphgrad/io/safetensors.h"
 #include "graphgrad/io/vocabulary.h"
@@ -58,15 +59,6 @@ std::vector<int32_t> unigram_table(const std::vector<int64_t>& counts, double po
     return table;
 }
 
-uint32_t fasttext_hash(std::string_view s) {
-    uint32_t h = 2166136261u;
-    for (char c : s) {
-        h ^= static_cast<uint32_t>(static_cast<int8_t>(c));  // fastText sign-extends bytes ≥ 0x80
-        h *= 16777619u;
-    }
-    return h;
-}
-
 std::vector<int64_t> subword_buckets(std::string_view word, int64_t minn, int64_t maxn, int64_t buckets) {
     std::vector<int64_t> out;
     if (maxn <= 0 || buckets <= 0) return out;
@@ -85,7 +77,7 @@ std::vector<int64_t> subword_buckets(std::string_view word, int64_t minn, int64_
             while (j < w.size() && continuation(j)) gram += w[j++];
             // Single characters "<" and ">" alone are not n-grams.
             if (n >= minn && !(n == 1 && (i == 0 || j == w.size())))
-                out.push_back(static_cast<int64_t>(fasttext_hash(gram) % static_cast<uint32_t>(buckets)));
+                out.push_back(static_cast<int64_t>(io::fasttext_hash(gram) % static_cast<uint32_t>(buckets)));
         }
     }
     return out;
