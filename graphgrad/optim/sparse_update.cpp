@@ -154,6 +154,22 @@ Optimizer::SparseRows Optimizer::coalesce(std::size_t i, const GradientTensors& 
     return SparseRows{c.unique.data(), n, c.sums.raw(), c.slot.data()};
 }
 
+// For every touched row u (in parallel): f(offset of its row in the parameter, offset of its
+// gradient row in g.values). The loop SGD, Adagrad and lazy Adam share.
+namespace {
+
+template <typename Rows, typename F>  // Rows: Optimizer::SparseRows (protected there)
+void for_each_touched_row(const Rows& g, int64_t row, F f) {
+    parallel_range(
+        g.n,
+        [&](int64_t u0, int64_t u1) {
+            for (int64_t u = u0; u < u1; ++u) f(g.rows[u] * row, u * row);
+        },
+        grain_for(row));
+}
+
+}  // namespace
+
 void Optimizer::update_rows(std::size_t, Tensor&, const SparseRows&, int64_t) {
     throw_runtime("{}: row-sparse gradients are not supported", name());
 }
@@ -171,16 +187,9 @@ void Sgd::update_rows(std::size_t index, Tensor& param, const SparseRows& g, int
         const int64_t row = param.numel() / param.shape()[0];
         const T eta = static_cast<T>(lr());
         if (buf_.empty()) {  // only the touched rows move
-            parallel_range(
-                g.n,
-                [&](int64_t u0, int64_t u1) {
-                    for (int64_t u = u0; u < u1; ++u) {
-                        T* wr = w + g.rows[u] * row;
-                        const T* gr = gv + u * row;
-                        for (int64_t e = 0; e < row; ++e) wr[e] -= eta * gr[e];
-                    }
-                },
-                grain_for(row));
+            for_each_touched_row(g, row, [&](int64_t base, int64_t from) {
+                for (int64_t e = 0; e < row; ++e) w[base + e] -= eta * gv[from + e];
+            });
             return 0;
         }
         // Momentum: the dense update with d = 0 on untouched rows (their buffers still decay
@@ -221,19 +230,13 @@ void Adagrad::update_rows(std::size_t index, Tensor& param, const SparseRows& g,
         const T* gv = static_cast<const T*>(g.values);
         const int64_t row = param.numel() / param.shape()[0];
         const T eta = static_cast<T>(clr), eps = static_cast<T>(o_.eps);
-        parallel_range(
-            g.n,
-            [&](int64_t u0, int64_t u1) {
-                for (int64_t u = u0; u < u1; ++u) {
-                    const int64_t base = g.rows[u] * row;
-                    for (int64_t e = 0; e < row; ++e) {
-                        const T d = gv[u * row + e];
-                        s[base + e] += d * d;
-                        w[base + e] -= eta * d / (std::sqrt(s[base + e]) + eps);
-                    }
-                }
-            },
-            grain_for(row));
+        for_each_touched_row(g, row, [&](int64_t base, int64_t from) {
+            for (int64_t e = 0; e < row; ++e) {
+                const T d = gv[from + e];
+                s[base + e] += d * d;
+                w[base + e] -= eta * d / (std::sqrt(s[base + e]) + eps);
+            }
+        });
         return 0;
     });
 }
@@ -260,21 +263,15 @@ void Adam::update_rows(std::size_t index, Tensor& param, const SparseRows& g, in
         const int64_t row = param.numel() / param.shape()[0];
         const T one_m_b1 = static_cast<T>(1.0 - o_.beta1), one_m_b2 = static_cast<T>(1.0 - o_.beta2);
         const T eps = static_cast<T>(o_.eps), ss = static_cast<T>(step_size);
-        parallel_range(
-            g.n,
-            [&](int64_t u0, int64_t u1) {
-                for (int64_t u = u0; u < u1; ++u) {
-                    const int64_t base = g.rows[u] * row;
-                    for (int64_t e = 0; e < row; ++e) {
-                        const int64_t i = base + e;
-                        const T d = gv[u * row + e];
-                        m[i] += (d - m[i]) * one_m_b1;
-                        v[i] += (d * d - v[i]) * one_m_b2;
-                        w[i] += -ss * (m[i] / (std::sqrt(v[i]) + eps));
-                    }
-                }
-            },
-            grain_for(row));
+        for_each_touched_row(g, row, [&](int64_t base, int64_t from) {
+            for (int64_t e = 0; e < row; ++e) {
+                const int64_t i = base + e;
+                const T d = gv[from + e];
+                m[i] += (d - m[i]) * one_m_b1;
+                v[i] += (d * d - v[i]) * one_m_b2;
+                w[i] += -ss * (m[i] / (std::sqrt(v[i]) + eps));
+            }
+        });
         return 0;
     });
 }
