@@ -158,6 +158,12 @@ public:
         return std::accumulate(o.begin(), o.end(), std::size_t{0});
     }
 
+    // Whether value v's first computation is still alive at position `at` (or fetched).
+    bool alive_at(const Simulation& s, const Value& v, int at) const {
+        const std::size_t k = key(v.node, v.slot);
+        return fetched_[k] || s.slot_end[k] >= at;
+    }
+
     std::size_t idle_bytes(const Simulation& s, int32_t id, int at) const {
         std::size_t bytes = 0;
         const auto& o = sizes_.outputs[static_cast<std::size_t>(id)];
@@ -183,6 +189,30 @@ double recompute_cost(const Node& n) {
            static_cast<double>(c.bytes_read + c.bytes_written) / 8.0 + 1.0;
 }
 
+// Recomputing v means reading its inputs again in the backward pass. An input that died in
+// the forward pass (a residual block's add, read only by the ReLU after it; a batch norm's y
+// read only by that add) would have to live on until then, which frees nothing: recomputing v
+// alone never pays, and recomputing the input alone frees nothing at the peak either. So a move
+// is v together with such inputs, transitively, up to values alive at the peak anyway (kept
+// block outputs, statistics the backward reads) or already recomputed: dropping a residual
+// block's output is one move, a segment boundary Chen et al. would place by hand.
+std::vector<int32_t> move_of(const Program& p, const Simulator& sim, const Simulation& s, const std::vector<char>& recomputable,
+                             const std::vector<char>& chosen, int32_t v) {
+    constexpr std::size_t kLongest = 32;  // a bound on the walk: a few blocks' worth of nodes
+    const Graph& g = *p.graph;
+    std::vector<int32_t> move{v};
+    for (std::size_t k = 0; k < move.size(); ++k)
+        for (const Value& in : g.node(move[k]).inputs) {
+            const auto u = static_cast<std::size_t>(in.node);
+            if (in.producer().op->is_source || chosen[u] || sim.alive_at(s, in, s.peak_pos) ||
+                std::find(move.begin(), move.end(), in.node) != move.end())
+                continue;
+            if (!recomputable[u] || move.size() == kLongest) return {v};  // cannot rebuild it: v alone
+            move.push_back(in.node);
+        }
+    return move;
+}
+
 // Adds recomputations to `chosen` until the simulated peak is at most `target`; false when no
 // idle value is left whose recomputation helps (the smallest this greedy reaches).
 //
@@ -194,7 +224,8 @@ double recompute_cost(const Node& n) {
 bool choose(const Program& p, const Simulator& sim, const Schedule& base, const std::vector<char>& recomputable,
             std::vector<char>& chosen, std::size_t target) {
     const Graph& g = *p.graph;
-    constexpr std::size_t kTries = 8;  // candidates simulated per round, best score first
+    constexpr std::size_t kTries = 8;        // candidates simulated per round, best score first
+    constexpr std::size_t kSplitTries = 24;  // places a run of recomputed nodes may be cut
     // A bound on the search: each simulation is linear in the schedule, so about 5·10⁸ positions
     // simulated in all (seconds; an LSTM over 1000 steps has a 60,000-step schedule).
     std::size_t simulations = std::max<std::size_t>(2000, 500'000'000 / (base.size() + 1));
@@ -211,6 +242,7 @@ bool choose(const Program& p, const Simulator& sim, const Schedule& base, const 
     bool accepted_since_clear = false;
     std::vector<char> kept(chosen.size(), 0);  // un-chosen to split a run: never chosen again
     std::size_t batch = 64;
+    bool compound = false;  // moves of a value and its dead inputs (move_of), after single values
     for (;;) {
         if (excess <= 0) {
             if (s.peak <= target) return true;
@@ -223,6 +255,7 @@ bool choose(const Program& p, const Simulator& sim, const Schedule& base, const 
             double score;
             int32_t node;
             std::size_t bytes;
+            std::vector<int32_t> move;  // the node and the dead inputs recomputed with it
         };
         std::vector<Candidate> cands;
         for (int32_t id : p.nodes) {
@@ -235,7 +268,10 @@ bool choose(const Program& p, const Simulator& sim, const Schedule& base, const 
             const std::size_t bytes = sim.idle_bytes(s, id, s.peak_pos);
             if (bytes == 0) continue;
             const double span = s.first_backward[i] - std::max(s.last_forward[i], s.defined[i]);
-            cands.push_back({recompute_cost(g.node(id)) / (static_cast<double>(bytes) * span), id, bytes});
+            std::vector<int32_t> move = compound ? move_of(p, sim, s, recomputable, chosen, id) : std::vector<int32_t>{id};
+            double cost = 0;
+            for (int32_t m : move) cost += recompute_cost(g.node(m));
+            cands.push_back({cost / (static_cast<double>(bytes) * span), id, bytes, std::move(move)});
         }
         if (cands.empty()) {
             // No idle value left at the peak: it lies in the backward pass, where a run of
@@ -251,13 +287,16 @@ bool choose(const Program& p, const Simulator& sim, const Schedule& base, const 
             std::sort(run.begin(), run.end());
             // The middle of the run first (it halves the run), then its quarters, eighths, ...
             std::vector<int32_t> splits;
-            for (std::size_t parts = 2; splits.size() < kTries && parts <= 2 * run.size(); parts *= 2)
-                for (std::size_t k = 1; k < parts && splits.size() < kTries; k += 2) {
+            for (std::size_t parts = 2; splits.size() < kSplitTries && parts <= 2 * run.size(); parts *= 2)
+                for (std::size_t k = 1; k < parts && splits.size() < kSplitTries; k += 2) {
                     const int32_t id = run[k * run.size() / parts].second;
                     if (std::find(splits.begin(), splits.end(), id) == splits.end()) splits.push_back(id);
                 }
+            // The split that lowers the excess most: where a run is cut decides how long the
+            // two halves are, and the first improvement found is rarely the middle of the run.
             bool split = false;
-            for (std::size_t c = 0; c < splits.size() && !split; ++c) {
+            std::size_t best = 0;
+            for (std::size_t c = 0; c < splits.size(); ++c) {
                 if (simulations-- == 0) return false;
                 const auto i = static_cast<std::size_t>(splits[c]);
                 chosen[i] = 0;
@@ -265,11 +304,14 @@ bool choose(const Program& p, const Simulator& sim, const Schedule& base, const 
                 if (const double e = t.excess(local); e < excess) {
                     s = std::move(t);
                     excess = e;
-                    kept[i] = 1;
+                    best = i;
                     split = true;
-                } else {
-                    chosen[i] = 1;
                 }
+                chosen[i] = 1;
+            }
+            if (split) {
+                chosen[best] = 0;
+                kept[best] = 1;
             }
             if (split) {
                 std::fill(rejected.begin(), rejected.end(), 0);
@@ -278,7 +320,11 @@ bool choose(const Program& p, const Simulator& sim, const Schedule& base, const 
             }
             // Rejections hold until nothing is left; then once more with a clean slate, since
             // what was accepted since may have made an earlier rejection pay.
-            if (!accepted_since_clear) return false;
+            // When single values are exhausted, moves start to take their dead inputs along
+            // (move_of): only then, as dropping whole blocks early makes the backward pass
+            // rebuild long runs, which the single-value greedy has already kept short.
+            if (!accepted_since_clear && compound) return false;
+            compound = true;
             std::fill(rejected.begin(), rejected.end(), 0);
             accepted_since_clear = false;
             continue;
@@ -294,7 +340,9 @@ bool choose(const Program& p, const Simulator& sim, const Schedule& base, const 
         for (std::size_t freed = 0; take < std::min(batch, cands.size()) && freed < s.peak - local; ++take)
             freed += cands[take].bytes;
         if (take > 1) {
-            for (std::size_t c = 0; c < take; ++c) chosen[static_cast<std::size_t>(cands[c].node)] = 1;
+            const std::vector<char> before = chosen;
+            for (std::size_t c = 0; c < take; ++c)
+                for (int32_t m : cands[c].move) chosen[static_cast<std::size_t>(m)] = 1;
             if (simulations-- == 0) return false;
             Simulation t = sim.run(recompute_schedule(p, base, chosen));
             if (const double e = t.excess(local); e < excess) {
@@ -304,7 +352,7 @@ bool choose(const Program& p, const Simulator& sim, const Schedule& base, const 
                 batch *= 2;
                 continue;
             }
-            for (std::size_t c = 0; c < take; ++c) chosen[static_cast<std::size_t>(cands[c].node)] = 0;
+            chosen = before;
             batch /= 2;
             continue;
         }
@@ -313,7 +361,7 @@ bool choose(const Program& p, const Simulator& sim, const Schedule& base, const 
         for (std::size_t c = 0; c < tries && !accepted; ++c) {
             if (simulations-- == 0) return false;
             const auto i = static_cast<std::size_t>(cands[c].node);
-            chosen[i] = 1;
+            for (int32_t m : cands[c].move) chosen[static_cast<std::size_t>(m)] = 1;
             Simulation t = sim.run(recompute_schedule(p, base, chosen));
             const double e = t.excess(local);
             if (e < excess) {
@@ -322,7 +370,7 @@ bool choose(const Program& p, const Simulator& sim, const Schedule& base, const 
                 accepted = true;
                 accepted_since_clear = true;
             } else {
-                chosen[i] = 0;
+                for (int32_t m : cands[c].move) chosen[static_cast<std::size_t>(m)] = 0;
                 rejected[i] = 1;
             }
         }
@@ -386,6 +434,7 @@ Program fit_memory_budget(Program p) {
                                         : std::vector<char>(recomputable.size(), 0);
     std::vector<char> chosen = start;
     Program q = lower_and_plan(p, recompute_schedule(p, base, chosen), "budget");
+    std::vector<char> q_chosen = chosen;  // what q recomputes
     const std::size_t unconstrained = q.plan.arena_bytes;
     std::size_t attempts = 1;
     const Sizes sizes = measure(q);
@@ -401,6 +450,7 @@ Program fit_memory_budget(Program p) {
         if (target < 1.0) break;
         reachable = choose(p, sim, base, recomputable, chosen, static_cast<std::size_t>(target));
         q = lower_and_plan(p, recompute_schedule(p, base, chosen), "budget");
+        q_chosen = chosen;
         ++attempts;
     }
     // The greedy is path dependent: aiming low from the start can reach arenas that aiming at
@@ -411,7 +461,17 @@ Program fit_memory_budget(Program p) {
         choose(p, sim, base, recomputable, chosen, 1);
         Program low = lower_and_plan(p, recompute_schedule(p, base, chosen), "budget");
         ++attempts;
-        if (low.plan.arena_bytes < q.plan.arena_bytes) q = std::move(low);
+        if (low.plan.arena_bytes < q.plan.arena_bytes) {
+            q = std::move(low);
+            q_chosen = chosen;
+        }
+    }
+    if (attempts > 1 && q.plan.arena_bytes <= budget) {
+        // Lowered again with every trial program gone: the kept program's kernels then fill the
+        // heap the trials left, instead of lying among their freed pieces (7 MiB of resident
+        // fragments for ResNet-110's training step, which the plan would not show).
+        q = Program{};
+        q = lower_and_plan(p, recompute_schedule(p, base, q_chosen), "budget");
     }
     q.report.remat.budget = budget;
     q.report.remat.unconstrained_bytes = unconstrained;

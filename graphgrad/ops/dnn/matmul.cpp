@@ -1,8 +1,13 @@
 #include "graphgrad/ops/dnn/matmul.h"
 
+#include <map>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <utility>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "graphgrad/ops/dnn/context.h"
 
@@ -13,46 +18,74 @@ namespace {
 using dims = dnnl::memory::dims;
 using dt = dnnl::memory::data_type;
 
-class MatmulKernel final : public Kernel {
-public:
-    MatmulKernel(Context& ctx, const dnnl::matmul::primitive_desc& pd)
-        : ctx_(ctx),
-          prim_(pd),
-          src_(pd.src_desc(), ctx.engine(), DNNL_MEMORY_NONE),
-          wei_(pd.weights_desc(), ctx.engine(), DNNL_MEMORY_NONE),
-          dst_(pd.dst_desc(), ctx.engine(), DNNL_MEMORY_NONE),
-          scratch_bytes_(pd.scratchpad_desc().get_size()),
-          impl_(pd.impl_info_str()) {
+// A oneDNN matmul with its memory objects. A program's steps run one at a time, so every step
+// computing the same matmul (an unrolled recurrence's thousand per-step products, recomputed
+// copies) shares one: run() re-points the handles before executing. A primitive with its
+// descriptor and memory objects is ~4.5 KB of host memory, which per step would grow an LSTM's
+// program over 1000 steps by ~15 MiB that the memory plan cannot see.
+struct BoundMatmul {
+    BoundMatmul(Context& c, const dnnl::matmul::primitive_desc& pd)
+        : ctx(c),
+          prim(pd),
+          src(pd.src_desc(), c.engine(), DNNL_MEMORY_NONE),
+          wei(pd.weights_desc(), c.engine(), DNNL_MEMORY_NONE),
+          dst(pd.dst_desc(), c.engine(), DNNL_MEMORY_NONE),
+          scratch_bytes(pd.scratchpad_desc().get_size()),
+          impl(pd.impl_info_str()) {
         // Memory objects are handles: the map shares them, so set_data_handle() in run()
         // re-points what execute() sees without rebuilding anything.
-        args_ = {{DNNL_ARG_SRC, src_}, {DNNL_ARG_WEIGHTS, wei_}, {DNNL_ARG_DST, dst_}};
-        if (scratch_bytes_ > 0) {
-            scratch_ = dnnl::memory(pd.scratchpad_desc(), ctx.engine(), DNNL_MEMORY_NONE);
-            args_.emplace(DNNL_ARG_SCRATCHPAD, scratch_);
+        args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}};
+        if (scratch_bytes > 0) {
+            scratch = dnnl::memory(pd.scratchpad_desc(), c.engine(), DNNL_MEMORY_NONE);
+            args.emplace(DNNL_ARG_SCRATCHPAD, scratch);
         }
     }
 
+    Context& ctx;
+    dnnl::matmul prim;
+    dnnl::memory src, wei, dst, scratch;
+    std::size_t scratch_bytes;
+    std::string impl;
+    std::unordered_map<int, dnnl::memory> args;
+};
+
+// The program's matmuls by operand descriptors (a KernelResources item: one per program).
+struct BoundMatmuls {
+    std::map<std::string, std::shared_ptr<BoundMatmul>> by_operands;
+};
+
+// Dims and strides of plain descriptors: all a matmul's primitive depends on here (f32, no
+// attributes but the user scratchpad).
+std::string operands_key(const dnnl::memory::desc& src, const dnnl::memory::desc& wei, const dnnl::memory::desc& dst) {
+    std::string key;
+    for (const dnnl::memory::desc* d : {&src, &wei, &dst}) {
+        key += fmt::format("{}|", fmt::join(d->dims(), ","));
+        const dnnl_memory_desc_t& raw = d->data;
+        key += fmt::format("{}/", fmt::join(raw.format_desc.blocking.strides, raw.format_desc.blocking.strides + raw.ndims, ","));
+    }
+    return key;
+}
+
+class MatmulKernel final : public Kernel {
+public:
+    explicit MatmulKernel(std::shared_ptr<BoundMatmul> b) : b_(std::move(b)) {}
+
     void run(const KernelArgs& a) override {
         // oneDNN takes non-const handles; it never writes SRC or WEIGHTS.
-        src_.set_data_handle(const_cast<void*>(a.inputs[0]));
-        wei_.set_data_handle(const_cast<void*>(a.inputs[1]));
-        dst_.set_data_handle(a.outputs[0]);
-        if (scratch_bytes_ > 0) scratch_.set_data_handle(a.scratch);
-        prim_.execute(ctx_.stream(), args_);
-        ctx_.stream().wait();
+        b_->src.set_data_handle(const_cast<void*>(a.inputs[0]));
+        b_->wei.set_data_handle(const_cast<void*>(a.inputs[1]));
+        b_->dst.set_data_handle(a.outputs[0]);
+        if (b_->scratch_bytes > 0) b_->scratch.set_data_handle(a.scratch);
+        b_->prim.execute(b_->ctx.stream(), b_->args);
+        b_->ctx.stream().wait();
     }
 
     // scratchpad_mode::user: the planner places oneDNN's scratchpad in the arena.
-    std::size_t scratch_bytes() const override { return scratch_bytes_; }
-    std::string describe() const override { return impl_; }
+    std::size_t scratch_bytes() const override { return b_->scratch_bytes; }
+    std::string describe() const override { return b_->impl; }
 
 private:
-    Context& ctx_;
-    dnnl::matmul prim_;
-    dnnl::memory src_, wei_, dst_, scratch_;
-    std::size_t scratch_bytes_;
-    std::string impl_;
-    std::unordered_map<int, dnnl::memory> args_;
+    std::shared_ptr<BoundMatmul> b_;
 };
 
 // Dims and strides of an operand stored densely as [stored batch..., rows, cols], seen as the
@@ -103,11 +136,14 @@ std::unique_ptr<Kernel> make_matmul_kernel(KernelResources& resources, const Mat
         }
         dst = {yd, dt::f32, ys};
     }
+    std::shared_ptr<BoundMatmul>& bound = resources.get<BoundMatmuls>().by_operands[operands_key(src, wei, dst)];
+    if (bound) return std::make_unique<MatmulKernel>(bound);
     try {
         dnnl::primitive_attr attr;
         attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
         dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, wei, dst), attr, ctx.engine());
-        return std::make_unique<MatmulKernel>(ctx, pd);
+        bound = std::make_shared<BoundMatmul>(ctx, pd);
+        return std::make_unique<MatmulKernel>(bound);
     } catch (const dnnl::error&) {
         return nullptr;  // unimplemented combination (e.g. rank > 12): reference kernel runs
     }
