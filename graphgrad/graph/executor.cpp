@@ -103,14 +103,15 @@ std::vector<Tensor> CompiledGraph::run(const Feeds& feeds) {
     }
     for (std::size_t i = 0; i < feeds_.size(); ++i) {
         if (!bound[i]) throw_runtime("run: missing feed for input \"{}\" {}", feeds_[i].name, feeds_[i].desc);
-        for (auto [s, a] : feeds_[i].uses) steps_[s].inputs[a] = bound[i]->raw();
+        for (auto [s, a] : feeds_[i].uses) pointers_[steps_[s].first + a] = const_cast<void*>(bound[i]->raw());
     }
 
     const uint64_t step_no = run_count_++;
     for (std::size_t i = 0; i < steps_.size(); ++i) {
         const Step& s = steps_[i];
         const auto t0 = profiling_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-        s.kernel->run(KernelArgs{s.inputs.data(), s.outputs.data(), s.scratch, step_no});
+        void* const* in = pointers_.data() + s.first;
+        s.kernel->run(KernelArgs{in, in + s.num_inputs, s.scratch, step_no});
         if (profiling_) step_ns_[i] += std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
         if (check_numerics_) check_step_numerics(s);
     }
@@ -141,7 +142,7 @@ void CompiledGraph::check_step_numerics(const Step& s) const {
     for (std::size_t o = 0; o < n.outputs.size(); ++o) {
         const TensorDesc& d = n.outputs[o];
         if (!is_floating(d.dtype)) continue;
-        Tensor view(d, s.outputs[o], nullptr);
+        Tensor view(d, pointers_[s.first + s.num_inputs + o], nullptr);
         for (int64_t i = 0; i < d.numel(); ++i) {
             double v = view.get(i);
             if (!std::isfinite(v))

@@ -79,11 +79,13 @@ private:
     friend class passes::Binder;
     CompiledGraph() = default;
 
+    // Buffer pointers live in one array (pointers_), inputs then outputs per step: an
+    // unrolled recurrence has 60,000 steps, and two vectors each cost ~100 bytes of heap.
     struct Step {
         Kernel* kernel;
         int32_t node;
-        std::vector<const void*> inputs;
-        std::vector<void*> outputs;
+        uint32_t first;  // the step's first input pointer in pointers_
+        uint16_t num_inputs, num_outputs;
         void* scratch;
         bool conversion;
     };
@@ -107,6 +109,7 @@ private:
     std::unique_ptr<KernelResources> resources_;  // outlives kernels (declared first)
     std::vector<std::unique_ptr<Kernel>> kernels_;
     std::vector<Step> steps_;
+    std::vector<void*> pointers_;  // per step: its inputs' buffers, then its outputs'
     std::vector<StepInfo> step_info_;
     std::vector<FeedSlot> feeds_;
     std::vector<Fetch> fetches_;

@@ -2,6 +2,7 @@
 // every step gets the pointers it will read and write in every run. Feeds are patched in by
 // run(); fetches become views of the arena, parameters or the fed tensors.
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <new>
 #include <string>
@@ -37,20 +38,34 @@ public:
     }
 
     void bind_steps() {
+        cg_.steps_.reserve(p_.steps.size());
+        cg_.step_info_.reserve(p_.steps.size());
+        cg_.kernels_.reserve(p_.steps.size());
         for (std::size_t s = 0; s < p_.steps.size(); ++s) {
             ProgramStep& st = p_.steps[s];
-            CompiledGraph::Step step{st.kernel.get(), st.node, {}, {}, nullptr, st.kind == StepKind::Conversion};
+            if (cg_.pointers_.size() + st.inputs.size() + st.outputs.size() > UINT32_MAX || st.inputs.size() > UINT16_MAX ||
+                st.outputs.size() > UINT16_MAX)
+                throw_runtime("compile: {} steps with {} buffer pointers exceed what a program indexes", p_.steps.size(),
+                              cg_.pointers_.size());
+            CompiledGraph::Step step{st.kernel.get(),
+                                     st.node,
+                                     static_cast<uint32_t>(cg_.pointers_.size()),
+                                     static_cast<uint16_t>(st.inputs.size()),
+                                     static_cast<uint16_t>(st.outputs.size()),
+                                     nullptr,
+                                     st.kind == StepKind::Conversion};
             for (std::size_t i = 0; i < st.inputs.size(); ++i) {
                 const int v = st.inputs[i];
                 if (value(v).storage == ProgramValue::Storage::Feed) cg_.feeds_[feed_slot(v)].uses.emplace_back(s, i);
-                step.inputs.push_back(pointer(v));
+                cg_.pointers_.push_back(pointer(v));
             }
-            for (int v : st.outputs) step.outputs.push_back(pointer(v));
+            for (int v : st.outputs) cg_.pointers_.push_back(pointer(v));
             if (base_ && p_.scratch_request[s] >= 0) step.scratch = base_ + offset(p_.scratch_request[s]);
             cg_.step_info_.push_back(step_info(st));
             cg_.kernels_.push_back(std::move(st.kernel));
             cg_.steps_.push_back(std::move(step));
         }
+        cg_.pointers_.shrink_to_fit();
     }
 
     void bind_fetches() {
