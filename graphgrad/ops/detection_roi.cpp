@@ -13,7 +13,7 @@
 #include "graphgrad/graph/op_registry.h"
 #include "graphgrad/ops/indexing.h"
 #include "graphgrad/ops/internal/register_ops.h"
-#include "graphgrad/ops/reference/detection.h"
+#include "graphgrad/ops/reference/roi.h"
 #include "graphgrad/ops/shape_ops.h"
 
 namespace gg {
