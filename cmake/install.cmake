@@ -34,7 +34,7 @@ list(APPEND GG_PUBLIC_HEADERS graphgrad/train/trainer.h graphgrad/train/classifi
      graphgrad/train/language_model_io.h graphgrad/train/model_program.h graphgrad/train/model_summary.h
      graphgrad/train/model_compile_report.h graphgrad/train/schedule_by_name.h graphgrad/train/report_format.h
      graphgrad/train/metric_learning.h graphgrad/train/embedding_eval.h
-     graphgrad/train/text_classification.h)
+     graphgrad/train/text_classification.h graphgrad/train/transfer.h graphgrad/train/class_subset.h)
 
 foreach(h ${GG_PUBLIC_HEADERS})
   get_filename_component(dir ${h} DIRECTORY)
