@@ -16,7 +16,7 @@ set(GG_PUBLIC_HEADERS
     graphgrad/graph/gradcheck.h graphgrad/graph/graph.h graphgrad/graph/init.h
     graphgrad/graph/memory_plan.h graphgrad/graph/node.h graphgrad/graph/tensor.h
     graphgrad/graph/tensor_desc.h
-    graphgrad/ops/ops.h graphgrad/ops/activation.h graphgrad/ops/broadcast.h graphgrad/ops/conv.h
+    graphgrad/ops/ops.h graphgrad/ops/activation.h graphgrad/ops/broadcast.h graphgrad/ops/conv.h graphgrad/ops/detection.h
     graphgrad/ops/elementwise.h graphgrad/ops/indexing.h graphgrad/ops/linalg.h graphgrad/ops/loss.h
     graphgrad/ops/normalization.h graphgrad/ops/pooling.h graphgrad/ops/random.h
     graphgrad/ops/reduction.h graphgrad/ops/rnn.h graphgrad/ops/rnn_cell.h graphgrad/ops/shape_ops.h graphgrad/ops/softmax.h
@@ -34,7 +34,7 @@ list(APPEND GG_PUBLIC_HEADERS graphgrad/train/trainer.h graphgrad/train/classifi
      graphgrad/train/language_model_io.h graphgrad/train/model_program.h graphgrad/train/model_summary.h
      graphgrad/train/model_compile_report.h graphgrad/train/schedule_by_name.h graphgrad/train/report_format.h
      graphgrad/train/metric_learning.h graphgrad/train/embedding_eval.h
-     graphgrad/train/text_classification.h)
+     graphgrad/train/text_classification.h graphgrad/train/transfer.h graphgrad/train/class_subset.h)
 
 foreach(h ${GG_PUBLIC_HEADERS})
   get_filename_component(dir ${h} DIRECTORY)

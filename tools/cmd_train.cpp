@@ -7,6 +7,8 @@
 //   graphgrad train resnet20 --epochs 15 --augment crop,flip --checkpoint r20.safetensors
 //   graphgrad train resnet20 --epochs 20 --resume r20.safetensors --checkpoint r20.safetensors
 //   graphgrad train lenet5 --init pytorch_lenet.safetensors --epochs 2    # a new run from given weights
+//   graphgrad train lenet5 --class-subset 5-9 --train-per-class 100 --init l04.safetensors
+//       --freeze 'conv*,fc1.*,fc2.*' --new-head 5                          # (one line) transfer
 #include <cmath>
 #include <memory>
 #include <optional>
@@ -18,9 +20,11 @@
 #include "train_options.h"
 #include "graphgrad/io/checkpoint.h"
 #include "graphgrad/optim/optim.h"
+#include "graphgrad/train/class_subset.h"
 #include "graphgrad/train/classification.h"
 #include "graphgrad/train/language_model.h"
 #include "graphgrad/train/schedule_by_name.h"
+#include "graphgrad/train/transfer.h"
 
 namespace gg::cli {
 namespace {
@@ -63,7 +67,37 @@ nlohmann::json record_json(const EpochRecord& r) {
             {"ms_per_step", r.ms_per_step}};
 }
 
+bool uses_transfer_options(const TrainOptions& o) {
+    return !o.freeze.empty() || o.new_head != 0 || !o.class_subset.empty() || o.train_per_class != 0;
+}
+
+// --class-subset and --train-per-class: the classes both sets keep, then N images per class.
+void select_data(const TrainOptions& o, io::ImageDataset& train, io::ImageDataset& test) {
+    if (!o.class_subset.empty()) {
+        const std::vector<int64_t> classes = parse_class_list(o.class_subset, train.num_classes);
+        train = select_classes(train, classes);
+        test = select_classes(test, classes);
+    }
+    if (o.train_per_class < 0) throw UsageError(fmt::format("--train-per-class must be positive, got {}", o.train_per_class));
+    if (o.train_per_class > 0) train = take_per_class(train, o.train_per_class, o.seed);
+}
+
+void check_new_head(const TrainOptions& o, int64_t classes) {
+    if (o.new_head == 0) return;
+    if (o.new_head < 2) throw UsageError(fmt::format("--new-head {}: a classifier needs at least 2 outputs", o.new_head));
+    if (o.init.empty())
+        throw UsageError("--new-head replaces the classifier head of the --init checkpoint's model: give --init");
+    if (o.new_head != classes)
+        throw UsageError(fmt::format("--new-head {} but the training data has {} classes{}", o.new_head, classes,
+                                     o.class_subset.empty() ? " (choose some with --class-subset)" : ""));
+}
+
 int run_train(const TrainOptions& o) {
+    if (uses_transfer_options(o) && (is_language_model(o.model) || is_embedding_model(o.model) ||
+                                     is_text_classifier(o.model) || is_word_vector_model(o.model)))
+        throw UsageError(fmt::format("--freeze, --new-head, --class-subset and --train-per-class apply to zoo image "
+                                     "classifiers (lenet5, resnet20, ...), not {}",
+                                     o.model));
     if (is_language_model(o.model)) return run_train_language_model(o);
     if (is_embedding_model(o.model)) return run_train_embedding(o);
     if (is_text_classifier(o.model)) return run_train_text_classifier(o);
@@ -72,12 +106,19 @@ int run_train(const TrainOptions& o) {
     const io::Augmentations augment = io::Augmentations::parse(o.augment);
     const std::optional<io::PixelStats> norm_option = normalization(o);
     io::ImageFolder folder = io::load_image_folder(o.data);
-    const io::ImageDataset train = take_first(folder.train, o.limit_train);
-    const io::ImageDataset test = take_first(folder.test, o.limit_test);
+    io::ImageDataset train = take_first(folder.train, o.limit_train);
+    io::ImageDataset test = take_first(folder.test, o.limit_test);
+    select_data(o, train, test);
+    check_new_head(o, train.num_classes);
     const io::PixelStats norm = norm_option ? *norm_option : io::pixel_statistics(train);
 
-    auto p = build_model_program(o.model, o.batch, {1, train.rows, train.cols}, o.seed, /*with_grads=*/true,
-                                 train.num_classes);
+    // Frozen parameters never become gradient targets: the program is built without
+    // gradients, then freeze_parameters() builds them for the trainable ones only.
+    const Shape chw{1, train.rows, train.cols};
+    auto p = build_model_program(o.model, o.batch, chw, o.seed, /*with_grads=*/o.freeze.empty(), train.num_classes);
+    const std::vector<std::string> frozen = o.freeze.empty() ? std::vector<std::string>{} : freeze_parameters(*p, o.freeze);
+    const std::vector<std::string> head =
+        o.new_head ? classifier_head(p->entry->build, chw, o.model) : std::vector<std::string>{};
     std::unique_ptr<optim::Optimizer> opt;
     try {
         opt = optim::make_optimizer(o.optimizer, *p->graph, p->params, optimizer_options(o));
@@ -92,6 +133,7 @@ int run_train(const TrainOptions& o) {
                                           .checkpoint = o.checkpoint,
                                           .resume = o.resume,
                                           .init = o.init,
+                                          .init_keep = head,
                                           .progress = !o.json,
                                           .metadata = {{"model", o.model},
                                                        {"schedule", o.schedule.name},
@@ -104,6 +146,12 @@ int run_train(const TrainOptions& o) {
                               .normalization = norm,
                               .precise_bn = o.precise_bn};
     to.trainer.compile.check_numerics = o.check_numerics;
+    if (!o.class_subset.empty()) to.trainer.metadata["classes"] = o.class_subset;
+    if (!o.freeze.empty()) to.trainer.metadata["frozen"] = o.freeze;
+    if (!o.json && (!frozen.empty() || !head.empty()))
+        fmt::print("transfer: {} frozen parameter tensors ({}){}\n", frozen.size(), o.freeze.empty() ? "none" : o.freeze,
+                   head.empty() ? "" : fmt::format("; new head {} ({} outputs) not loaded from {}", fmt::join(head, ", "),
+                                                   o.new_head, o.init));
     if (!o.memory_budget.empty()) to.trainer.compile.memory_budget = parse_bytes(o.memory_budget);
     if (!o.json)
         fmt::print("{}: {}\n{} parameters; {} train / {} test images {}x{} from {}, normalised with mean {:.4f} std "
@@ -123,6 +171,9 @@ int run_train(const TrainOptions& o) {
                     {"parameters", p->num_parameters()},
                     {"data", o.data},
                     {"train_size", train.count},
+                    {"classes", o.class_subset.empty() ? "all" : o.class_subset},
+                    {"frozen", frozen},
+                    {"new_head", head},
                     {"test_size", test.count},
                     {"batch", o.batch},
                     {"optimizer", opt->name()},
@@ -198,6 +249,18 @@ Command add_train_command(CLI::App& app) {
                     "safetensors; not its optimizer state, epoch or schedule). Language models: the checkpoint must "
                     "record the corpus's vocabulary and the same architecture")
         ->excludes("--resume");
+    sub->add_option("--freeze", o->freeze,
+                    "Image classifiers: do not train the parameters matching these comma-separated globs, e.g. "
+                    "'conv*,layer1.*' (no gradient is built for them; frozen batch norm still updates its running "
+                    "statistics, as PyTorch's requires_grad=False)");
+    sub->add_option("--new-head", o->new_head,
+                    "Image classifiers, with --init: replace the final classifier layer by a freshly initialised one "
+                    "with K outputs (K = the classes trained on); --init loads every other tensor");
+    sub->add_option("--class-subset", o->class_subset,
+                    "Image classifiers: train and test only on these classes, relabelled 0..K-1 in the order given, "
+                    "e.g. 5-9 or 0,2,4");
+    sub->add_option("--train-per-class", o->train_per_class,
+                    "Image classifiers: N training images per class, drawn reproducibly with --seed");
     sub->add_option("--limit-train", o->limit_train, "Use only the first N training images (quick runs)");
     sub->add_option("--limit-test", o->limit_test, "Evaluate on only the first N test images");
     sub->add_option("--memory-budget", o->memory_budget,

@@ -44,6 +44,11 @@ struct TrainOptions {
     int64_t limit_train = 0, limit_test = 0;
     std::string memory_budget;  // e.g. "300MiB": the training step recomputes to fit (empty: no budget)
     int64_t precise_bn = 0;  // > 0: re-estimate batch-norm running statistics on this many batches
+    // Transfer learning (zoo image classifiers; train/transfer.h, train/class_subset.h).
+    std::string freeze;           // comma-separated globs over parameter names: not trained
+    int64_t new_head = 0;         // > 0: a fresh classifier head of this many outputs; --init loads the rest
+    std::string class_subset;     // "5-9": train and test on these classes only, relabelled 0..K-1
+    int64_t train_per_class = 0;  // > 0: this many training images per class, drawn with --seed
     bool json = false;
     // Language models (char_lstm, char_gru, char_rnn).
     std::string text;        // empty: the King James Bible from Debian's bible-kjv

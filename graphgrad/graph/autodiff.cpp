@@ -192,6 +192,11 @@ std::vector<Gradient> backward(const std::vector<Value>& ys, const std::vector<V
             throw_graph("grad: op {} (node \"{}\") has no gradient rule", node.op->name, node.name);
         }
         GradContext ctx(g, node, std::move(gouts));
+        std::vector<char> needs(node.inputs.size());
+        for (std::size_t i = 0; i < needs.size(); ++i)
+            needs[i] = from_wrt[static_cast<std::size_t>(node.inputs[i].node)] && is_floating(node.inputs[i].dtype()) &&
+                       node.op->input_differentiable(static_cast<int>(i));
+        ctx.set_needs_input_grad(std::move(needs));
         InputGrads in_grads = node.op->grad_rule(ctx);
         const Node& same = node;  // nodes live in a deque: rules adding nodes keep it valid
         if (in_grads.size() != same.inputs.size())

@@ -83,6 +83,11 @@ public:
     bool has_grad_output(std::size_t i) const;
     // The incoming gradient of output i; zeros when nothing downstream used that output.
     Value grad_output(std::size_t i = 0);
+    // Whether grad() uses input i's gradient (the input depends on a value being
+    // differentiated, is floating and differentiable): a rule may skip building the others,
+    // so that a frozen prefix of a network gets no backward node (PyTorch's needs_input_grad).
+    bool needs_input_grad(std::size_t i) const { return needs_.empty() || (i < needs_.size() && needs_[i]); }
+    void set_needs_input_grad(std::vector<char> needs) { needs_ = std::move(needs); }
     template <typename T>
     const T& attrs() const;
 
@@ -90,6 +95,7 @@ private:
     Graph& graph_;
     const Node& node_;
     std::vector<std::optional<Value>> grad_outputs_;
+    std::vector<char> needs_;  // empty: every input (contexts made outside grad())
 };
 using GradFn = std::function<InputGrads(GradContext&)>;
 // Sums partial gradients that nodes of this op made (output 0 of each, one desc) as one node,

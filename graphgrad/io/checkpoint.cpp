@@ -1,5 +1,7 @@
 #include "graphgrad/io/checkpoint.h"
 
+#include <algorithm>
+
 #include <vector>
 
 namespace gg::io {
@@ -70,7 +72,10 @@ Metadata load_checkpoint(ParameterStore& store, const std::string& path, const C
     SafetensorsFile file = SafetensorsFile::open(path);
 
     std::vector<std::string> missing, unexpected, mismatched, created;
-    auto skipped = [&](const std::string& name) { return options.weights_only && is_optimizer_state(name); };
+    for (const std::string& name : options.keep)
+        if (!store.contains(name)) throw DataError(fmt::format("{}: \"{}\" is to keep its value but the model has no such tensor", path, name));
+    auto kept = [&](const std::string& name) { return std::find(options.keep.begin(), options.keep.end(), name) != options.keep.end(); };
+    auto skipped = [&](const std::string& name) { return (options.weights_only && is_optimizer_state(name)) || kept(name); };
     for (const auto& [name, entry] : store.entries()) {
         if (skipped(name)) continue;
         if (!file.contains(name)) {

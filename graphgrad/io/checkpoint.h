@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "graphgrad/graph/graph.h"
 #include "graphgrad/io/safetensors.h"
@@ -43,6 +44,10 @@ struct CheckpointLoadOptions {
     // "optim.*" entries are skipped and the store's are neither required nor touched. A new
     // run that starts from trained weights (`graphgrad train --init`) loads this way.
     bool weights_only = false;
+    // Store entries to leave as they are (a replaced classifier head keeps its fresh
+    // initialisation): not read from the file, whose entries of these names may have any shape
+    // or be absent. Each must be in the store. Every other entry is still checked.
+    std::vector<std::string> keep;
 };
 
 // Typed reads of metadata a resume trusts: nullopt when the key is absent; a DataError naming

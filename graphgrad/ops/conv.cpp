@@ -212,8 +212,9 @@ Value bias_grad(Value dy) { return sum(dy, {0, 2, 3}); }  // db[o] = Σ_{n,i,j} 
 InputGrads conv2d_gradient(GradContext& g) {
     const auto& o = g.attrs<Conv2dOptions>();
     Value x = g.input(0), w = g.input(1), dy = g.grad_output(0);
-    InputGrads out{backward_data(dy, w, o, x.shape()), backward_weights(x, dy, o, w.shape())};
-    if (g.num_inputs() == 3) out.push_back(bias_grad(dy));
+    InputGrads out{g.needs_input_grad(0) ? InputGrad(backward_data(dy, w, o, x.shape())) : std::nullopt,
+                   g.needs_input_grad(1) ? InputGrad(backward_weights(x, dy, o, w.shape())) : std::nullopt};
+    if (g.num_inputs() == 3) out.push_back(g.needs_input_grad(2) ? InputGrad(bias_grad(dy)) : std::nullopt);
     return out;
 }
 
@@ -221,14 +222,16 @@ InputGrads conv2d_gradient(GradContext& g) {
 InputGrads backward_data_gradient(GradContext& g) {
     const auto& a = g.attrs<ConvBackwardAttrs>();
     Value dy = g.input(0), w = g.input(1), dz = g.grad_output(0);
-    return {conv2d(dz, w, std::nullopt, a.options), backward_weights(dz, dy, a.options, w.shape())};
+    return {g.needs_input_grad(0) ? InputGrad(conv2d(dz, w, std::nullopt, a.options)) : std::nullopt,
+            g.needs_input_grad(1) ? InputGrad(backward_weights(dz, dy, a.options, w.shape())) : std::nullopt};
 }
 
 // z = Bw(x, dy): d(x) = Bd(dy, dz), d(dy) = conv(x, dz) — dz plays the weight.
 InputGrads backward_weights_gradient(GradContext& g) {
     const auto& a = g.attrs<ConvBackwardAttrs>();
     Value x = g.input(0), dy = g.input(1), dz = g.grad_output(0);
-    return {backward_data(dy, dz, a.options, x.shape()), conv2d(x, dz, std::nullopt, a.options)};
+    return {g.needs_input_grad(0) ? InputGrad(backward_data(dy, dz, a.options, x.shape())) : std::nullopt,
+            g.needs_input_grad(1) ? InputGrad(conv2d(x, dz, std::nullopt, a.options)) : std::nullopt};
 }
 
 // z = Bd(x, w) + b (the convolution maps z back to x): dx = conv(dz, w), dw = Bw(dz, x), db = Σ dz
@@ -236,8 +239,9 @@ InputGrads conv_transpose2d_gradient(GradContext& g) {
     Conv2dOptions o = g.attrs<Conv2dOptions>();
     o.output_padding = {0, 0};
     Value x = g.input(0), w = g.input(1), dz = g.grad_output(0);
-    InputGrads out{conv2d(dz, w, std::nullopt, o), backward_weights(dz, x, o, w.shape())};
-    if (g.num_inputs() == 3) out.push_back(bias_grad(dz));
+    InputGrads out{g.needs_input_grad(0) ? InputGrad(conv2d(dz, w, std::nullopt, o)) : std::nullopt,
+                   g.needs_input_grad(1) ? InputGrad(backward_weights(dz, x, o, w.shape())) : std::nullopt};
+    if (g.num_inputs() == 3) out.push_back(g.needs_input_grad(2) ? InputGrad(bias_grad(dz)) : std::nullopt);
     return out;
 }
 

@@ -93,7 +93,9 @@ InputGrads matmul_gradient(GradContext& g) {
     Value a = g.input(0), b = g.input(1), dy = g.grad_output(0);
 
     // dA = dY·B'ᵀ, or with transpose_a (dA')ᵀ = B'·dYᵀ
-    Value da = ta ? matmul(b, dy, tb, true) : matmul(dy, b, false, !tb);
+    std::optional<Value> da;
+    if (g.needs_input_grad(0)) da = sum_to(ta ? matmul(b, dy, tb, true) : matmul(dy, b, false, !tb), a.shape());
+    if (!g.needs_input_grad(1)) return {da, std::nullopt};
 
     Value db;
     if (b.rank() == 2 && a.rank() > 2 && !ta) {
@@ -106,7 +108,7 @@ InputGrads matmul_gradient(GradContext& g) {
         // dB = A'ᵀ·dY, or with transpose_b (dB')ᵀ = dYᵀ·A'
         db = tb ? matmul(dy, a, true, ta) : matmul(a, dy, !ta, false);
     }
-    return {sum_to(da, a.shape()), sum_to(db, b.shape())};
+    return {da, sum_to(db, b.shape())};
 }
 
 // Σ_k A_kᵀ·B_k over 2-D operands of one shape is one product of the row-wise concatenations,

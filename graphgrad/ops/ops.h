@@ -11,6 +11,7 @@
 #include "graphgrad/ops/activation.h"
 #include "graphgrad/ops/broadcast.h"
 #include "graphgrad/ops/conv.h"
+#include "graphgrad/ops/detection.h"
 #include "graphgrad/ops/elementwise.h"
 #include "graphgrad/ops/indexing.h"
 #include "graphgrad/ops/linalg.h"

@@ -24,6 +24,8 @@ void register_all_ops() {
         register_normalization_ops(r);
         register_random_ops(r);
         register_rnn_ops(r);
+        register_box_ops(r);
+        register_roi_ops(r);
     });
 }
 

@@ -97,7 +97,7 @@ void Trainer::initialize() {
     check_metadata(io::SafetensorsFile::open(o_.init).metadata(), o_.metadata, o_.init_must_match, "init", o_.init);
     // Weights only: the optimizer's fresh (zero) state, step count and the schedule stay as a
     // new run has them.
-    io::load_checkpoint(task_.graph->store(), o_.init, {.weights_only = true});
+    io::load_checkpoint(task_.graph->store(), o_.init, {.weights_only = true, .keep = o_.init_keep});
     o_.metadata["init"] = o_.init;
 }
 

@@ -88,6 +88,10 @@ struct TrainerOptions {
     // state, epoch or schedule: a new run (fine-tuning, or another framework's initial
     // weights). Excludes `resume`. Its path is recorded as metadata "init".
     std::string init;
+    // Store entries `init` leaves at their initialisation (a classifier head replaced for a new
+    // task, train/transfer.h): the file's tensors of these names are not read, whatever their
+    // shape; any other mismatch is still an error.
+    std::vector<std::string> init_keep;
     bool progress = true;        // progress bars and a line per epoch on stdout
     io::Metadata metadata;       // stored in every checkpoint (model name, normalisation, ...)
     // Metadata keys a resumed checkpoint must agree on (e.g. "model", "optimizer").

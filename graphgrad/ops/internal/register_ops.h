@@ -30,5 +30,7 @@ void register_indexing_ops(OpRegistry& r);
 void register_normalization_ops(OpRegistry& r);
 void register_random_ops(OpRegistry& r);
 void register_rnn_ops(OpRegistry& r);
+void register_box_ops(OpRegistry& r);
+void register_roi_ops(OpRegistry& r);
 
 }  // namespace gg
