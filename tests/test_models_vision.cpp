@@ -5,7 +5,9 @@
 // (Every zoo model also trains a few steps and evaluates in test_models.cpp.)
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -202,6 +204,10 @@ TEST_CASE("AlexNet's summary matches its layer table; dropout only in training",
     const Tensor in = random_tensor(x.shape(), 5);
     const auto a = eval.run({{x, in}})[0].to_doubles();
     CHECK(eval.run({{x, in}})[0].to_doubles() == a);
+    auto train_step = compile(g, {logits}, {.training = true});
+    const auto b = train_step.run({{x, in}})[0].to_doubles();
+    CHECK(b != a);
+    CHECK(train_step.run({{x, in}})[0].to_doubles() != b);  // a new mask every run
 }
 
 TEST_CASE("DenseNet-BC's summary matches the per-layer sums; torchvision's names", "[models][vision]") {
@@ -254,6 +260,14 @@ TEST_CASE("Xception's summary matches its flows; Keras's layer names", "[models]
     CHECK(has_parameter(g, "block8_residual.weight", {40, 32, 1, 1}));
     CHECK(has_parameter(g, "block9_sepconv2.pointwise.weight", {56, 48, 1, 1}));
     CHECK(has_parameter(g, "predictions.weight", {10, 56}));
+    // The paper's widths, 8 middle blocks, RGB and 1000 classes: Keras's Xception has
+    // 22,855,952 trainable parameters (22,910,480 with the batch-norm moving statistics).
+    Graph full;
+    const models::XceptionOptions paper{.stem = {32, 64}, .entry = {128, 256, 728}, .middle_blocks = 8, .exit = {728, 1024}, .head = {1536, 2048}};
+    models::xception(full.input("x", {1, 3, 28, 28}), 1000, paper);
+    int64_t params = 0;
+    for (const Value& p : full.parameters()) params += p.numel();
+    CHECK(params == 22'855'952);
 }
 
 TEST_CASE("EfficientNet-B0's summary matches the stage table, per block", "[models][vision]") {
@@ -272,6 +286,12 @@ TEST_CASE("EfficientNet-B0's summary matches the stage table, per block", "[mode
     CHECK(has_parameter(g, "features.6.3.block.3.0.weight", {192, 1152, 1, 1}));
     CHECK(has_parameter(g, "features.8.0.weight", {1280, 320, 1, 1}));
     CHECK(has_parameter(g, "classifier.1.weight", {10, 1280}));
+    // RGB and 1000 classes: torchvision's efficientnet_b0 has 5,288,548 parameters.
+    Graph rgb;
+    models::efficientnet(rgb.input("x", {1, 3, 28, 28}), 1000);
+    int64_t params = 0;
+    for (const Value& p : rgb.parameters()) params += p.numel();
+    CHECK(params == 5'288'548);
     // Stochastic depth: one per-sample drop on every residual block (9 of B0's 16), plus the
     // classifier's dropout.
     int dropouts = 0;
