@@ -181,7 +181,7 @@ Counts efficientnet_b0_counts(int64_t classes) {
 
 }  // namespace
 
-TEST_CASE("AlexNet's summary matches its layer table; dropout only in training", "[models][vision]") {
+TEST_CASE("AlexNet's summary matches its layer table, dropout only in training", "[models][vision]") {
     const train::ModelSummary s = zoo_summary("alexnet");
     const Counts want = alexnet_counts({}, 10);
     CHECK(s.params == want.params);
@@ -210,7 +210,7 @@ TEST_CASE("AlexNet's summary matches its layer table; dropout only in training",
     CHECK(train_step.run({{x, in}})[0].to_doubles() != b);  // a new mask every run
 }
 
-TEST_CASE("DenseNet-BC's summary matches the per-layer sums; torchvision's names", "[models][vision]") {
+TEST_CASE("DenseNet-BC's summary matches the per-layer sums, torchvision's names", "[models][vision]") {
     const train::ModelSummary s = zoo_summary("densenet_bc");
     const Counts want = densenet_counts({}, 10);
     CHECK(s.params == want.params);
@@ -240,7 +240,7 @@ TEST_CASE("DenseNet-BC's summary matches the per-layer sums; torchvision's names
                       Contains("compression"));
 }
 
-TEST_CASE("Xception's summary matches its flows; Keras's layer names", "[models][vision]") {
+TEST_CASE("Xception's summary matches its flows, Keras's layer names", "[models][vision]") {
     const train::ModelSummary s = zoo_summary("xception");
     const Counts want = xception_counts({}, 10);
     CHECK(s.params == want.params);
