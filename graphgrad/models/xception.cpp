@@ -17,7 +17,7 @@
 //     28 → 14 → 7 → 4 → 2 (the paper ends at 10x10);
 //   - 2 middle blocks instead of 8, and narrower layers: stem 16, 32; entry 64, 128, 256;
 //     middle 256; exit 256, 384; head 512, 768 (the paper's ÷2 for the first five and about
-//     ÷2.7-2.8 from there, keeping the exit flow's widening ratios); no dropout, as Keras.
+//     ÷2.7-3 from there, roughly keeping the exit flow's widening); no dropout, as Keras.
 #include <string>
 
 #include <fmt/format.h>
