@@ -24,7 +24,7 @@ set(GG_PUBLIC_HEADERS
     graphgrad/optim/make_optimizer.h graphgrad/optim/optimizer.h graphgrad/optim/precise_bn.h
     graphgrad/optim/reduce_lr_on_plateau.h graphgrad/optim/rmsprop.h graphgrad/optim/schedule.h
     graphgrad/models/model_zoo.h graphgrad/models/attention_layers.h graphgrad/models/recurrent.h
-    graphgrad/models/metric_learning.h
+    graphgrad/models/metric_learning.h graphgrad/models/vision_models.h
     graphgrad/models/text_classifiers.h graphgrad/io/labelled_text.h graphgrad/io/fasttext_hash.h
     graphgrad/io/checkpoint.h graphgrad/io/data_error.h graphgrad/io/dataset.h graphgrad/io/idx.h
     graphgrad/io/safetensors.h graphgrad/io/text_corpus.h graphgrad/io/utf8.h graphgrad/io/vocabulary.h

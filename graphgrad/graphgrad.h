@@ -33,6 +33,7 @@
 #include "graphgrad/models/model_zoo.h"
 #include "graphgrad/models/recurrent.h"
 #include "graphgrad/models/text_classifiers.h"
+#include "graphgrad/models/vision_models.h"
 #include "graphgrad/ops/ops.h"
 #include "graphgrad/optim/optim.h"
 #include "graphgrad/train/classification.h"

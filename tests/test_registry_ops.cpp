@@ -21,7 +21,7 @@ std::vector<const OpDef*> concrete_ops() { return testing::registered_ops(); }
 
 TEST_CASE("the ops the core promises are registered", "[ops][registry]") {
     register_all_ops();
-    const char* required[] = {"neg", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "leaky_relu", "gelu",
+    const char* required[] = {"neg", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "leaky_relu", "gelu", "silu",
                               "add", "sub", "mul", "div", "pow", "maximum", "minimum", "where", "equal",
                               "not_equal", "less", "less_equal", "greater", "greater_equal", "broadcast_to",
                               "sum_to", "sum", "mean", "max", "reshape", "permute", "slice", "concat", "pad",

@@ -38,6 +38,9 @@ TEST_CASE("layers are named by their scope prefix", "[tools][summary]") {
     CHECK(train::layer_group("conv1.weight") == "conv1");
     CHECK(train::layer_group("layer1.0.conv2.conv2d_31") == "layer1.0");
     CHECK(train::layer_group("features.3.1.running_mean") == "features.3");
+    CHECK(train::layer_group("features.denseblock1.denselayer2.conv1.conv2d_40") == "features.denseblock1");
+    CHECK(train::layer_group("features.conv0.conv2d_3") == "features.conv0");
+    CHECK(train::layer_group("features.block.conv2d_3") == "features");  // not numbered
     CHECK(train::layer_group("relu_12") == "relu_12");
 }
 

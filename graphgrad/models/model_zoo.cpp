@@ -7,6 +7,7 @@
 
 #include "graphgrad/models/attention_layers.h"
 #include "graphgrad/models/model_zoo.h"
+#include "graphgrad/models/vision_models.h"
 
 namespace gg::models {
 
@@ -32,6 +33,15 @@ const std::vector<ModelEntry>& model_zoo() {
          {1, 28, 28}, [](Value x, int64_t c) { return attention_resnet(x, c); }},
         {"vit", "ViT: 4x4 patches, dim 64, 4 pre-norm blocks of 4 heads, class token", {1, 28, 28},
          [](Value x, int64_t c) { return vit(x, c); }},
+        // The course's classic architectures adapted to 28x28 (models/vision_models.h).
+        {"alexnet", "AlexNet for 28x28: 5x5/1 first conv, 3 overlapping 3x3/2 max pools, half widths, fc 1024 + dropout 0.5",
+         {1, 28, 28}, [](Value x, int64_t c) { return alexnet(x, c); }},
+        {"densenet_bc", "DenseNet-BC-40, k = 12, theta = 0.5: 3 dense blocks of 6 bottleneck layers at 28, 14, 7 px",
+         {1, 28, 28}, [](Value x, int64_t c) { return densenet_bc(x, c); }},
+        {"xception", "Xception for 28x28: stride-1 stem, entry 64/128/256, 2 middle blocks, exit 256/384 + 512/768",
+         {1, 28, 28}, [](Value x, int64_t c) { return xception(x, c); }},
+        {"efficientnet_b0", "EfficientNet-B0 (MBConv + SE, SiLU, stochastic depth 0.2) with a stride-1 stem for 28x28",
+         {1, 28, 28}, [](Value x, int64_t c) { return efficientnet(x, c); }},
     };
     return zoo;
 }

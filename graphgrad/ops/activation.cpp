@@ -1,7 +1,9 @@
 // Activations. relu and leaky_relu have kinks at 0 (samples stay away from it; the
 // conventions there and at NaN are PyTorch 1.13's, tests/test_ops_conventions.cpp); gelu is
 // the exact erf form by default (PyTorch's) or the tanh approximation (BERT, GPT-2), and its
-// gradient is built from graph ops, so it is differentiable again.
+// gradient is built from graph ops, so it is differentiable again. silu (x·σ(x)) and its
+// backward are single ops with vectorised f32 kernels, as relu and relu_backward are: an
+// EfficientNet applies it after nearly every convolution.
 #include "graphgrad/ops/activation.h"
 
 #include <cmath>
@@ -42,6 +44,10 @@ Value unary(const char* op, Value x, std::any attrs = {}) {
 Value relu(Value x) { return unary("relu", x); }
 Value leaky_relu(Value x, double negative_slope) { return unary("leaky_relu", x, LeakyReluAttrs{negative_slope}); }
 Value gelu(Value x, GeluApproximation approximate) { return unary("gelu", x, GeluAttrs{approximate}); }
+Value silu(Value x) { return unary("silu", x); }
+Value silu_backward(Value dy, Value x) {
+    return common_graph("silu_backward", {dy, x}).add_node1(op_def("silu_backward"), {dy, x});
+}
 Value relu_backward(Value dy, Value y) {
     return common_graph("relu_backward", {dy, y}).add_node1(op_def("relu_backward"), {dy, y});
 }
@@ -105,6 +111,50 @@ void register_activation_ops(OpRegistry& r) {
         .error_samples([] {
             return std::vector<ErrorSample>{{"integer input", {TensorDesc{{3}, DType::I64}}, LeakyReluAttrs{}, "must be floating point"}};
         });
+
+    // σ in its stable form (e^−|x| never overflows): silu(−1000) = −0 rather than −1000·0 from
+    // an overflowed e^1000; silu(−inf) = NaN, as torch's x / (1 + e^−x) gives.
+    define_unary(r, "silu", "x·σ(x) (SiLU, Swish-1)", map_unary([](auto x) {
+                     using T = decltype(x);
+                     const T e = std::exp(-std::abs(x));
+                     const T s = T(1) / (T(1) + e);
+                     return x * (x >= T(0) ? s : e * s);
+                 }),
+                 Domain::AllReals)
+        .fast_kernel(map_unary_f32x8([](simd::f32x8 x) { return x * simd::sigmoid(x); }))  // libm's exp is scalar
+        .layout(LayoutUse::Elementwise)  // f(0) = 0: blocked padding stays zero
+        .gradient([](GradContext& g) {  // dx = dy · σ(x)·(1 + x·(1 − σ(x)))
+            return InputGrads{silu_backward(g.grad_output(0), g.input(0))};
+        });
+
+    // One op instead of sigmoid + four elementwise nodes in every backward pass.
+    r.define("silu_backward")
+        .arity(2)
+        .describe("dy · σ(x)·(1 + x·(1 − σ(x))): silu's input gradient (emitted by silu's gradient)")
+        .infer_shape(equal_shapes())
+        .kernel(map_binary([](auto dy, auto x) {
+            using T = decltype(x);
+            const T e = std::exp(-std::abs(x));
+            const T s0 = T(1) / (T(1) + e);
+            const T s = x >= T(0) ? s0 : e * s0;
+            return dy * (s * (T(1) + x * (T(1) - s)));
+        }))
+        .fast_kernel(map_binary_f32x8([](simd::f32x8 dy, simd::f32x8 x) {
+            const simd::f32x8 s = simd::sigmoid(x);
+            return dy * (s * (1.0f + x * (1.0f - s)));
+        }))
+        .cost(elementwise_cost())
+        .receptive_field(pointwise_reach())
+        .layout(LayoutUse::Elementwise)  // f(0, 0) = 0: blocked padding stays zero
+        .inplace(0)
+        // linear in dy; in x: silu''(x) = σ(1 − σ)·(2 + x·(1 − 2σ))
+        .gradient([](GradContext& g) {
+            Value go = g.grad_output(0), dy = g.input(0), x = g.input(1);
+            Value s = sigmoid(x);
+            return InputGrads{silu_backward(go, x), go * dy * (s * (1.0 - s) * (2.0 + x * (1.0 - 2.0 * s)))};
+        })
+        .samples(binary_samples(Domain::AllReals, Domain::AllReals))
+        .error_samples(binary_error_samples());
 
     define_unary(r, "gelu", "x·Φ(x) = 0.5·x·(1 + erf(x/√2)); approximate tanh: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))",
                  map_unary_with([](const KernelContext& c) {

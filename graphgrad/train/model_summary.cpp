@@ -18,6 +18,14 @@ bool all_digits(const std::string& s) {
     return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
 }
 
+// "3", or a numbered module such as "denseblock1", "transition2", "conv0": letters, then digits.
+bool numbered(const std::string& s) {
+    if (all_digits(s)) return true;
+    const auto digits = std::find_if(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
+    return digits != s.begin() && digits != s.end() && std::isalpha(static_cast<unsigned char>(s.front())) &&
+           all_digits(std::string(digits, s.end()));
+}
+
 // Receptive field bookkeeping of one value: r = field in input pixels, j = distance in input
 // pixels between neighbouring elements (the product of strides so far). Doubles because
 // transposed convolutions and upsampling make j fractional.
@@ -81,9 +89,9 @@ std::string layer_group(const std::string& node_name) {
     for (std::size_t dot; (dot = node_name.find('.', start)) != std::string::npos; start = dot + 1)
         parts.push_back(node_name.substr(start, dot - start));
     if (parts.empty()) return node_name;  // unscoped: a layer of its own
-    // One numeric level keeps a repeated block together ("layer1.0", "features.3") without
-    // splitting it into its sub-modules ("layer1.0.shortcut.0").
-    return parts.size() > 1 && all_digits(parts[1]) ? parts[0] + "." + parts[1] : parts[0];
+    // One numbered level keeps a repeated block together ("layer1.0", "features.3",
+    // "features.denseblock1") without splitting it into its sub-modules ("layer1.0.shortcut.0").
+    return parts.size() > 1 && numbered(parts[1]) ? parts[0] + "." + parts[1] : parts[0];
 }
 
 ModelSummary summarize_graph(const Graph& g, Value input, Value output) {

@@ -3,8 +3,8 @@
 // planner's peak for a training step and for inference.
 //
 // A "layer" is a group of forward nodes sharing a name-scope prefix: the first scope plus a
-// numeric scope after it ("conv1.conv2d_7" → "conv1", "layer1.0.conv2.conv2d_31" →
-// "layer1.0"); an unscoped node is a layer of its own ("relu_12") unless it reads a scoped
+// numbered scope after it ("conv1.conv2d_7" → "conv1", "layer1.0.conv2.conv2d_31" →
+// "layer1.0", "features.denseblock1.denselayer2.conv1.conv2d_40" → "features.denseblock1"); an unscoped node is a layer of its own ("relu_12") unless it reads a scoped
 // parameter (the bias broadcast of a linear layer) or such a node (the bias add). Parameters
 // and state belong to the layer of their first reader. Every figure comes from the ops'
 // bundles (graph/op_rules.h), never from op names: multiply-adds from each node's cost rule;

@@ -204,17 +204,22 @@ std::optional<Plan> try_plan(const Context& ctx, const ConvGeometry& g, ConvPass
 std::optional<Plan> choose_plan(const Context& ctx, const ConvGeometry& g, ConvPass pass, bool training,
                                 ConvLayout layout, const ConvIO& io = {}) {
     if (g.n == 0 || g.c == 0 || g.o == 0 || g.oh <= 0 || g.ow <= 0) return std::nullopt;
+    // oneDNN's reference implementation (layouts it has no JIT code for, e.g. some depthwise
+    // cases) is one to two orders of magnitude slower than any reorder: a blocked plan that
+    // would run it never wins on its layout alone (5x5 depthwise backward weights on blocked
+    // inputs: ref:any, 145 ms at N32 in EfficientNet-B0, where plain gemm:jit takes a few).
+    auto is_ref = [](const std::optional<Plan>& p) { return p && p->impl.rfind("ref", 0) == 0; };
     std::optional<Plan> blocked = layout == ConvLayout::Plain ? std::nullopt : try_plan(ctx, g, pass, training, true, io);
-    if (layout == ConvLayout::Blocked || (blocked && !blocked->reorders())) return blocked;
-    if (layout == ConvLayout::Auto && blocked && conv_prefers_blocked(g, pass)) return blocked;
+    if (layout == ConvLayout::Blocked) return blocked;
+    const bool blocked_fast = blocked && !is_ref(blocked);
+    if (blocked_fast && !blocked->reorders()) return blocked;
+    if (layout == ConvLayout::Auto && blocked_fast && conv_prefers_blocked(g, pass)) return blocked;
     // An input already blocked tips a plain-preferring convolution (1x1) to blocked: the plain
     // kernel would need the reorder the graph avoided upstream.
-    if (layout == ConvLayout::Auto && blocked && io.any_opaque() && !(pass == ConvPass::BackwardData && g.c <= 4))
+    if (layout == ConvLayout::Auto && blocked_fast && io.any_opaque() && !(pass == ConvPass::BackwardData && g.c <= 4))
         return blocked;
     std::optional<Plan> plain = try_plan(ctx, g, pass, training, false, io);
-    // oneDNN's reference implementation (plain layouts it has no JIT code for, e.g. some
-    // depthwise cases) is an order of magnitude slower than any reorder.
-    if (layout == ConvLayout::Auto && blocked && (!plain || plain->impl.rfind("ref", 0) == 0)) return blocked;
+    if (layout == ConvLayout::Auto && blocked && (!plain || (is_ref(plain) && !is_ref(blocked)))) return blocked;
     return plain ? plain : blocked;
 }
 

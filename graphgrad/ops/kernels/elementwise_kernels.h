@@ -105,4 +105,30 @@ KernelFactory map_binary(Op op, bool any_dtype = false) {
     };
 }
 
+// The binary counterpart of map_unary_f32x8 (equal shapes, f32 only; nullptr for f64).
+template <typename VecOp>
+KernelFactory map_binary_f32x8(VecOp op) {
+    return [op](const KernelContext& c) -> std::unique_ptr<Kernel> {
+        if (c.outputs[0].dtype != DType::F32) return nullptr;
+        const int64_t n = c.output_elements(0);
+        return make_kernel([n, op](const KernelArgs& a) {
+            const float* x0 = static_cast<const float*>(a.inputs[0]);
+            const float* x1 = static_cast<const float*>(a.inputs[1]);
+            float* y = static_cast<float*>(a.outputs[0]);
+            parallel_range(n, [&](int64_t b, int64_t e) {
+                int64_t i = b;
+                for (; i + simd::kWidth <= e; i += simd::kWidth)
+                    simd::store(y + i, op(simd::load(x0 + i), simd::load(x1 + i)));
+                if (i < e) {
+                    float in0[simd::kWidth] = {}, in1[simd::kWidth] = {}, out[simd::kWidth];
+                    std::copy(x0 + i, x0 + e, in0);
+                    std::copy(x1 + i, x1 + e, in1);
+                    simd::store(out, op(simd::load(in0), simd::load(in1)));
+                    std::copy(out, out + (e - i), y + i);
+                }
+            });
+        });
+    };
+}
+
 }  // namespace gg
