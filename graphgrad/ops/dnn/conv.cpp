@@ -205,11 +205,15 @@ std::optional<Plan> choose_plan(const Context& ctx, const ConvGeometry& g, ConvP
                                 ConvLayout layout, const ConvIO& io = {}) {
     if (g.n == 0 || g.c == 0 || g.o == 0 || g.oh <= 0 || g.ow <= 0) return std::nullopt;
     std::optional<Plan> blocked = layout == ConvLayout::Plain ? std::nullopt : try_plan(ctx, g, pass, training, true, io);
-    if (layout == ConvLayout::Blocked || (blocked && !blocked->reorders())) return blocked;
-    if (layout == ConvLayout::Auto && blocked && conv_prefers_blocked(g, pass)) return blocked;
+    // A blocked input pinned against a plain output (conv_transpose2d's biased output) can leave
+    // oneDNN only its reference code, 100x slower than the plain GEMM kernel plus a reorder
+    // (U-Net's 2x2 up-convolutions: 9.5 s of a 9.8 s step): never prefer it without comparing.
+    const bool blocked_ok = blocked && blocked->impl.rfind("ref", 0) != 0;
+    if (layout == ConvLayout::Blocked || (blocked_ok && !blocked->reorders())) return blocked;
+    if (layout == ConvLayout::Auto && blocked_ok && conv_prefers_blocked(g, pass)) return blocked;
     // An input already blocked tips a plain-preferring convolution (1x1) to blocked: the plain
     // kernel would need the reorder the graph avoided upstream.
-    if (layout == ConvLayout::Auto && blocked && io.any_opaque() && !(pass == ConvPass::BackwardData && g.c <= 4))
+    if (layout == ConvLayout::Auto && blocked_ok && io.any_opaque() && !(pass == ConvPass::BackwardData && g.c <= 4))
         return blocked;
     std::optional<Plan> plain = try_plan(ctx, g, pass, training, false, io);
     // oneDNN's reference implementation (plain layouts it has no JIT code for, e.g. some
