@@ -131,3 +131,22 @@ TEST_CASE("overlap losses refuse mismatched labels", "[segmentation][loss]") {
     CHECK_THROWS_WITH(jaccard_loss(x, g.input("z", {2, 4, 4})), Catch::Contains("i64 labels"));
     CHECK_THROWS_WITH(dice_loss(x, g.input("w", {2, 4, 4}, DType::I64), -1.0), Catch::Contains("smoothing"));
 }
+
+TEST_CASE("one_hot puts the classes on the requested axis", "[segmentation][loss]") {
+    Graph g;
+    Value y = g.input("y", {2, 3}, DType::I64);
+    auto out = compile(g, {one_hot(y, 4), one_hot(y, 4, -1, DType::F64)})
+                   .run({{y, Tensor::from_vector<int64_t>({0, 3, 1, 2, 2, 0}, {2, 3})}});
+    REQUIRE(out[0].shape() == Shape{2, 4, 3});
+    REQUIRE(out[1].shape() == Shape{2, 3, 4});
+    const std::vector<int64_t> labels{0, 3, 1, 2, 2, 0};
+    for (int64_t n = 0; n < 2; ++n)
+        for (int64_t p = 0; p < 3; ++p)
+            for (int64_t c = 0; c < 4; ++c) {
+                const double want = labels[static_cast<std::size_t>(n * 3 + p)] == c ? 1.0 : 0.0;
+                CHECK(out[0].data<float>()[(n * 4 + c) * 3 + p] == want);
+                CHECK(out[1].data<double>()[(n * 3 + p) * 4 + c] == want);
+            }
+    CHECK_THROWS_WITH(compile(g, {one_hot(y, 3)}).run({{y, Tensor::from_vector<int64_t>({0, 3, 1, 2, 2, 0}, {2, 3})}}),
+                      Catch::Contains("label 3 at index 1 is outside [0, 3)"));
+}
