@@ -2,8 +2,8 @@
 // probabilities and one-hot labels, as differentiable graph code (composites of softmax,
 // one_hot, sums and arithmetic; no op of their own).
 //
-// Variant (the "generalised over the batch, mean over classes" one, as in V-Net and
-// segmentation_models.pytorch's DiceLoss with mode "multiclass"): for every class c the sums
+// Variant: per class over the whole batch, then the mean over classes (Milletari et al.'s soft
+// Dice with plain, not squared, sums below, extended to C classes): for every class c the sums
 // run over all N·H·W positions of the batch,
 //   I_c = Σ p_c·q_c,  P_c = Σ p_c,  Q_c = Σ q_c
 //   dice_c = (2·I_c + ε) / (P_c + Q_c + ε)        jaccard_c = (I_c + ε) / (P_c + Q_c − I_c + ε)
