@@ -35,6 +35,10 @@ list(APPEND GG_PUBLIC_HEADERS graphgrad/train/trainer.h graphgrad/train/classifi
      graphgrad/train/model_compile_report.h graphgrad/train/schedule_by_name.h graphgrad/train/report_format.h
      graphgrad/train/metric_learning.h graphgrad/train/embedding_eval.h
      graphgrad/train/text_classification.h graphgrad/train/transfer.h graphgrad/train/class_subset.h)
+# Segmentation and detection on canvases.
+list(APPEND GG_PUBLIC_HEADERS graphgrad/io/canvas.h graphgrad/ops/overlap_loss.h graphgrad/models/yolo.h
+     graphgrad/train/canvas_batches.h graphgrad/train/segmentation_metrics.h graphgrad/train/segmentation.h
+     graphgrad/train/detection_eval.h graphgrad/train/yolo.h)
 
 foreach(h ${GG_PUBLIC_HEADERS})
   get_filename_component(dir ${h} DIRECTORY)

@@ -102,6 +102,7 @@ int run_train(const TrainOptions& o) {
     if (is_embedding_model(o.model)) return run_train_embedding(o);
     if (is_text_classifier(o.model)) return run_train_text_classifier(o);
     if (is_word_vector_model(o.model)) return run_train_word_vectors(o);
+    if (is_canvas_model(o.model)) return run_train_canvas(o);
     auto t_setup = std::chrono::steady_clock::now();
     const io::Augmentations augment = io::Augmentations::parse(o.augment);
     const std::optional<io::PixelStats> norm_option = normalization(o);
@@ -208,8 +209,9 @@ Command add_train_command(CLI::App& app) {
     sub->add_option("model", o->model,
                     "Model name: a zoo classifier (see `graphgrad summary --help`), e.g. lenet5, resnet20, or a "
                     "character-level language model: char_lstm, char_gru, char_rnn, a text classifier: text_cnn, "
-                    "fasttext_classifier, word vectors: word2vec, fasttext, or embedding_net (metric learning: triplet "
-                    "loss on P x K batches, Recall@K on the test set)")
+                    "fasttext_classifier, word vectors: word2vec, fasttext, embedding_net (metric learning: triplet "
+                    "loss on P x K batches, Recall@K on the test set), or on canvases of several Fashion-MNIST items: "
+                    "unet_seg (segmentation, mean IoU), yolo_v1 (detection, mAP@0.5)")
         ->required();
     sub->add_option("--data", o->data, "Folder with the four IDX files (plain or .gz)")->capture_default_str();
     sub->add_option("--epochs", o->epochs, "Total epochs (a resumed run continues up to this)")->capture_default_str();
@@ -285,7 +287,7 @@ Command add_train_command(CLI::App& app) {
         ->capture_default_str()
         ->check(CLI::NonNegativeNumber);
     sub->add_option("--limit-valid", o->limit_valid, "Language models: validate on only the first N windows");
-    sub->add_option("--loss", o->loss, "embedding_net: the metric-learning loss (triplet)")->capture_default_str();
+    sub->add_option("--loss", o->loss, "embedding_net: the metric-learning loss (triplet); unet_seg: ce, dice, jaccard, ce+dice or ce+jaccard (default ce)")->capture_default_str();
     sub->add_option("--mining", o->mining, "embedding_net: triplet mining in the batch: batch-hard, semi-hard, batch-all")
         ->capture_default_str();
     sub->add_option("--margin", o->margin, "embedding_net: triplet margin")->capture_default_str();
@@ -319,8 +321,10 @@ Command add_train_command(CLI::App& app) {
                     "Text classifiers: also write train.txt, valid.txt, test.txt in fastText's format to this folder");
     sub->add_flag("--json", o->json, "Print JSON (per-epoch records) instead of progress and text");
     add_word_vector_options(sub, o->words);
+    add_canvas_options(sub, o->canvas);
     return {sub, [o, sub] {
                 o->given_epochs = sub->count("--epochs") > 0;
+                o->given_loss = sub->count("--loss") > 0;
                 o->given_lr = sub->count("--lr") > 0;
                 o->given_batch = sub->count("--batch") > 0;
                 o->given_optimizer = sub->count("--optimizer") > 0;

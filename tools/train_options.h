@@ -24,6 +24,14 @@ struct WordVectorCliOptions {
     double noise_power = 0.75;
 };
 
+// Canvas tasks (unet_seg, yolo_v1): cmd_train_canvas.cpp.
+struct CanvasCliOptions {
+    int64_t train = 6000, test = 1000;  // canvases composed from the training and test images
+    int64_t min_items = 2, max_items = 4;
+    double smooth = 1.0;                // ε of the Dice / Jaccard losses
+    int64_t width = 0;                  // 0: the model's default (U-Net base 16, YOLO width 32)
+};
+
 struct TrainOptions {
     std::string model;
     std::string data = io::kFashionMnistDir;
@@ -79,6 +87,8 @@ struct TrainOptions {
     // Which of --batch, --optimizer, --lr, --clip and --schedule the command line gave: a
     // language model's defaults differ (batch 32, Adam 2e-3, clip 5, no schedule).
     WordVectorCliOptions words;
+    CanvasCliOptions canvas;
+    bool given_loss = false;
     bool given_epochs = false, given_lr = false;
     bool given_batch = false, given_optimizer = false, given_clip = false, given_schedule = false;
 };
@@ -97,5 +107,11 @@ int run_train_embedding(const TrainOptions& o);
 bool is_word_vector_model(const std::string& model);
 int run_train_word_vectors(const TrainOptions& o);
 void add_word_vector_options(CLI::App* sub, WordVectorCliOptions& o);
+
+// `graphgrad train unet_seg|yolo_v1 ...`: segmentation and detection on canvases of
+// Fashion-MNIST items (cmd_train_canvas.cpp).
+bool is_canvas_model(const std::string& model);
+int run_train_canvas(const TrainOptions& o);
+void add_canvas_options(CLI::App* sub, CanvasCliOptions& o);
 
 }  // namespace gg::cli

@@ -290,6 +290,10 @@ Value mse(Value prediction, Value target) {
     return mean(d * d);
 }
 
+Value one_hot(Value labels, int64_t num_classes, int64_t axis, DType dtype) {
+    return one_hot(labels, num_classes, 0.0, dtype, axis, std::nullopt);
+}
+
 Value stop_gradient(Value x) {
     Graph& g = common_graph("stop_gradient", {x});
     return g.add_node1(op_def("stop_gradient"), {x});

@@ -18,6 +18,10 @@ inline constexpr int64_t kIgnoreIndex = -100;
 // the mean and get no gradient (all of them ignored: NaN loss, zero gradient).
 Value cross_entropy(Value logits, Value labels, double label_smoothing = 0.0, int64_t ignore_index = kIgnoreIndex);
 Value mse(Value prediction, Value target);  // mean of squared differences
+// 1 at each label's class, 0 elsewhere: i64 labels [N, d...] → [N, C, d...] with the classes
+// on `axis` (1 by default, as cross_entropy's logits; −1: last). A label outside [0, C) stops
+// the run with an error naming the node. Not differentiable (labels are data).
+Value one_hot(Value labels, int64_t num_classes, int64_t axis = 1, DType dtype = DType::F32);
 Value stop_gradient(Value x);               // identity forward, no gradient
 
 }  // namespace gg

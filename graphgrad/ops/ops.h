@@ -17,6 +17,7 @@
 #include "graphgrad/ops/linalg.h"
 #include "graphgrad/ops/loss.h"
 #include "graphgrad/ops/normalization.h"
+#include "graphgrad/ops/overlap_loss.h"
 #include "graphgrad/ops/pooling.h"
 #include "graphgrad/ops/random.h"
 #include "graphgrad/ops/reduction.h"

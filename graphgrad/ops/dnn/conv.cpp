@@ -207,7 +207,9 @@ std::optional<Plan> choose_plan(const Context& ctx, const ConvGeometry& g, ConvP
     // oneDNN's reference implementation (layouts it has no JIT code for, e.g. some depthwise
     // cases) is one to two orders of magnitude slower than any reorder: a blocked plan that
     // would run it never wins on its layout alone (5x5 depthwise backward weights on blocked
-    // inputs: ref:any, 145 ms at N32 in EfficientNet-B0, where plain gemm:jit takes a few).
+    // inputs: ref:any, 145 ms at N32 in EfficientNet-B0, where plain gemm:jit takes a few; a
+    // blocked input pinned against conv_transpose2d's plain biased output: U-Net's 2x2
+    // up-convolutions, 9.5 s of a 9.8 s step).
     auto is_ref = [](const std::optional<Plan>& p) { return p && p->impl.rfind("ref", 0) == 0; };
     std::optional<Plan> blocked = layout == ConvLayout::Plain ? std::nullopt : try_plan(ctx, g, pass, training, true, io);
     if (layout == ConvLayout::Blocked) return blocked;
