@@ -118,6 +118,8 @@ TEST_CASE("bad command lines and bad inputs exit 1 or 2 with a message naming th
         {"train text_cnn --corpus language --variant half", 2, "expected rand, static or non-static"},
         {"train fasttext_classifier --corpus language --variant static", 2, "--variant is a text_cnn option"},
         {"train text_cnn --corpus language --variant static", 2, "give --embeddings FILE"},
+        {"train unet_seg --augment flip", 2, "--augment is an image-classifier option"},
+        {"train yolo_v1 --limit-train 100", 2, "--limit-train is an image-classifier option"},
         {"train text_cnn --corpus language --embeddings " + d + "/missing.vec", 2, "for --variant static or non-static"},
         {"train text_cnn --corpus language --variant non-static --embeddings " + d + "/missing.vec", 1, "missing.vec"},
         {"eval lenet5", 2, "--checkpoint is required"},

@@ -7,6 +7,9 @@
 //   graphgrad train yolo_v1 --epochs 10 --canvases 6000
 #include <chrono>
 #include <cmath>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -74,6 +77,17 @@ int run_train_canvas(const TrainOptions& o) {
     const auto t_setup = std::chrono::steady_clock::now();
     const bool seg = o.model == "unet_seg";
     if (o.given_loss && !seg) throw UsageError("--loss is a unet_seg option here (yolo_v1 has the paper's loss)");
+    // Image-classifier options these two commands do not honour: refused, never ignored.
+    const std::vector<std::pair<const char*, bool>> foreign = {
+        {"--augment", o.augment != "none"},        {"--limit-train", o.limit_train > 0},
+        {"--limit-test", o.limit_test > 0},        {"--precise-bn", o.precise_bn > 0},
+        {"--memory-budget", !o.memory_budget.empty()}, {"--freeze", !o.freeze.empty()},
+        {"--new-head", o.new_head > 0},            {"--class-subset", !o.class_subset.empty()},
+        {"--train-per-class", o.train_per_class > 0}};
+    for (const auto& [name, given] : foreign)
+        if (given)
+            throw UsageError(fmt::format("train {}: {} is an image-classifier option (use --canvases and "
+                                         "--test-canvases to size the data)", o.model, name));
     const int64_t epochs = o.given_epochs ? o.epochs : 5, batch = o.given_batch ? o.batch : 32;
     const io::ImageFolder folder = io::load_image_folder(o.data);
     const io::CanvasOptions co{.count = o.canvas.train, .size = 56, .min_items = o.canvas.min_items,
