@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "graphgrad/graph/graph.h"
 #include "graphgrad/io/checkpoint.h"
 #include "graphgrad/io/idx.h"
@@ -185,4 +187,20 @@ TEST_CASE("bad command lines and bad inputs exit 1 or 2 with a message naming th
         CHECK_THAT(o.err, Catch::Contains(c.message));
         CHECK_THAT(o.err, !Catch::Contains("internal error"));
     }
+}
+
+TEST_CASE("eval of a model trained on a class subset evaluates those classes with its head", "[cli]") {
+    gg::testing::TempDir dir("gg_cli_subset");
+    const std::string ckpt = dir.file("subset.safetensors"), out = dir.file("out.json");
+    auto run = [&](const std::string& args) {
+        const std::string cmd = fmt::format("OMP_NUM_THREADS=1 '{}' {} --json > '{}' 2>&1", GG_CLI_PATH, args, out);
+        REQUIRE(std::system(cmd.c_str()) == 0);
+        std::ifstream in(out);
+        return nlohmann::json::parse(in);
+    };
+    const nlohmann::json trained =
+        run("train lenet5 --class-subset 7,3 --limit-train 2000 --batch 64 --epochs 1 --checkpoint " + ckpt);
+    const nlohmann::json evaluated = run("eval lenet5 --checkpoint " + ckpt);
+    CHECK(evaluated["test_size"].get<int64_t>() == 2000);  // Fashion-MNIST: 1,000 test images per class
+    CHECK(evaluated["test_accuracy"].get<double>() == Approx(trained["final_test_accuracy"].get<double>()));
 }

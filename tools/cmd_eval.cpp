@@ -12,6 +12,8 @@
 #include "cli_common.h"
 #include "graphgrad/io/checkpoint.h"
 #include "graphgrad/ops/ops.h"
+#include "graphgrad/io/safetensors.h"
+#include "graphgrad/train/class_subset.h"
 #include "graphgrad/train/classification.h"
 
 namespace gg::cli {
@@ -28,7 +30,16 @@ struct EvalOptions {
 
 int run_eval(const EvalOptions& o) {
     io::ImageFolder folder = io::load_image_folder(o.data);
-    const io::ImageDataset test = take_first(folder.test, o.limit_test);
+    io::ImageDataset test = folder.test;
+    // A model trained on a subset of the classes (--class-subset) records it: evaluate on the
+    // same classes, relabelled the same way, with a head of that size.
+    const io::Metadata recorded = io::SafetensorsFile::open(o.checkpoint).metadata();
+    std::string subset;
+    if (auto it = recorded.find("classes"); it != recorded.end()) {
+        subset = it->second;
+        test = select_classes(test, parse_class_list(subset, test.num_classes));
+    }
+    test = take_first(test, o.limit_test);
     auto p = build_model_program(o.model, o.batch, {1, test.rows, test.cols}, 0, /*with_grads=*/false,
                                  test.num_classes);
     // Optimizer state is irrelevant here: a weights-only file (e.g. from PyTorch) is fine.
