@@ -29,6 +29,7 @@ struct EvalOptions {
 };
 
 int run_eval(const EvalOptions& o) {
+    find_zoo_model(o.model);  // a usage error before any file is read
     io::ImageFolder folder = io::load_image_folder(o.data);
     io::ImageDataset test = folder.test;
     // A model trained on a subset of the classes (--class-subset) records it: evaluate on the
