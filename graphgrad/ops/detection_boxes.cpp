@@ -85,10 +85,15 @@ std::unique_ptr<Kernel> nms_kernel(const KernelContext& c) {
     const double t = c.attrs_as<NmsAttrs>().iou_threshold;
     return dispatch_float(c.inputs[0].dtype, [&](auto zero) -> std::unique_ptr<Kernel> {
         using T = decltype(zero);
-        return make_kernel([n, t](const KernelArgs& a) {
-            reference::nms<T>(static_cast<const T*>(a.inputs[0]), static_cast<const T*>(a.inputs[1]), n, t,
-                              static_cast<int64_t*>(a.outputs[0]));
-        });
+        // Scratch: the visiting order (n indices), then the suppressed flags (n bytes).
+        const std::size_t order_bytes = scratch_aligned(static_cast<std::size_t>(n) * sizeof(int64_t));
+        return make_kernel(
+            [n, t, order_bytes](const KernelArgs& a) {
+                auto* order = static_cast<int64_t*>(a.scratch);
+                reference::nms<T>(static_cast<const T*>(a.inputs[0]), static_cast<const T*>(a.inputs[1]), n, t,
+                                  static_cast<int64_t*>(a.outputs[0]), order, static_cast<char*>(a.scratch) + order_bytes);
+            },
+            order_bytes + static_cast<std::size_t>(n));
     });
 }
 

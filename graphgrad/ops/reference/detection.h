@@ -12,7 +12,6 @@
 #include <cstdint>
 #include <limits>
 #include <numeric>
-#include <vector>
 
 namespace gg::reference {
 
@@ -72,22 +71,22 @@ void box_iou_backward(const T* dy, const T* a, int64_t n, const T* b, int64_t m,
 // ---- non-maximum suppression ------------------------------------------------------------
 // Greedy, as torchvision.ops.nms: visit boxes by decreasing score (equal scores: lower index
 // first, a stable sort), keep a box unless a kept one overlaps it with IoU > threshold.
-// Writes the kept indices to keep[0, count) and −1 after; returns count.
+// Writes the kept indices to keep[0, count) and −1 after; returns count. `order` (n) and
+// `suppressed` (n) are the caller's workspace (a kernel's planned scratch: no allocation per run).
 template <typename T>
-int64_t nms(const T* boxes, const T* scores, int64_t n, double threshold, int64_t* keep) {
-    std::vector<int64_t> order(static_cast<std::size_t>(n));
-    std::iota(order.begin(), order.end(), int64_t{0});
-    std::stable_sort(order.begin(), order.end(), [&](int64_t i, int64_t j) { return scores[i] > scores[j]; });
-    std::vector<char> suppressed(static_cast<std::size_t>(n), 0);
+int64_t nms(const T* boxes, const T* scores, int64_t n, double threshold, int64_t* keep, int64_t* order,
+            char* suppressed) {
+    std::iota(order, order + n, int64_t{0});
+    std::stable_sort(order, order + n, [&](int64_t i, int64_t j) { return scores[i] > scores[j]; });
+    std::fill(suppressed, suppressed + n, char{0});
     int64_t count = 0;
     for (int64_t r = 0; r < n; ++r) {
-        const int64_t i = order[static_cast<std::size_t>(r)];
-        if (suppressed[static_cast<std::size_t>(i)]) continue;
+        const int64_t i = order[r];
+        if (suppressed[i]) continue;
         keep[count++] = i;
         for (int64_t s = r + 1; s < n; ++s) {
-            const int64_t j = order[static_cast<std::size_t>(s)];
-            if (!suppressed[static_cast<std::size_t>(j)] && static_cast<double>(iou_pair(boxes + 4 * i, boxes + 4 * j)) > threshold)
-                suppressed[static_cast<std::size_t>(j)] = 1;
+            const int64_t j = order[s];
+            if (!suppressed[j] && static_cast<double>(iou_pair(boxes + 4 * i, boxes + 4 * j)) > threshold) suppressed[j] = 1;
         }
     }
     std::fill(keep + count, keep + n, int64_t{-1});
