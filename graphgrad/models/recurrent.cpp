@@ -31,19 +31,20 @@ struct DirectionWeights {
 // concat instead of G zero-padded copies of the whole value.
 std::vector<Value> gates(Value v, int64_t G, int64_t H) { return split(v, 1, std::vector<int64_t>(G, H)); }
 
-// The K entries [N, H] of a [K, N, H] value (states, or a layer's projections of T steps).
+// The K entries [N, H] of a [K, N, H] value (states, or a layer's projections of T steps):
+// one split of its [K·N, H] rows, no per-entry reshape (each would be a node and a copy).
 std::vector<Value> unstack(Value v) {
-    std::vector<Value> out = split(v, 0, std::vector<int64_t>(static_cast<std::size_t>(v.dim(0)), 1));
-    for (Value& e : out) e = reshape(e, {v.dim(1), v.dim(2)});
-    return out;
+    const int64_t K = v.dim(0), N = v.dim(1);
+    if (K == 1) return {reshape(v, {N, v.dim(2)})};
+    return split(reshape(v, {K * N, v.dim(2)}), 0, std::vector<int64_t>(static_cast<std::size_t>(K), N));
 }
 
-// Stacks [N, H] values into [K, N, H].
+// Stacks K values [N, H] into [K, N, H]: one concat of their rows. Not a concat of K [1, N, H]
+// reshapes: those copies would all wait for the concat at the end of the sequence, and its
+// gradient would be K more copies.
 Value stack(const std::vector<Value>& vs) {
-    std::vector<Value> rows;
-    rows.reserve(vs.size());
-    for (const Value& v : vs) rows.push_back(reshape(v, {1, v.dim(0), v.dim(1)}));
-    return rows.size() == 1 ? rows[0] : concat(rows, 0);
+    if (vs.size() == 1) return reshape(vs[0], {1, vs[0].dim(0), vs[0].dim(1)});
+    return reshape(concat(vs, 0), {static_cast<int64_t>(vs.size()), vs[0].dim(0), vs[0].dim(1)});
 }
 
 // One step of the cell. xt: this step's input projection [N, G·H] (for RNN and LSTM it already

@@ -279,17 +279,6 @@ Value cross_entropy(Value logits, Value labels, double label_smoothing, int64_t 
     return g.add_node1(op_def("cross_entropy"), {logits, labels}, CrossEntropyAttrs{label_smoothing, ignore_index});
 }
 
-Value mse(Value prediction, Value target) {
-    common_graph("mse", {prediction, target});
-    // Broadcasting here would silently turn a [N] vs [N,1] slip into an [N,N] loss.
-    if (prediction.desc() != target.desc())
-        throw_graph("mse: prediction \"{}\" {} and target \"{}\" {} must have the same shape and dtype "
-                    "(no broadcasting)",
-                    prediction.name(), prediction.desc(), target.name(), target.desc());
-    Value d = prediction - target;
-    return mean(d * d);
-}
-
 Value one_hot(Value labels, int64_t num_classes, int64_t axis, DType dtype) {
     return one_hot(labels, num_classes, 0.0, dtype, axis, std::nullopt);
 }

@@ -18,6 +18,7 @@ void register_all_ops() {
         register_linalg_ops(r);
         register_softmax_ops(r);
         register_loss_ops(r);
+        register_mse_ops(r);
         register_conv_ops(r);
         register_pooling_ops(r);
         register_indexing_ops(r);

@@ -49,6 +49,10 @@ Program fit_memory_budget(Program p);
 // (graph/memory_plan.h).
 Program plan_memory(Program p);
 
+// "at step 812 (matmul "x") 34.1 MiB are alive; the largest: ..." — the buffers filling a
+// planned program's arena at its fullest step (for errors and diagnostics).
+std::string describe_peak(const Program& p, std::size_t largest = 5);
+
 // Allocates the arena (unless CompileOptions::allocate is false) and binds every step's
 // pointers: the program becomes a CompiledGraph.
 CompiledGraph allocate_and_bind(Program p);

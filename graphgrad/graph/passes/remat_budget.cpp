@@ -24,170 +24,13 @@
 #include "graphgrad/graph/op_def.h"
 #include "graphgrad/graph/passes/passes.h"
 #include "graphgrad/graph/passes/remat.h"
+#include "graphgrad/graph/passes/remat_simulation.h"
 
 namespace gg::passes {
 
 namespace {
 
 std::string mib(std::size_t bytes) { return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1 << 20)); }
-
-// What the lower pass measured, by node: output bytes (layout padding, kernel-sized
-// workspaces) and kernel scratch.
-struct Sizes {
-    std::vector<std::vector<std::size_t>> outputs;
-    std::vector<std::size_t> scratch;
-};
-
-Sizes measure(const Program& lowered) {
-    const Graph& g = *lowered.graph;
-    Sizes s;
-    s.outputs.resize(static_cast<std::size_t>(g.num_nodes()));
-    s.scratch.assign(static_cast<std::size_t>(g.num_nodes()), 0);
-    for (int32_t id = 0; id < g.num_nodes(); ++id) {
-        const Node& n = g.node(id);
-        for (const TensorDesc& d : n.outputs) s.outputs[static_cast<std::size_t>(id)].push_back(d.bytes());
-    }
-    for (const ProgramStep& st : lowered.steps) {
-        if (st.kind != StepKind::Compute) continue;
-        const auto id = static_cast<std::size_t>(st.node);
-        s.scratch[id] = std::max(s.scratch[id], st.kernel->scratch_bytes());
-        for (std::size_t o = 0; o < st.outputs.size(); ++o)
-            s.outputs[id][o] = lowered.values[static_cast<std::size_t>(st.outputs[o])].bytes;
-    }
-    return s;
-}
-
-// Live bytes over a schedule, and for each node's first computation the steps where its
-// outputs are idle (between the last forward reader and the first backward reader).
-struct Simulation {
-    std::size_t peak = 0;
-    int peak_pos = 0;
-    std::vector<int> last_forward, first_backward;  // by node, positions in the schedule
-    std::vector<int> original_end;                   // by node: last reader of the first computation
-    std::vector<int> defined;                        // by node: position of the first computation
-    std::vector<std::size_t> live;                   // bytes alive at each position
-    std::vector<int> slot_end;                       // by value key: last reader of the first computation
-    std::vector<int> copy_defined, copy_end;         // by node: the recomputation's position, last reader
-
-    // Σ max(0, live − target): what is left to remove. Smooth where the peak is a plateau of
-    // several steps, so one recomputation that lowers one of them counts as progress.
-    double excess(std::size_t target) const {
-        double e = 0;
-        for (std::size_t b : live) e += b > target ? static_cast<double>(b - target) : 0.0;
-        return e;
-    }
-};
-
-class Simulator {
-public:
-    Simulator(const Program& p, const Sizes& sizes) : g_(*p.graph), sizes_(sizes) {
-        first_.assign(static_cast<std::size_t>(g_.num_nodes()) + 1, 0);
-        for (int32_t id = 0; id < g_.num_nodes(); ++id)
-            first_[static_cast<std::size_t>(id) + 1] = first_[static_cast<std::size_t>(id)] + g_.node(id).outputs.size();
-        fetched_.assign(first_.back(), 0);
-        for (const Value& f : p.fetches) fetched_[key(f.node, f.slot)] = 1;
-    }
-
-    Simulation run(const Schedule& s) const {
-        const auto n = static_cast<int>(s.size());
-        const std::size_t nodes = static_cast<std::size_t>(g_.num_nodes());
-        Simulation r;
-        r.last_forward.assign(nodes, -1);
-        r.first_backward.assign(nodes, n);
-        r.original_end.assign(nodes, -1);
-        r.defined.assign(nodes, n);
-        r.slot_end.assign(first_.back(), -1);
-        r.copy_defined.assign(nodes, n);
-        r.copy_end.assign(nodes, -1);
-        std::vector<int> def(first_.back(), -1), last(first_.back(), -1), copies(nodes, 0);
-        std::vector<int64_t> delta(static_cast<std::size_t>(n) + 2, 0);
-        auto close = [&](std::size_t k, int32_t node, int32_t slot) {  // a version of value k dies
-            if (def[k] < 0) return;
-            const int end = fetched_[k] ? n : last[k];
-            const auto bytes = static_cast<int64_t>(sizes_.outputs[static_cast<std::size_t>(node)][static_cast<std::size_t>(slot)]);
-            delta[static_cast<std::size_t>(def[k])] += bytes;
-            delta[static_cast<std::size_t>(end) + 1] -= bytes;
-        };
-        for (int i = 0; i < n; ++i) {
-            const Node& nd = g_.node(s[static_cast<std::size_t>(i)]);
-            for (const Value& in : nd.inputs) {
-                if (in.producer().op->is_source) continue;
-                const std::size_t k = key(in.node, in.slot);
-                last[k] = i;
-                const auto src = static_cast<std::size_t>(in.node);
-                if (copies[src] == 2) r.copy_end[src] = i;
-                if (copies[src] == 1) {  // the first computation is read
-                    r.slot_end[k] = i;
-                    // A recomputed node runs in the backward pass: its reads are backward reads.
-                    if (nd.is_gradient || copies[static_cast<std::size_t>(nd.id)] > 0)
-                        r.first_backward[src] = std::min(r.first_backward[src], i);
-                    else r.last_forward[src] = i;
-                    r.original_end[src] = i;
-                }
-            }
-            const auto id = static_cast<std::size_t>(nd.id);
-            for (std::size_t o = 0; o < nd.outputs.size(); ++o) {
-                const std::size_t k = key(nd.id, static_cast<int32_t>(o));
-                close(k, nd.id, static_cast<int32_t>(o));
-                def[k] = last[k] = i;
-            }
-            if (copies[id] == 1) r.copy_defined[id] = r.copy_end[id] = i;
-            if (copies[id]++ == 0) r.defined[id] = r.original_end[id] = i;
-            delta[static_cast<std::size_t>(i)] += static_cast<int64_t>(sizes_.scratch[id]);
-            delta[static_cast<std::size_t>(i) + 1] -= static_cast<int64_t>(sizes_.scratch[id]);
-        }
-        for (int32_t id = 0; id < g_.num_nodes(); ++id)
-            for (std::size_t o = 0; o < g_.node(id).outputs.size(); ++o) close(key(id, static_cast<int32_t>(o)), id, static_cast<int32_t>(o));
-        int64_t live = 0;
-        r.live.resize(static_cast<std::size_t>(n));
-        for (int i = 0; i < n; ++i) {
-            live += delta[static_cast<std::size_t>(i)];
-            r.live[static_cast<std::size_t>(i)] = static_cast<std::size_t>(live);
-            if (static_cast<std::size_t>(live) > r.peak) {
-                r.peak = static_cast<std::size_t>(live);
-                r.peak_pos = i;
-            }
-        }
-        return r;
-    }
-
-    // What recomputing node id frees at position `at`: its first computation's outputs still
-    // alive there (a batch norm's y may be dead while its statistics wait for the backward).
-    std::size_t node_bytes(int32_t id) const {
-        const auto& o = sizes_.outputs[static_cast<std::size_t>(id)];
-        return std::accumulate(o.begin(), o.end(), std::size_t{0});
-    }
-
-    // Whether value v's first computation is still alive at position `at` (or fetched).
-    bool alive_at(const Simulation& s, const Value& v, int at) const {
-        const std::size_t k = key(v.node, v.slot);
-        return fetched_[k] || s.slot_end[k] >= at;
-    }
-
-    std::size_t idle_bytes(const Simulation& s, int32_t id, int at) const {
-        std::size_t bytes = 0;
-        const auto& o = sizes_.outputs[static_cast<std::size_t>(id)];
-        for (std::size_t slot = 0; slot < o.size(); ++slot)
-            if (s.slot_end[key(id, static_cast<int32_t>(slot))] >= at || fetched_[key(id, static_cast<int32_t>(slot))])
-                bytes += o[slot];
-        return bytes;
-    }
-
-private:
-    std::size_t key(int32_t node, int32_t slot) const { return first_[static_cast<std::size_t>(node)] + static_cast<std::size_t>(slot); }
-
-    const Graph& g_;
-    const Sizes& sizes_;
-    std::vector<std::size_t> first_;
-    std::vector<char> fetched_;
-};
-
-double recompute_cost(const Node& n) {
-    if (!n.op->cost_rule) return 1.0;
-    const OpCost c = node_cost(n);
-    return 2.0 * static_cast<double>(c.macs) + static_cast<double>(c.flops) +
-           static_cast<double>(c.bytes_read + c.bytes_written) / 8.0 + 1.0;
-}
 
 // Recomputing v means reading its inputs again in the backward pass. An input that died in
 // the forward pass (a residual block's add, read only by the ReLU after it; a batch norm's y
@@ -222,13 +65,14 @@ std::vector<int32_t> move_of(const Program& p, const Simulator& sim, const Simul
 // at once; the check turns the greedy away from such merges once they stop paying, which leaves
 // kept values between recomputed runs, the segments Chen et al. place by hand.
 bool choose(const Program& p, const Simulator& sim, const Schedule& base, const std::vector<char>& recomputable,
-            std::vector<char>& chosen, std::size_t target) {
+            std::vector<char>& chosen, std::size_t target, double positions) {
     const Graph& g = *p.graph;
     constexpr std::size_t kTries = 8;        // candidates simulated per round, best score first
     constexpr std::size_t kSplitTries = 24;  // places a run of recomputed nodes may be cut
-    // A bound on the search: each simulation is linear in the schedule, so about 5·10⁸ positions
-    // simulated in all (seconds; an LSTM over 1000 steps has a 60,000-step schedule).
-    std::size_t simulations = std::max<std::size_t>(2000, 500'000'000 / (base.size() + 1));
+    // A bound on the search: each simulation is linear in the schedule, so `positions`
+    // simulated in all (5·10⁸: seconds for ResNet-110; an LSTM over 1000 steps has a
+    // 60,000-step schedule, where it is minutes).
+    std::size_t simulations = std::max<std::size_t>(2000, static_cast<std::size_t>(positions / static_cast<double>(base.size() + 1)));
     Simulation s = sim.run(recompute_schedule(p, base, chosen));
     // Phases: each aims a little below the current peak (1/16), never below the target, so the
     // excess stays about the peak; summed against a far target it would measure the area under
@@ -385,44 +229,6 @@ Program lower_and_plan(const Program& scheduled, const Schedule& schedule, const
     return plan_memory(lower(std::move(q)));
 }
 
-// "name" (op) 12.3 MiB, ... : the largest buffers alive at the arena's fullest step.
-std::string what_fills(const Program& q) {
-    const Graph& g = *q.graph;
-    std::vector<std::string> label(q.requests.size());
-    for (std::size_t v = 0; v < q.values.size(); ++v)
-        if (const int r = q.value_request[v]; r >= 0) {
-            const ProgramValue& val = q.values[v];
-            const ProgramStep& st = q.steps[static_cast<std::size_t>(val.step)];
-            const Node& n = g.node(val.node);
-            label[static_cast<std::size_t>(r)] = fmt::format("\"{}\" ({}{}{})", n.name, n.op->name,
-                                                             st.kind == StepKind::Conversion ? ", layout copy" : "",
-                                                             st.copy ? ", recomputed" : "");
-        }
-    for (std::size_t s = 0; s < q.steps.size(); ++s)
-        if (const int r = q.scratch_request[s]; r >= 0)
-            label[static_cast<std::size_t>(r)] = fmt::format("scratch of \"{}\"", g.node(q.steps[s].node).name);
-    const int steps = static_cast<int>(q.steps.size());
-    std::vector<int64_t> delta(static_cast<std::size_t>(steps) + 1, 0);
-    for (const PlanRequest& r : q.requests) {
-        delta[static_cast<std::size_t>(r.first_step)] += static_cast<int64_t>(r.bytes);
-        delta[static_cast<std::size_t>(r.pinned ? steps : r.last_step + 1)] -= static_cast<int64_t>(r.bytes);
-    }
-    int64_t live = 0, best = -1;
-    int at = 0;
-    for (int i = 0; i < steps; ++i)
-        if ((live += delta[static_cast<std::size_t>(i)]) > best) best = live, at = i;
-    std::vector<std::size_t> alive;
-    for (std::size_t r = 0; r < q.requests.size(); ++r)
-        if (q.requests[r].first_step <= at && (q.requests[r].pinned || q.requests[r].last_step >= at)) alive.push_back(r);
-    std::sort(alive.begin(), alive.end(), [&](std::size_t a, std::size_t b) { return q.requests[a].bytes > q.requests[b].bytes; });
-    std::string out = fmt::format("at step {} ({} \"{}\") {} are alive; the largest:", at,
-                                  g.node(q.steps[static_cast<std::size_t>(at)].node).op->name,
-                                  g.node(q.steps[static_cast<std::size_t>(at)].node).name, mib(static_cast<std::size_t>(best)));
-    for (std::size_t i = 0; i < std::min<std::size_t>(alive.size(), 5); ++i)
-        out += fmt::format("{} {} {}", i ? "," : "", label[alive[i]], mib(q.requests[alive[i]].bytes));
-    return out;
-}
-
 }  // namespace
 
 Program fit_memory_budget(Program p) {
@@ -439,6 +245,17 @@ Program fit_memory_budget(Program p) {
     std::size_t attempts = 1;
     const Sizes sizes = measure(q);
     const Simulator sim(p, sizes);
+    // Segment plans (remat_segments.cpp), simulated once: where one fits the target at less
+    // cost than the greedy's choice, or the greedy cannot reach the target, it is taken. With
+    // them at hand the greedy gets a tenth of its search (it can only improve on their cost).
+    const std::vector<SegmentPlan> segments = segment_plans(p, sim, base, recomputable, start);
+    auto segment_for = [&](double target) -> const SegmentPlan* {
+        const SegmentPlan* best = nullptr;
+        for (const SegmentPlan& sp : segments)
+            if (static_cast<double>(sp.peak) <= target && (!best || sp.cost < best->cost)) best = &sp;
+        return best;
+    };
+    constexpr double kPositions = 5e8;
     // The simulation counts no fragmentation or conversions: aim it below the budget by the
     // ratio the real plan showed, and tighten after every real plan that misses.
     double target = static_cast<double>(budget);
@@ -448,22 +265,37 @@ Program fit_memory_budget(Program p) {
         target = std::min(target - 1.0, static_cast<double>(simulated) * static_cast<double>(budget) /
                                             static_cast<double>(q.plan.arena_bytes));
         if (target < 1.0) break;
-        reachable = choose(p, sim, base, recomputable, chosen, static_cast<std::size_t>(target));
+        const SegmentPlan* sp = segment_for(target);
+        reachable = choose(p, sim, base, recomputable, chosen, static_cast<std::size_t>(target), sp ? kPositions / 10 : kPositions);
+        if (sp) {
+            const Schedule greedy = recompute_schedule(p, base, chosen);
+            if (!reachable || static_cast<double>(sim.run(greedy).peak) > target || sp->cost < repeat_cost(*p.graph, greedy))
+                chosen = sp->chosen;
+            reachable = true;
+        }
         q = lower_and_plan(p, recompute_schedule(p, base, chosen), "budget");
         q_chosen = chosen;
         ++attempts;
     }
     // The greedy is path dependent: aiming low from the start can reach arenas that aiming at
     // the budget got stuck above. Before giving up, search once more from scratch for the
-    // smallest arena; it fits at a higher compute cost, or it is the minimum the error names.
+    // smallest arena, and try the segment plan of the smallest peak; either fits at a higher
+    // compute cost, or the smaller is the minimum the error names.
     if (q.plan.arena_bytes > budget) {
+        std::vector<std::vector<char>> tries;
         chosen = start;
-        choose(p, sim, base, recomputable, chosen, 1);
-        Program low = lower_and_plan(p, recompute_schedule(p, base, chosen), "budget");
-        ++attempts;
-        if (low.plan.arena_bytes < q.plan.arena_bytes) {
-            q = std::move(low);
-            q_chosen = chosen;
+        choose(p, sim, base, recomputable, chosen, 1, segments.empty() ? kPositions : kPositions / 10);
+        tries.push_back(chosen);
+        const auto lowest = std::min_element(segments.begin(), segments.end(),
+                                             [](const SegmentPlan& a, const SegmentPlan& b) { return a.peak < b.peak; });
+        if (lowest != segments.end()) tries.push_back(lowest->chosen);
+        for (const std::vector<char>& t : tries) {
+            Program low = lower_and_plan(p, recompute_schedule(p, base, t), "budget");
+            ++attempts;
+            if (low.plan.arena_bytes < q.plan.arena_bytes) {
+                q = std::move(low);
+                q_chosen = t;
+            }
         }
     }
     if (attempts > 1 && q.plan.arena_bytes <= budget) {
@@ -481,7 +313,7 @@ Program fit_memory_budget(Program p) {
             fmt::format("compile: memory budget {} ({} bytes) cannot be met: the smallest arena reached is {} ({} "
                         "bytes), recomputing {} forward nodes (without recomputation: {}); {}",
                         mib(budget), budget, mib(q.plan.arena_bytes), q.plan.arena_bytes,
-                        q.report.remat.recomputed.size(), mib(unconstrained), what_fills(q)),
+                        q.report.remat.recomputed.size(), mib(unconstrained), describe_peak(q)),
             q.plan.arena_bytes);
     return q;
 }

@@ -24,6 +24,7 @@ void register_shape_ops(OpRegistry& r);
 void register_linalg_ops(OpRegistry& r);
 void register_softmax_ops(OpRegistry& r);
 void register_loss_ops(OpRegistry& r);
+void register_mse_ops(OpRegistry& r);
 void register_conv_ops(OpRegistry& r);
 void register_pooling_ops(OpRegistry& r);
 void register_indexing_ops(OpRegistry& r);
