@@ -30,11 +30,12 @@ void print_table(const nlohmann::json& r) {
         fmt::print("\n{} (chain of {}; unconstrained training peak {}, smallest reachable budget {})\n",
                    w["description"].get<std::string>(), w["chain_length"].get<int64_t>(),
                    human_bytes(w["unconstrained_bytes"].get<std::size_t>()), human_bytes(w["minimum_bytes"].get<std::size_t>()));
-        fmt::print("{:<26} {:>11} {:>7} {:>11} {:>7} {:>10} {:>7} {:>10} {:>16}\n", "config", "planned", "of peak", "RSS",
-                   "vs plan", "min ms", "time", "recomputed", "extra MACs");
+        fmt::print("{:<26} {:>11} {:>7} {:>11} {:>11} {:>7} {:>10} {:>7} {:>10} {:>16}\n", "config", "planned", "of peak",
+                   "+ program", "RSS", "vs plan", "min ms", "time", "recomputed", "extra MACs");
         for (const auto& p : w["points"])
-            fmt::print("{:<26} {:>11} {:>6.1f}% {:>11} {:>+6.1f}% {:>10.1f} {:>6.2f}x {:>10} {:>16}\n", p["config"].get<std::string>(),
+            fmt::print("{:<26} {:>11} {:>6.1f}% {:>11} {:>11} {:>+6.1f}% {:>10.1f} {:>6.2f}x {:>10} {:>16}\n", p["config"].get<std::string>(),
                        human_bytes(p["planned_bytes"].get<std::size_t>()), 100 * p["peak_fraction"].get<double>(),
+                       human_bytes(p["program_bytes"].get<std::size_t>()),
                        human_bytes(p["rss_bytes"].get<std::size_t>()), 100 * (p["rss_ratio"].get<double>() - 1),
                        p["ms_min"].get<double>(), p["time_ratio"].get<double>(), p["recomputed_nodes"].get<std::size_t>(),
                        with_commas(p["extra_macs"].get<int64_t>()));
@@ -43,7 +44,7 @@ void print_table(const nlohmann::json& r) {
                        human_bytes(u["budget"].get<std::size_t>()));
         const auto& t = w["targets"];
         fmt::print("targets: at <= 25% of the peak {} (<= {:.2f}x: {}); budget at sqrt n's peak {:.2f}x vs sqrt n {:.2f}x ({}); "
-                   "RSS within {:.1f}% of the plan ({})\n",
+                   "RSS within {:.1f}% of the plan, arena + program ({})\n",
                    t["quarter_peak_time_ratio"].is_null() ? std::string("unreachable")
                                                           : fmt::format("{:.2f}x", t["quarter_peak_time_ratio"].get<double>()),
                    kRematTimeTarget, t["quarter_peak_met"].get<bool>() ? "met" : "NOT met",

@@ -54,7 +54,7 @@ nlohmann::json report_json(const ModelCompileReport& m) {
                       {"workspace_bytes", r.plan.workspace_bytes}, {"inplace_reuses", r.plan.inplace_reuses},
                       {"strategy", r.plan.strategy}}},
             {"bind", {{"allocated", r.bind.allocated}, {"arena_bytes", r.bind.arena_bytes}, {"feeds", r.bind.feeds},
-                      {"fetches", r.bind.fetches}}}};
+                      {"fetches", r.bind.fetches}, {"program_bytes", r.bind.program_bytes}}}};
 }
 
 int run_compile_report(const CompileReportOptions& o) {

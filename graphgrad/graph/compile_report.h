@@ -63,6 +63,10 @@ struct CompileReport {
         bool allocated = false;
         std::size_t arena_bytes = 0;  // allocated (0 when plan only)
         std::size_t feeds = 0, fetches = 0;
+        // The heap the compiled program holds besides its arena: steps, kernels, oneDNN
+        // primitives, this report (malloc's count of the growth over compile(); 0 where malloc
+        // cannot say). An unrolled recurrence's 50,000 steps make it megabytes.
+        std::size_t program_bytes = 0;
     } bind;
     struct PassTime {
         std::string pass;  // "prune", "schedule", "remat", "lower", "plan memory", "allocate and bind"

@@ -116,8 +116,7 @@ void register_elementwise_ops(OpRegistry& r) {
         .fast_kernel(map_unary_f32x8([](simd::f32x8 x) { return simd::tanh(x); }))  // libm's is scalar
         .layout(LayoutUse::Elementwise)  // f(0) = 0: blocked padding stays zero
         .gradient([](GradContext& g) {  // dx = dy · (1 − y²)
-            Value y = g.output(0);
-            return InputGrads{g.grad_output(0) * (1.0 - y * y)};
+            return InputGrads{tanh_backward(g.grad_output(0), g.output(0))};
         });
 
     // 1/(1+e^−x) for x ≥ 0 and e^x/(1+e^x) below: e^−|x| never overflows, so ±1000 is exact.
@@ -130,8 +129,7 @@ void register_elementwise_ops(OpRegistry& r) {
                  Domain::AllReals)
         .fast_kernel(map_unary_f32x8([](simd::f32x8 x) { return simd::sigmoid(x); }))
         .gradient([](GradContext& g) {  // dx = dy · y · (1 − y)
-            Value y = g.output(0);
-            return InputGrads{g.grad_output(0) * (y * (1.0 - y))};
+            return InputGrads{sigmoid_backward(g.grad_output(0), g.output(0))};
         });
 
     define_unary(r, "erf", "error function 2/√π ∫₀ˣ e^(−t²) dt", map_unary([](auto x) { return std::erf(x); }),

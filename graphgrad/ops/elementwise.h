@@ -16,6 +16,9 @@ Value sqrt(Value x);
 Value abs(Value x);
 Value tanh(Value x);
 Value sigmoid(Value x);
+// Their input gradients from the output y: dy·y·(1 − y) and dy·(1 − y²), one node each.
+Value sigmoid_backward(Value dy, Value y);
+Value tanh_backward(Value dy, Value y);
 Value log_sigmoid(Value x);  // log σ(x), stable for large |x| (torch.nn.functional.logsigmoid)
 Value erf(Value x);  // the error function, 2/√π ∫₀ˣ e^(−t²) dt (exact GELU's building block)
 

@@ -12,6 +12,7 @@ void register_all_ops() {
         OpRegistry& r = op_registry();
         register_elementwise_ops(r);
         register_activation_ops(r);
+        register_activation_grad_ops(r);
         register_broadcast_ops(r);
         register_reduction_ops(r);
         register_shape_ops(r);

@@ -41,10 +41,10 @@ std::string pass_summary(const CompileReport& r, const std::string& pass) {
                            r.plan.strategy, r.plan.inplace_reuses, human_bytes(r.plan.scratch_bytes),
                            human_bytes(r.plan.workspace_bytes));
     if (pass == "allocate and bind")
-        return fmt::format("{}; {} feeds, {} fetches",
+        return fmt::format("{}; {} feeds, {} fetches; the program's own heap {}",
                            r.bind.allocated ? "arena of " + human_bytes(r.bind.arena_bytes) + " allocated"
                                             : std::string("plan only, nothing allocated"),
-                           r.bind.feeds, r.bind.fetches);
+                           r.bind.feeds, r.bind.fetches, human_bytes(r.bind.program_bytes));
     return {};
 }
 

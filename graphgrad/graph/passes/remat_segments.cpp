@@ -132,19 +132,26 @@ std::vector<SegmentPlan> segment_plans(const Program& p, const Simulator& sim, c
         std::vector<int> cuts = cuts_for(c, frontier, size);
         if (cuts == previous) continue;
         previous = cuts;
-        SegmentPlan plan;
-        plan.chosen = start;
-        plan.segments = cuts.size() + 1;
-        for (std::size_t u = 0; u < c.order.size(); ++u) {
-            // Kept when a cut lies in [u, last reader): the value crosses it.
-            const auto at = std::lower_bound(cuts.begin(), cuts.end(), static_cast<int>(u));
-            const bool kept = at != cuts.end() && *at < c.last_reader[u];
-            if (!kept) plan.chosen[static_cast<std::size_t>(c.order[u])] = 1;
+        // Two plans per set of cuts: the last segment recomputed, or kept as computed (its
+        // values are read as soon as the backward pass starts, so recomputing it saves memory
+        // only where the peak lies at that start; hand-placed segments keep it).
+        for (const bool keep_last : {false, true}) {
+            if (keep_last && cuts.empty()) continue;
+            SegmentPlan plan;
+            plan.chosen = start;
+            plan.segments = cuts.size() + 1;
+            for (std::size_t u = 0; u < c.order.size(); ++u) {
+                if (keep_last && static_cast<int>(u) > cuts.back()) break;
+                // Kept when a cut lies in [u, last reader): the value crosses it.
+                const auto at = std::lower_bound(cuts.begin(), cuts.end(), static_cast<int>(u));
+                const bool kept = at != cuts.end() && *at < c.last_reader[u];
+                if (!kept) plan.chosen[static_cast<std::size_t>(c.order[u])] = 1;
+            }
+            const Schedule schedule = recompute_schedule(p, base, plan.chosen);
+            plan.peak = sim.run(schedule).peak;
+            plan.cost = repeat_cost(*p.graph, schedule);
+            plans.push_back(std::move(plan));
         }
-        const Schedule schedule = recompute_schedule(p, base, plan.chosen);
-        plan.peak = sim.run(schedule).peak;
-        plan.cost = repeat_cost(*p.graph, schedule);
-        plans.push_back(std::move(plan));
     }
     return plans;
 }

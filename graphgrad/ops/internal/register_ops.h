@@ -18,6 +18,7 @@ const OpDef& op_def(std::string_view name);
 class OpRegistry;
 void register_elementwise_ops(OpRegistry& r);
 void register_activation_ops(OpRegistry& r);
+void register_activation_grad_ops(OpRegistry& r);
 void register_broadcast_ops(OpRegistry& r);
 void register_reduction_ops(OpRegistry& r);
 void register_shape_ops(OpRegistry& r);
