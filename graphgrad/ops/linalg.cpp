@@ -113,10 +113,15 @@ InputGrads matmul_gradient(GradContext& g) {
 
 // Σ_k A_kᵀ·B_k over 2-D operands of one shape is one product of the row-wise concatenations,
 // [K·M, P]ᵀ · [K·M, Q]: what grad() folds a recurrent weight's per-step gradients into. Any
-// other partials (other flags, batched operands, mixed shapes) stay as they are.
+// other partials (other flags, batched operands, mixed shapes) stay as they are, and so do
+// partials of kFoldRows rows or more: such a GEMM is efficient alone, and the concatenations
+// would hold K of its operands at once (an LSTM's input projection in chunks of 8 steps × 16
+// rows: the whole [T·N, 4H] projection gradient, the largest buffer of a checkpointed step).
 std::optional<Value> matmul_fold_sum(Graph& g, const std::vector<Value>& parts) {
+    constexpr int64_t kFoldRows = 128;
     std::vector<Value> as, bs;
     const Node& first = g.node(parts[0].node);
+    if (first.inputs[0].rank() == 2 && first.inputs[0].dim(0) >= kFoldRows) return std::nullopt;
     for (const Value& p : parts) {
         const Node& n = g.node(p.node);
         const auto& at = node_attributes<MatmulAttrs>(n);
