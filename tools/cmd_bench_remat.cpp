@@ -70,7 +70,8 @@ void write_plot(const nlohmann::json& r, const std::string& png) {
     std::ofstream gp(dir / "plot.gp");
     gp << "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) { set terminal pngcairo size " << 600 * panels
        << ",500 } else { set terminal png size " << 600 * panels << ",500 }\n"
-       << "set output '" << png << "'\nset grid\nset key bottom right\n"
+       << "set output '" << png << "'\nset grid\nset key top right\n"
+       << "set offsets 0, graph 0.25, graph 0.1, 0\n"  // room for the point labels at the right
        << "set xlabel 'step time / no checkpointing'\nset ylabel 'MiB'\n"
        << "set multiplot layout 1," << panels << "\n";
     for (std::size_t i = 0; i < panels; ++i) {
