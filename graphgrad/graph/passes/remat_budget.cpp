@@ -247,15 +247,16 @@ Program fit_memory_budget(Program p) {
     const Simulator sim(p, sizes);
     // Segment plans (remat_segments.cpp), simulated once: where one fits the target at less
     // cost than the greedy's choice, or the greedy cannot reach the target, it is taken. With
-    // them at hand the greedy gets a tenth of its search (it can only improve on their cost).
+    // them at hand the greedy gets a tenth of its search: it can only improve on their cost,
+    // and an impossible budget would otherwise take minutes to refuse (an LSTM over 1000 steps).
     const std::vector<SegmentPlan> segments = segment_plans(p, sim, base, recomputable, start);
+    const double positions = segments.empty() ? 5e8 : 5e7;
     auto segment_for = [&](double target) -> const SegmentPlan* {
         const SegmentPlan* best = nullptr;
         for (const SegmentPlan& sp : segments)
             if (static_cast<double>(sp.peak) <= target && (!best || sp.cost < best->cost)) best = &sp;
         return best;
     };
-    constexpr double kPositions = 5e8;
     // The simulation counts no fragmentation or conversions: aim it below the budget by the
     // ratio the real plan showed, and tighten after every real plan that misses.
     double target = static_cast<double>(budget);
@@ -266,7 +267,7 @@ Program fit_memory_budget(Program p) {
                                             static_cast<double>(q.plan.arena_bytes));
         if (target < 1.0) break;
         const SegmentPlan* sp = segment_for(target);
-        reachable = choose(p, sim, base, recomputable, chosen, static_cast<std::size_t>(target), sp ? kPositions / 10 : kPositions);
+        reachable = choose(p, sim, base, recomputable, chosen, static_cast<std::size_t>(target), positions);
         if (sp) {
             const Schedule greedy = recompute_schedule(p, base, chosen);
             if (!reachable || static_cast<double>(sim.run(greedy).peak) > target || sp->cost < repeat_cost(*p.graph, greedy))
@@ -284,7 +285,7 @@ Program fit_memory_budget(Program p) {
     if (q.plan.arena_bytes > budget) {
         std::vector<std::vector<char>> tries;
         chosen = start;
-        choose(p, sim, base, recomputable, chosen, 1, segments.empty() ? kPositions : kPositions / 10);
+        choose(p, sim, base, recomputable, chosen, 1, positions);
         tries.push_back(chosen);
         const auto lowest = std::min_element(segments.begin(), segments.end(),
                                              [](const SegmentPlan& a, const SegmentPlan& b) { return a.peak < b.peak; });
