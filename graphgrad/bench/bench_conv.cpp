@@ -174,8 +174,8 @@ InNetwork time_in_network(const ConvBenchShape& s, const Conv2dOptions& opts, co
     if (fwd < 0 || data < 0 || weights < 0) throw std::runtime_error("bench conv: measured steps not found");
     InNetwork r;
     for (int i : {fwd, data, weights}) {
-        const std::string& l = prog.steps()[static_cast<std::size_t>(i)].output_layout;
-        r.layouts += (r.layouts.empty() ? "" : ", ") + (l.empty() ? std::string("plain") : l);
+        const std::string_view l = prog.steps()[static_cast<std::size_t>(i)].output_layout;
+        r.layouts += (r.layouts.empty() ? "" : ", ") + std::string(l.empty() ? "plain" : l);
     }
     Feeds feeds{{x, random_tensor(x.shape(), 5)},
                 {w0, random_tensor(w0.shape(), 6)},

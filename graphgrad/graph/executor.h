@@ -13,7 +13,9 @@
 
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -38,16 +40,18 @@ class Binder;
 
 using Feeds = std::vector<std::pair<Value, Tensor>>;
 
-// Per compiled step, for summaries and reports.
+// Per compiled step, for summaries and reports. The two descriptions view strings the
+// CompiledGraph keeps once each (a program of 40,000 steps has a handful of distinct ones):
+// valid while it lives.
 struct StepInfo {
     int32_t node;
     std::size_t output_bytes;
     std::size_t scratch_bytes;
     bool fast_kernel;  // false: the reference loops run
     bool conversion = false;  // a layout conversion inserted by compile(), not a graph node
-    std::string output_layout;  // output 0's opaque layout (Layout::describe()), empty if plain
-    std::string kernel;         // what runs, where the kernel says (e.g. oneDNN's implementation)
-    int copy = 0;               // > 0: a recomputation of the node (a repeated schedule entry)
+    std::string_view output_layout;  // output 0's opaque layout (Layout::describe()), empty if plain
+    std::string_view kernel;         // what runs, where the kernel says (e.g. oneDNN's implementation)
+    int copy = 0;                    // > 0: a recomputation of the node (a repeated schedule entry)
 };
 
 class CompiledGraph {
@@ -111,6 +115,7 @@ private:
     std::vector<Step> steps_;
     std::vector<void*> pointers_;  // per step: its inputs' buffers, then its outputs'
     std::vector<StepInfo> step_info_;
+    std::set<std::string, std::less<>> descriptions_;  // what step_info_'s views point into
     std::vector<FeedSlot> feeds_;
     std::vector<Fetch> fetches_;
     std::shared_ptr<Buffer> arena_;

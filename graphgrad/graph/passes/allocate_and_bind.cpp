@@ -141,8 +141,11 @@ private:
         if (!st.outputs.empty())
             if (const LayoutPtr& l = value(st.outputs[0]).layout) layout = l->describe();
         return StepInfo{st.node, out_bytes, st.kernel->scratch_bytes(), st.fast, st.kind == StepKind::Conversion,
-                        std::move(layout), st.kernel->describe(), st.copy};
+                        kept(std::move(layout)), kept(st.kernel->describe()), st.copy};
     }
+
+    // The program's one copy of a description (node-based set: views survive moves).
+    std::string_view kept(std::string s) const { return *cg_.descriptions_.insert(std::move(s)).first; }
 
     Program& p_;
     CompiledGraph& cg_;
