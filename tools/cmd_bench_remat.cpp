@@ -40,7 +40,7 @@ void print_table(const nlohmann::json& r) {
                        p["ms_min"].get<double>(), p["time_ratio"].get<double>(), p["recomputed_nodes"].get<std::size_t>(),
                        with_commas(p["extra_macs"].get<int64_t>()));
         for (const auto& u : w["unreached"])
-            fmt::print("{:<26} not reached by the greedy: {}\n", u["config"].get<std::string>(),
+            fmt::print("{:<26} not reached by the budget search: {}\n", u["config"].get<std::string>(),
                        human_bytes(u["budget"].get<std::size_t>()));
         const auto& t = w["targets"];
         fmt::print("targets: at <= 25% of the peak {} (<= {:.2f}x: {}); budget at sqrt n's peak {:.2f}x vs sqrt n {:.2f}x ({}); "

@@ -135,12 +135,13 @@ std::size_t anonymous_peak_rss_bytes() {
     return (peak - std::min(peak, mapped)) * 1024;
 }
 
-// In the child. RSS: the peak of anonymous memory over the timed (steady-state) steps less
+// In the child. RSS: the peak of anonymous memory over two steady-state steps less
 // the anonymous memory before compile() (graph, parameters, feeds, oneDNN's GEMM code): the
 // arena, the program's steps and kernels, and anything a kernel allocates behind the planner's back. Library code paged in by the first run is
 // file-backed and left out; the heap compile() freed (kernels of schedules the budget search
 // discarded) is handed back to the system first (malloc_trim), as it is not the program's.
-nlohmann::json measure_point(const Spec& s, int segments, std::optional<std::size_t> budget, int repeats) {
+// (Step time is measured elsewhere: interleaved_times.)
+nlohmann::json measure_point(const Spec& s, int segments, std::optional<std::size_t> budget) {
     Workload w = s.build(segments);
     // oneDNN's GEMM code (~8 MiB, generated once per process on first use) belongs to the
     // process, not to this program: generated before the baseline.
@@ -160,15 +161,12 @@ nlohmann::json measure_point(const Spec& s, int segments, std::optional<std::siz
     malloc_trim(0);
     step.run(w.feeds);  // warm-up: first touches of oneDNN's code and caches
     bench::reset_peak_rss();
-    std::vector<double> ns;
-    for (int r = 0; r < repeats; ++r) ns.push_back(bench::time_ns([&] { step.run(w.feeds); }));
+    for (int r = 0; r < 2; ++r) step.run(w.feeds);
     const CompileReport::Remat& rm = step.compile_report().remat;
     const std::size_t peak = anonymous_peak_rss_bytes();
     return {{"planned_bytes", step.peak_bytes()},
             {"program_bytes", step.compile_report().bind.program_bytes},
             {"rss_bytes", peak - std::min(before, peak)},
-            {"ms", bench::median(ns) / 1e6},
-            {"ms_min", *std::min_element(ns.begin(), ns.end()) / 1e6},
             {"compile_ms", compile_ms},
             {"recomputed_nodes", rm.recomputed.size()},
             {"extra_macs", rm.extra_macs}};
@@ -232,7 +230,7 @@ nlohmann::json bench_remat(const RematBenchOptions& o, const std::function<void(
         std::vector<Point> reached;
         for (const Point& p : points) {
             // Memory in a child of its own: RSS is a process's high-water mark.
-            nlohmann::json r = bench::in_child([&] { return measure_point(s, p.segments, p.budget, o.repeats); });
+            nlohmann::json r = bench::in_child([&] { return measure_point(s, p.segments, p.budget); });
             r["config"] = p.config;
             r["segments"] = p.segments;
             r["budget"] = p.budget ? nlohmann::json(*p.budget) : nlohmann::json(nullptr);
@@ -248,7 +246,6 @@ nlohmann::json bench_remat(const RematBenchOptions& o, const std::function<void(
             const double program = r["program_bytes"].get<double>();
             r["rss_ratio"] = r["rss_bytes"].get<double>() / (planned + program);
             r["rss_vs_arena"] = r["rss_bytes"].get<double>() / planned;
-            r["ms_alone"] = r["ms_min"];  // this child's own fastest step, for reference
             say(fmt::format("  {:<24} planned {:8.1f} MiB ({:5.1f}%) + program {:5.1f} MiB  RSS {:8.1f} MiB ({:+.1f}%)",
                             p.config, planned / (1 << 20), 100 * r["peak_fraction"].get<double>(), program / (1 << 20),
                             r["rss_bytes"].get<double>() / (1 << 20), 100 * (r["rss_ratio"].get<double>() - 1)));

@@ -96,7 +96,8 @@ CompiledGraph compile(const Graph& g, const std::vector<Value>& fetches, const C
     clock.lap(cg.report_, "allocate and bind");
     // Everything compile() allocated and kept, less the arena: what the program costs on top
     // of its plan (trial programs of a budget search are freed by now).
-    const std::size_t grown = heap_in_use() - std::min(heap_in_use(), heap_before);
+    const std::size_t heap_after = heap_in_use();
+    const std::size_t grown = heap_after - std::min(heap_after, heap_before);
     cg.report_.bind.program_bytes = grown - std::min(grown, cg.report_.bind.arena_bytes);
     return cg;
 }

@@ -88,7 +88,6 @@ public:
     }
 
 private:
-    static std::string mib(std::size_t bytes) { return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1 << 20)); }
 
     // The planner's figure, the five largest buffers (by the node that writes them) and a
     // hint: what a user needs to make the program fit.

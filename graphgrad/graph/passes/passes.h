@@ -53,6 +53,9 @@ Program plan_memory(Program p);
 // planned program's arena at its fullest step (for errors and diagnostics).
 std::string describe_peak(const Program& p, std::size_t largest = 5);
 
+// "12.3 MiB": sizes in the passes' messages.
+std::string mib(std::size_t bytes);
+
 // Allocates the arena (unless CompileOptions::allocate is false) and binds every step's
 // pointers: the program becomes a CompiledGraph.
 CompiledGraph allocate_and_bind(Program p);

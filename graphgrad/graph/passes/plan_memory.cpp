@@ -14,8 +14,6 @@ namespace gg::passes {
 
 namespace {
 
-std::string mib(std::size_t bytes) { return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1 << 20)); }
-
 void report_plan(Program& p) {
     CompileReport::Plan& r = p.report.plan;
     r = {};
@@ -57,6 +55,8 @@ Program plan_memory(Program p) {
     report_plan(p);
     return p;
 }
+
+std::string mib(std::size_t bytes) { return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1 << 20)); }
 
 // "name" (op) 12.3 MiB, ... : the largest buffers alive at the arena's fullest step.
 std::string describe_peak(const Program& q, std::size_t largest) {

@@ -30,7 +30,6 @@ namespace gg::passes {
 
 namespace {
 
-std::string mib(std::size_t bytes) { return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1 << 20)); }
 
 // Recomputing v means reading its inputs again in the backward pass. An input that died in
 // the forward pass (a residual block's add, read only by the ReLU after it; a batch norm's y

@@ -50,8 +50,7 @@ Candidates candidates_of(const Program& p, const Simulator& sim, const Simulatio
     // Only candidates the backward pass needs, itself or through candidates it needs: others
     // are never recomputed, and their reads must not keep values (a stack's concat, dead after
     // its in-place reshape, reads every step's h).
-    std::vector<char> needed(static_cast<std::size_t>(g.num_nodes()), 0), is_candidate(needed.size(), 0);
-    for (int32_t id : c.order) is_candidate[static_cast<std::size_t>(id)] = 1;
+    std::vector<char> needed(static_cast<std::size_t>(g.num_nodes()), 0);
     for (int32_t id : p.nodes)
         if (g.node(id).is_gradient)
             for (const Value& in : g.node(id).inputs) needed[static_cast<std::size_t>(in.node)] = 1;
